@@ -1,0 +1,56 @@
+# The single interface to the project. `make demo` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+NPM_INSTALLED := node_modules/.installed
+CDK := npx --no-install cdk
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: dev test lint format synth deploy diff destroy up demo clean
+
+dev: $(INSTALLED) $(NPM_INSTALLED) ## create .venv/ and node_modules/ with everything installed
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(NPM_INSTALLED): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+test: dev ## run the whole test suite
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+lint: dev ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy src infra replay local_runtime app.py
+
+format: dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+synth: dev ## synthesize the CloudFormation template into cdk.out/
+	$(CDK) synth --quiet
+
+deploy: dev ## deploy TripSagaStack to the AWS account of your credentials
+	$(CDK) deploy TripSagaStack
+
+diff: dev
+	$(CDK) diff TripSagaStack
+
+destroy: dev
+	$(CDK) destroy TripSagaStack
+
+up: dev ## run the whole stack locally (no AWS account, no Docker) until Ctrl-C
+	$(PY) -m local_runtime up
+
+demo: dev ## run the seed's scenarios end to end on the local runtime
+	$(PY) -m local_runtime demo
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis .local

@@ -1,0 +1,1 @@
+"""The CDK constructs of TripSagaStack, one per concern, composed by ``infra.stack.TripSagaStack``."""

@@ -1,0 +1,61 @@
+"""The two tables: TripTable (the saga's write model) and TripSearchTable (the projection the search API reads)."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kinesis as kinesis
+from constructs import Construct
+
+from services.trip import schema
+
+_STRING = dynamodb.AttributeType.STRING
+_PITR = dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True)
+
+
+class TripData(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, change_stream: kinesis.IStream) -> None:
+        super().__init__(scope, construct_id)
+        self.trip_table = dynamodb.Table(
+            self,
+            "TripTable",
+            partition_key=dynamodb.Attribute(name=schema.TRIP_PK, type=_STRING),
+            sort_key=dynamodb.Attribute(name=schema.TRIP_SK, type=_STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=_PITR,
+            # Both images: the projection needs the old image of a REMOVE to know what it clears.
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+            kinesis_stream=change_stream,
+            # Microseconds order two changes of one item made within the same millisecond.
+            kinesis_precision_timestamp=dynamodb.ApproximateCreationDateTimePrecision.MICROSECOND,
+            # The system of record outlives the stack; `make destroy` leaves it (see docs/STACK.md).
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        flight_pk, flight_sk = schema.FLIGHT_STATUS_INDEX_KEYS
+        hotel_pk, hotel_sk = schema.HOTEL_NAME_INDEX_KEYS
+        self.search_table = dynamodb.Table(
+            self,
+            "TripSearchTable",
+            partition_key=dynamodb.Attribute(name=schema.SEARCH_KEY, type=_STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=_PITR,
+            # Tombstones of fully removed trips expire once no late change can arrive any more.
+            time_to_live_attribute=schema.TTL_ATTRIBUTE,
+            # A projection: the replay tool rebuilds it from the change stream.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.search_table.add_global_secondary_index(
+            index_name=schema.FLIGHT_STATUS_INDEX,
+            partition_key=dynamodb.Attribute(name=flight_pk, type=_STRING),
+            sort_key=dynamodb.Attribute(name=flight_sk, type=_STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        self.search_table.add_global_secondary_index(
+            index_name=schema.HOTEL_NAME_INDEX,
+            partition_key=dynamodb.Attribute(name=hotel_pk, type=_STRING),
+            sort_key=dynamodb.Attribute(name=hotel_sk, type=_STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )

@@ -1,0 +1,70 @@
+"""How every Lambda function of the product is packaged and run: one place for runtime, code, layer and logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, Fn, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+SRC_DIR = Path(__file__).resolve().parent.parent / "src"
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache"]
+
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+# The AWS-managed Powertools v3 layer (powertools.aws.dev, "Lambda Layer"); its runtime suffix must match RUNTIME.
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-x86_64"
+POWERTOOLS_LAYER_VERSION = 27
+METRICS_NAMESPACE = "TripSaga"
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+
+class FunctionFactory:
+    """Builds the product's functions: one code asset (src/) and one Powertools layer shared by all of them."""
+
+    def __init__(self, scope: Construct) -> None:
+        self._code = lambda_.Code.from_asset(str(SRC_DIR), exclude=ASSET_EXCLUDES)
+        # The managed layer exists in every commercial region under the same account; the region is the deployment's.
+        arn = Fn.sub(
+            f"arn:aws:lambda:${{AWS::Region}}:017000801446:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
+        )
+        self._powertools = lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
+
+    def function(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        service: str,
+        environment: dict[str, str],
+    ) -> lambda_.Function:
+        """A function running `handler` from src/ with Powertools, X-Ray and its own log group with a retention."""
+        log_group = logs.LogGroup(
+            scope,
+            f"{construct_id}Logs",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        return lambda_.Function(
+            scope,
+            construct_id,
+            description=description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=handler,
+            code=self._code,
+            layers=[self._powertools],
+            memory_size=256,
+            timeout=Duration.seconds(30),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": service,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **environment,
+            },
+        )

@@ -1,0 +1,123 @@
+"""The projection: one consumer per change source, both keeping TripSearchTable up to date, and their DLQ.
+
+Mapping settings follow AWS Solutions Constructs (aws-dynamodbstreams-lambda, aws-kinesisstreams-lambda) and go
+further: partial batch responses, so one bad record neither blocks its shard nor replays the whole batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.lambda_function import FunctionFactory
+from infra.settings import StackSettings
+
+BATCH_SIZE = 100
+BATCHING_WINDOW = Duration.seconds(1)
+# Bisection splits do not consume retries; 10 retries of the smallest failing batch then send its pointer to the DLQ.
+RETRY_ATTEMPTS = 10
+# Well inside DynamoDB Streams' 24 h retention, so the records a DLQ pointer names can still be read back.
+MAX_RECORD_AGE = Duration.hours(6)
+DLQ_RETENTION = Duration.days(14)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One wired change source: what monitoring shows side by side."""
+
+    title: str
+    consumer: lambda_.Function
+
+
+class Projection(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        functions: FunctionFactory,
+        trip_table: dynamodb.ITable,
+        change_stream: kinesis.IStream,
+        search_table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dlq = sqs.Queue(
+            self,
+            "ProjectionDLQ",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+        )
+        self._functions = functions
+        self._search_table = search_table
+        self._environment = {
+            "SEARCH_TABLE_NAME": search_table.table_name,
+            "DLQ_URL": self.dlq.queue_url,
+            "TOMBSTONE_TTL_SECONDS": str(settings.tombstone_ttl_seconds),
+        }
+        on_failure = sources.SqsDlq(self.dlq)
+
+        self.pipelines: list[Pipeline] = []
+        if settings.dynamodb_streams_pipeline:
+            consumer = self._consumer(
+                "StreamConsumer",
+                "services.trip.handlers.stream_consumer.lambda_handler",
+                "Projects TripTable's DynamoDB Streams records into TripSearchTable",
+            )
+            consumer.add_event_source(
+                sources.DynamoEventSource(
+                    trip_table,
+                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                    batch_size=BATCH_SIZE,
+                    max_batching_window=BATCHING_WINDOW,
+                    bisect_batch_on_error=True,
+                    retry_attempts=RETRY_ATTEMPTS,
+                    max_record_age=MAX_RECORD_AGE,
+                    report_batch_item_failures=True,
+                    on_failure=on_failure,
+                )
+            )
+            self.pipelines.append(Pipeline("DynamoDB Streams pipeline", consumer))
+        if settings.kinesis_pipeline:
+            consumer = self._consumer(
+                "KinesisConsumer",
+                "services.trip.handlers.kinesis_consumer.lambda_handler",
+                "Projects TripTable's changes from the Kinesis change stream into TripSearchTable",
+            )
+            consumer.add_event_source(
+                sources.KinesisEventSource(
+                    change_stream,
+                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                    batch_size=BATCH_SIZE,
+                    max_batching_window=BATCHING_WINDOW,
+                    bisect_batch_on_error=True,
+                    retry_attempts=RETRY_ATTEMPTS,
+                    max_record_age=MAX_RECORD_AGE,
+                    report_batch_item_failures=True,
+                    on_failure=on_failure,
+                )
+            )
+            self.pipelines.append(Pipeline("Kinesis pipeline", consumer))
+
+    def _consumer(self, construct_id: str, handler: str, description: str) -> lambda_.Function:
+        consumer = self._functions.function(
+            self,
+            construct_id,
+            handler=handler,
+            description=description,
+            service="trip-projection",
+            environment=self._environment,
+        )
+        # Read as well as write: a conditional update first reads the current document's versions.
+        self._search_table.grant_read_write_data(consumer)
+        # Poison records go to the DLQ whole, sent by the function itself (the mapping sends only batch pointers).
+        self.dlq.grant_send_messages(consumer)
+        return consumer

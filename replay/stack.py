@@ -1,0 +1,77 @@
+"""Where the tool's resources are: an AWS session for the operator's options, and the stack's outputs.
+
+Nothing is found by a hard-coded name: the tables, the change stream and the queue are what the deployed
+TripSagaStack reports in its outputs, so the same command works on AWS and on the local runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from replay.errors import ReplayError, aws_errors, error_code
+
+DEFAULT_STACK_NAME = "TripSagaStack"
+# Standard retry mode already backs off on throttling; the Kinesis reader adds its own on top (see window.py).
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The operator's AWS options: one boto3 session, clients made on demand."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+
+    @cached_property
+    def session(self) -> boto3.Session:
+        with aws_errors("opening an AWS session"):
+            return boto3.Session(profile_name=self.profile, region_name=self.region)
+
+    def client(self, service: str) -> Any:
+        with aws_errors(f"creating a {service} client"):
+            return self.session.client(service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
+
+
+@dataclass(frozen=True)
+class StackResources:
+    stack_name: str
+    trip_table: str
+    search_table: str
+    change_stream: str
+    dlq_url: str
+
+
+_OUTPUTS = {
+    "trip_table": "TripTableName",
+    "search_table": "SearchTableName",
+    "change_stream": "ChangeStreamName",
+    "dlq_url": "DlqUrl",
+}
+
+
+def find_stack_resources(connection: Connection, stack_name: str) -> StackResources:
+    """Read the resource names from the stack's outputs; say which output is missing if one is."""
+    cloudformation = connection.client("cloudformation")
+    with aws_errors(f"describing stack {stack_name}"):
+        try:
+            stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+        except ClientError as error:
+            if error_code(error) != "ValidationError":
+                raise
+            where = connection.endpoint_url or connection.session.region_name
+            raise ReplayError(
+                f"stack {stack_name!r} does not exist at {where}: deploy it (make deploy / make up) "
+                "or pass --stack-name, --region or --endpoint-url"
+            ) from error
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    missing = [key for key in _OUTPUTS.values() if key not in outputs]
+    if missing:
+        raise ReplayError(f"stack {stack_name!r} has no output {', '.join(missing)}: is it a TripSagaStack?")
+    return StackResources(stack_name, **{field: outputs[key] for field, key in _OUTPUTS.items()})

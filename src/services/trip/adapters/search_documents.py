@@ -1,0 +1,117 @@
+"""TripSearchTable adapter: read documents in batches, write one with optimistic concurrency.
+
+AWS errors are translated into the project's own: `DocumentConflict` (someone wrote the document since we read
+it), `TransientStoreError` (retry later), `PermanentStoreError` (no retry will help).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from services.trip.projection import REVISION, SearchDocument, from_item, to_item
+from services.trip.schema import SEARCH_KEY
+
+_deserializer = TypeDeserializer()
+_BATCH_GET_LIMIT = 100
+_UNPROCESSED_RETRIES = 5
+# DynamoDB rejects these because of what we sent: retrying cannot help.
+_PERMANENT_ERRORS = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
+
+
+class TransientStoreError(RuntimeError):
+    """The store could not be reached or throttled us; the same request may succeed later."""
+
+
+class PermanentStoreError(RuntimeError):
+    """The store rejected the request itself (too large, invalid): no retry will help."""
+
+
+class DocumentConflict(RuntimeError):
+    """The document changed since it was read; `current` is what the table holds now."""
+
+    def __init__(self, current: SearchDocument) -> None:
+        super().__init__(f"trip {current.trip_id} was written concurrently (now revision {current.revision})")
+        self.current = current
+
+
+def _translate(error: ClientError | BotoCoreError) -> RuntimeError:
+    code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+    if code in _PERMANENT_ERRORS:
+        return PermanentStoreError(f"{code}: {error}")
+    return TransientStoreError(str(error))
+
+
+class SearchDocuments:
+    """The documents of one search table (the live one, or a rebuild target)."""
+
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb or boto3.resource("dynamodb")
+        self._table = self._dynamodb.Table(table_name)
+
+    def load_many(self, trip_ids: Iterable[str]) -> dict[str, SearchDocument]:
+        """The stored documents of these trips (strongly consistent); absent trips are missing from the result."""
+        ids = sorted(set(trip_ids))
+        found: dict[str, SearchDocument] = {}
+        for start in range(0, len(ids), _BATCH_GET_LIMIT):
+            keys = [{SEARCH_KEY: trip_id} for trip_id in ids[start : start + _BATCH_GET_LIMIT]]
+            for item in self._batch_get(keys):
+                document = from_item(item)
+                found[document.trip_id] = document
+        return found
+
+    def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(_UNPROCESSED_RETRIES + 1):
+            try:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as error:
+                raise _translate(error) from error
+            items.extend(response.get("Responses", {}).get(self.table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+        raise TransientStoreError(f"{self.table_name}: keys still unprocessed after {_UNPROCESSED_RETRIES} retries")
+
+    def save(self, document: SearchDocument, tombstone_ttl_seconds: int) -> SearchDocument:
+        """Write the document if nobody wrote it since it was read; returns it with its new revision."""
+        written = SearchDocument(document.trip_id, document.fields, document.revisions, document.revision + 1)
+        condition: dict[str, Any] = (
+            {
+                "ConditionExpression": "attribute_not_exists(#key)",
+                "ExpressionAttributeNames": {"#key": SEARCH_KEY},
+            }
+            if document.revision == 0
+            else {
+                "ConditionExpression": "#revision = :read",
+                "ExpressionAttributeNames": {"#revision": REVISION},
+                "ExpressionAttributeValues": {":read": document.revision},
+            }
+        )
+        try:
+            self._table.put_item(
+                Item=to_item(written, tombstone_ttl_seconds),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **condition,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise DocumentConflict(self._current(error, document.trip_id)) from error
+            raise _translate(error) from error
+        except BotoCoreError as error:
+            raise _translate(error) from error
+        return written
+
+    def _current(self, error: ClientError, trip_id: str) -> SearchDocument:
+        item = error.response.get("Item")
+        if item is None:  # endpoints that ignore ReturnValuesOnConditionCheckFailure: read it instead
+            return self.load_many([trip_id]).get(trip_id, SearchDocument(trip_id))
+        return from_item({key: _deserializer.deserialize(value) for key, value in item.items()})

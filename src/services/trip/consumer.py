@@ -1,0 +1,195 @@
+"""The projection's Lambda entrypoint, shared by the DynamoDB Streams and the Kinesis consumers.
+
+A batch is decoded record by record, projected as a whole (coalesced per trip), and then handed to Powertools'
+`BatchProcessor`, which turns the records that must be retried into `batchItemFailures`. Every record ends in one
+of: applied, coalesced, stale, irrelevant (all counted), parked in the DLQ with its reason (poison), or reported
+as a batch item failure so Lambda delivers it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from services.trip.adapters.dead_letters import DeadLetters, PoisonMessage
+from services.trip.adapters.search_documents import SearchDocuments, TransientStoreError
+from services.trip.changes import (
+    PoisonRecord,
+    Source,
+    SourcePosition,
+    TripChange,
+    decode_kinesis_record,
+    decode_stream_record,
+)
+from services.trip.config import projector_settings
+from services.trip.projector import ProjectionFailure, Projector
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+IRRELEVANT = "irrelevant"
+POISON = "poison"
+
+
+class RecordNotProjected(RuntimeError):
+    """Raised for a record Lambda must deliver again (BatchProcessor reports it as a batch item failure)."""
+
+
+@dataclass(frozen=True)
+class SourceBinding:
+    source: Source
+    event_type: EventType
+    decode: Callable[[Mapping[str, Any]], TripChange | None]
+
+
+BINDINGS = {
+    Source.DYNAMODB_STREAMS: SourceBinding(Source.DYNAMODB_STREAMS, EventType.DynamoDBStreams, decode_stream_record),
+    Source.KINESIS: SourceBinding(Source.KINESIS, EventType.KinesisDataStreams, decode_kinesis_record),
+}
+
+
+@cache
+def _adapters() -> tuple[Projector, DeadLetters]:
+    settings = projector_settings()
+    projector = Projector(SearchDocuments(settings.search_table_name), settings.tombstone_ttl_seconds)
+    return projector, DeadLetters(settings.dlq_url)
+
+
+def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBinding) -> dict[str, Any]:
+    projector, dead_letters = _adapters()
+    records: list[Mapping[str, Any]] = list(event.get("Records") or [])
+    verdicts: dict[int, str] = {}  # id(raw record) -> outcome name, or the reason it must be retried
+    retry: set[int] = set()
+    changes: list[tuple[Mapping[str, Any], TripChange]] = []
+
+    for record in records:
+        try:
+            change = binding.decode(record)
+        except PoisonRecord as poison:
+            verdicts[id(record)] = _park(dead_letters, binding, record, poison.reason, context, retry)
+            continue
+        if change is None:
+            verdicts[id(record)] = IRRELEVANT
+        else:
+            changes.append((record, change))
+
+    projection = projector.project([change for _, change in changes])
+    for (record, change), result in zip(changes, projection.results, strict=True):
+        if isinstance(result, ProjectionFailure) and not result.retryable:
+            verdicts[id(record)] = _park(dead_letters, binding, record, result.reason, context, retry, change)
+        elif isinstance(result, ProjectionFailure):
+            retry.add(id(record))
+            verdicts[id(record)] = result.reason
+            _log_record("warning", "change will be retried", binding, change.position, change.trip_id, result.reason)
+        else:
+            verdicts[id(record)] = result.value
+            _log_record("debug", f"change {result.value}", binding, change.position, change.trip_id)
+
+    _count(binding, verdicts, retry, projection.writes, projection.conflicts)
+
+    def settle(item: Any) -> None:
+        if id(item.raw_event) in retry:
+            raise RecordNotProjected(verdicts[id(item.raw_event)])
+
+    return process_partial_response(
+        event=dict(event),
+        record_handler=settle,
+        processor=BatchProcessor(binding.event_type),
+        context=context,
+    )
+
+
+def _park(
+    dead_letters: DeadLetters,
+    binding: SourceBinding,
+    record: Mapping[str, Any],
+    reason: str,
+    context: LambdaContext,
+    retry: set[int],
+    change: TripChange | None = None,
+) -> str:
+    position = change.position if change else _position_of(binding, record)
+    trip_id = change.trip_id if change else None
+    message = PoisonMessage(
+        source=binding.source.value,
+        reason=reason,
+        event_source_arn=record.get("eventSourceARN"),
+        shard_id=position.shard_id,
+        sequence_number=position.sequence_number,
+        function_name=getattr(context, "function_name", None),
+        detected_at=datetime.now(UTC).isoformat(),
+        record=dict(record),
+    )
+    try:
+        message_id = dead_letters.send(message)
+    except TransientStoreError as error:
+        retry.add(id(record))
+        _log_record("error", "poison record could not be parked", binding, position, trip_id, str(error))
+        return str(error)
+    _log_record("error", f"poison record parked in the DLQ as {message_id}", binding, position, trip_id, reason)
+    return POISON
+
+
+def _position_of(binding: SourceBinding, record: Mapping[str, Any]) -> SourcePosition:
+    """Best-effort position of a record that did not decode."""
+    inner = record.get("kinesis") if binding.source is Source.KINESIS else record.get("dynamodb")
+    inner = inner if isinstance(inner, Mapping) else {}
+    sequence = inner.get("sequenceNumber") or inner.get("SequenceNumber")
+    event_id = str(record.get("eventID", ""))
+    shard = event_id.partition(":")[0] if binding.source is Source.KINESIS and ":" in event_id else None
+    return SourcePosition(binding.source, record.get("eventSourceARN"), shard, sequence)
+
+
+def _log_record(
+    level: str,
+    message: str,
+    binding: SourceBinding,
+    position: SourcePosition,
+    trip_id: str | None,
+    reason: str | None = None,
+) -> None:
+    getattr(logger, level)(
+        message,
+        extra={
+            "trip_id": trip_id,
+            "source": binding.source.value,
+            "shard_id": position.shard_id,
+            "sequence_number": position.sequence_number,
+            **({"reason": reason} if reason else {}),
+        },
+    )
+
+
+def _count(binding: SourceBinding, verdicts: dict[int, str], retry: set[int], writes: int, conflicts: int) -> None:
+    metrics.add_dimension(name="source", value=binding.source.value)
+    tally: dict[str, int] = {}
+    for key, verdict in verdicts.items():
+        name = "retried" if key in retry else verdict
+        tally[name] = tally.get(name, 0) + 1
+    for name in ("applied", "coalesced", "stale", IRRELEVANT, POISON, "retried"):
+        metrics.add_metric(name=f"Changes{name.capitalize()}", unit=MetricUnit.Count, value=tally.get(name, 0))
+    metrics.add_metric(name="DocumentWrites", unit=MetricUnit.Count, value=writes)
+    metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=conflicts)
+    logger.info("batch projected", extra={"source": binding.source.value, "records": len(verdicts), **tally})
+
+
+def lambda_handler_for(source: Source) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The decorated Lambda handler of one source: the two handler modules differ only in this argument."""
+    binding = BINDINGS[source]
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return consume(event, context, binding)
+
+    return lambda_handler

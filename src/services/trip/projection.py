@@ -1,0 +1,168 @@
+"""The pure projection: fold trip changes into the trip's search document.
+
+Each entity (flight, hotel, payment) of a trip is ordered by `(generation, version, removed)`: `version` counts the
+item's changes, `generation` tells a re-created item from the one deleted before it, and a removal ranks above
+the last version it removed. A change is applied only if it ranks above what the document already holds for its
+entity, so any order, duplication or interleaving of changes converges to the document of the in-order history.
+No I/O here: the projector, the replay tool and the tests all call `fold`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from services.trip.changes import ENTITY_ATTRIBUTES, ChangeKind, Entity, TripChange
+from services.trip.schema import HOTEL_NAME_INDEX_KEYS, SEARCH_KEY, TTL_ATTRIBUTE
+
+# Item attribute -> document field, per entity. Fields not renamed keep the item's name.
+_RENAMED = {"status": "{entity}_status", "amount": "total_amount"}
+DOCUMENT_FIELDS: Mapping[Entity, Mapping[str, str]] = {
+    entity: {attr: _RENAMED.get(attr, attr).format(entity=entity.lower()) for attr in attributes}
+    for entity, attributes in ENTITY_ATTRIBUTES.items()
+}
+PUBLIC_FIELDS: tuple[str, ...] = (
+    SEARCH_KEY,
+    *(name for fields in DOCUMENT_FIELDS.values() for name in fields.values()),
+    "updated_at",
+)
+VERSIONS = "versions"
+REVISION = "revision"
+
+
+@dataclass(frozen=True, order=True)
+class EntityRevision:
+    """Where an entity of the document stands in its item's history."""
+
+    generation: int
+    version: int
+    removed: bool
+    changed_at: datetime = field(compare=False)
+
+    @classmethod
+    def of(cls, change: TripChange) -> EntityRevision:
+        # Streams timestamps are whole seconds; Kinesis copies are finer. Whole seconds make both agree.
+        changed_at = change.approximate_time.astimezone(UTC).replace(microsecond=0)
+        return cls(change.generation, change.version, change.kind is ChangeKind.REMOVE, changed_at)
+
+
+@dataclass
+class SearchDocument:
+    """One trip's denormalized document, with the bookkeeping that makes updates order-safe."""
+
+    trip_id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    revisions: dict[Entity, EntityRevision] = field(default_factory=dict)
+    revision: int = 0  # how many times it was written: the optimistic-concurrency token; 0 = not stored
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return max((r.changed_at for r in self.revisions.values()), default=None)
+
+    @property
+    def is_tombstone(self) -> bool:
+        """Every entity the trip had was removed: the trip is gone from search, its revisions still guard it."""
+        return bool(self.revisions) and all(r.removed for r in self.revisions.values())
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"  # the document now reflects this change
+    COALESCED = "coalesced"  # superseded by a newer change of the same entity in the same fold
+    STALE = "stale"  # the document already held this change or a newer one
+
+
+@dataclass(frozen=True)
+class Fold:
+    document: SearchDocument
+    outcomes: tuple[tuple[TripChange, Outcome], ...]
+
+    @property
+    def changed(self) -> bool:
+        return any(outcome is Outcome.APPLIED for _, outcome in self.outcomes)
+
+
+def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
+    """Fold the changes of one trip into (a copy of) its document."""
+    changes = tuple(changes)
+    if any(change.trip_id != document.trip_id for change in changes):
+        raise ValueError(f"fold of trip {document.trip_id} got changes of another trip")
+    winners: dict[Entity, TripChange] = {}
+    for change in changes:
+        best = winners.get(change.entity)
+        if best is None or EntityRevision.of(change) > EntityRevision.of(best):
+            winners[change.entity] = change
+
+    result = SearchDocument(document.trip_id, dict(document.fields), dict(document.revisions), document.revision)
+    outcomes: list[tuple[TripChange, Outcome]] = []
+    for change in changes:
+        winner = winners[change.entity]
+        stored = document.revisions.get(change.entity)
+        if stored is not None and EntityRevision.of(change) <= stored:
+            outcomes.append((change, Outcome.STALE))
+        elif change is winner:
+            _apply(result, change)
+            outcomes.append((change, Outcome.APPLIED))
+        elif EntityRevision.of(change) == EntityRevision.of(winner):
+            outcomes.append((change, Outcome.STALE))  # a duplicate of the winner
+        else:
+            outcomes.append((change, Outcome.COALESCED))
+    return Fold(result, tuple(outcomes))
+
+
+def _apply(document: SearchDocument, change: TripChange) -> None:
+    fields = DOCUMENT_FIELDS[change.entity]
+    for name in fields.values():
+        document.fields.pop(name, None)
+    if change.kind is not ChangeKind.REMOVE:
+        for attribute, name in fields.items():
+            value = change.image.get(attribute)
+            if value is not None and value != "":  # an empty string cannot be an index key: treat it as absent
+                document.fields[name] = value
+    document.revisions[change.entity] = EntityRevision.of(change)
+
+
+def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, Any]:
+    """The TripSearchTable item for a document about to be written (its revision already advanced)."""
+    updated_at = document.updated_at
+    item: dict[str, Any] = {SEARCH_KEY: document.trip_id, **document.fields, REVISION: document.revision}
+    if updated_at is not None:
+        item["updated_at"] = updated_at.isoformat().replace("+00:00", "Z")
+    item[VERSIONS] = {
+        entity.value: {
+            "generation": r.generation,
+            "version": r.version,
+            "removed": r.removed,
+            "changed_at": int(r.changed_at.timestamp()),
+        }
+        for entity, r in document.revisions.items()
+    }
+    hotel_name = document.fields.get("hotel_name")
+    if hotel_name:
+        initial_key, name_key = HOTEL_NAME_INDEX_KEYS
+        item[name_key] = hotel_name.casefold()
+        item[initial_key] = item[name_key][0]
+    if document.is_tombstone and updated_at is not None:
+        # Counted from the last change, not from now: late copies are bounded by the stream's retention.
+        item[TTL_ATTRIBUTE] = int(updated_at.timestamp()) + tombstone_ttl_seconds
+    return item
+
+
+def from_item(item: Mapping[str, Any]) -> SearchDocument:
+    """The document a TripSearchTable item holds (numbers as the table returns them: Decimal)."""
+    public = {name: item[name] for name in PUBLIC_FIELDS if name in item}
+    revisions = {
+        Entity(entity): EntityRevision(
+            generation=int(r["generation"]),
+            version=int(r["version"]),
+            removed=bool(r["removed"]),
+            changed_at=datetime.fromtimestamp(int(r["changed_at"]), tz=UTC),
+        )
+        for entity, r in item.get(VERSIONS, {}).items()
+    }
+    public.pop(SEARCH_KEY, None)
+    public.pop("updated_at", None)
+    return SearchDocument(str(item[SEARCH_KEY]), public, revisions, int(item.get(REVISION, Decimal(0))))

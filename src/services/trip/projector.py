@@ -1,0 +1,89 @@
+"""Project a batch of trip changes into a search table: one read per batch, at most one write per trip.
+
+The changes of a batch are grouped by trip and folded onto the stored documents (`projection.fold`); each trip
+whose document changed is written once, conditioned on the revision that was read. When another writer got
+there first (the other pipeline, a replay), the fold is redone on the document it wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.trip.adapters.search_documents import (
+    DocumentConflict,
+    PermanentStoreError,
+    SearchDocuments,
+    TransientStoreError,
+)
+from services.trip.changes import TripChange
+from services.trip.projection import Outcome, SearchDocument, fold
+
+MAX_CONFLICT_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class ProjectionFailure:
+    """A change that was not projected. `retryable`: the batch should deliver it again; else it is poison."""
+
+    reason: str
+    retryable: bool
+
+
+Result = Outcome | ProjectionFailure
+
+
+@dataclass(frozen=True)
+class BatchProjection:
+    results: tuple[Result, ...]  # one per change, in the order given
+    writes: int
+    conflicts: int
+
+
+class Projector:
+    def __init__(self, documents: SearchDocuments, tombstone_ttl_seconds: int) -> None:
+        self.documents = documents
+        self.tombstone_ttl_seconds = tombstone_ttl_seconds
+
+    def project(self, changes: Sequence[TripChange]) -> BatchProjection:
+        by_trip: dict[str, list[int]] = {}
+        for index, change in enumerate(changes):
+            by_trip.setdefault(change.trip_id, []).append(index)
+        results: list[Result | None] = [None] * len(changes)
+        try:
+            stored = self.documents.load_many(by_trip)
+        except TransientStoreError as error:
+            failure = ProjectionFailure(f"could not read the search documents: {error}", retryable=True)
+            return BatchProjection((failure,) * len(changes), writes=0, conflicts=0)
+
+        writes = conflicts = 0
+        for trip_id, indexes in by_trip.items():
+            trip_changes = [changes[i] for i in indexes]
+            document = stored.get(trip_id, SearchDocument(trip_id))
+            trip_results, trip_writes, trip_conflicts = self._project_trip(document, trip_changes)
+            writes += trip_writes
+            conflicts += trip_conflicts
+            for index, result in zip(indexes, trip_results, strict=True):
+                results[index] = result
+        return BatchProjection(tuple(r for r in results if r is not None), writes, conflicts)
+
+    def _project_trip(self, document: SearchDocument, changes: list[TripChange]) -> tuple[Sequence[Result], int, int]:
+        writes = 0
+        for conflicts in range(MAX_CONFLICT_RETRIES):
+            folded = fold(document, changes)
+            outcomes = [outcome for _, outcome in folded.outcomes]
+            if not folded.changed:
+                return outcomes, writes, conflicts
+            try:
+                writes += 1
+                self.documents.save(folded.document, self.tombstone_ttl_seconds)
+                return outcomes, writes, conflicts
+            except DocumentConflict as conflict:
+                document = conflict.current
+            except TransientStoreError as error:
+                return [ProjectionFailure(str(error), retryable=True)] * len(changes), writes, conflicts
+            except PermanentStoreError as error:
+                reason = f"the search document cannot be written: {error}"
+                return [ProjectionFailure(reason, retryable=False)] * len(changes), writes, conflicts
+        reason = f"trip {document.trip_id}: still conflicting after {MAX_CONFLICT_RETRIES} attempts"
+        return [ProjectionFailure(reason, retryable=True)] * len(changes), writes, MAX_CONFLICT_RETRIES

@@ -1,0 +1,18 @@
+"""Names shared by the Lambda code, the CDK stack and the tools: one place for each physical name.
+
+TripTable (write model): PK = "TRIP#<trip_id>", SK = "FLIGHT#…" | "HOTEL#…" | "PAYMENT#…".
+TripSearchTable (read model): one document per trip, key ``trip_id``.
+"""
+
+from __future__ import annotations
+
+TRIP_PK = "PK"
+TRIP_SK = "SK"
+TRIP_PK_PREFIX = "TRIP#"
+
+SEARCH_KEY = "trip_id"
+FLIGHT_STATUS_INDEX = "flight_status-departure_time-index"
+FLIGHT_STATUS_INDEX_KEYS = ("flight_status", "departure_time")
+HOTEL_NAME_INDEX = "hotel_name_prefix-index"
+HOTEL_NAME_INDEX_KEYS = ("hotel_name_initial", "hotel_name_key")
+TTL_ATTRIBUTE = "expires_at"

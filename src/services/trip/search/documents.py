@@ -1,0 +1,55 @@
+"""What the API shows of a search document: the public fields, numbers as JSON numbers, no bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, NotRequired, cast
+
+# pydantic (the resolver's response validation) needs this TypedDict before Python 3.12
+from typing_extensions import TypedDict
+
+from services.trip import schema
+
+
+class TripView(TypedDict, total=False):
+    """A trip as the API returns it; a field is absent while its saga step has not written it."""
+
+    trip_id: str
+    flight_number: str
+    departure_time: str
+    arrival_time: str
+    flight_status: str
+    hotel_name: str
+    check_in_date: str
+    check_out_date: str
+    hotel_status: str
+    total_amount: int | float
+    currency: str
+    payment_status: str
+    updated_at: str
+
+
+class SearchResult(TypedDict):
+    trips: list[TripView]
+    count: int
+    next_token: NotRequired[str]
+
+
+PUBLIC_FIELDS = tuple(TripView.__annotations__)
+
+
+def is_tombstone(document: Mapping[str, Any]) -> bool:
+    """A document whose trip has no live entity left: kept only to stop late changes, never shown."""
+    return schema.TTL_ATTRIBUTE in document
+
+
+def public_view(document: Mapping[str, Any]) -> TripView:
+    view = {field: _json_value(document[field]) for field in PUBLIC_FIELDS if field in document}
+    return cast(TripView, view)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

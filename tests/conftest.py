@@ -1,0 +1,100 @@
+"""Shared fixtures: fake AWS credentials and the two tables on moto, created from the one schema."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from services.trip import schema
+
+REGION = "us-east-1"
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # botocore >= 1.44 routes StreamArn calls to an account endpoint the in-process mock does not serve
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "TripSearchTest",
+        "POWERTOOLS_SERVICE_NAME": "trip-test",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+
+
+def create_trip_table(dynamodb: Any, name: str = "TripTable") -> Any:
+    return dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": schema.TRIP_PK, "KeyType": "HASH"},
+            {"AttributeName": schema.TRIP_SK, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": schema.TRIP_PK, "AttributeType": "S"},
+            {"AttributeName": schema.TRIP_SK, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+
+
+def create_search_table(dynamodb: Any, name: str = "TripSearchTable") -> Any:
+    flight_pk, flight_sk = schema.FLIGHT_STATUS_INDEX_KEYS
+    hotel_pk, hotel_sk = schema.HOTEL_NAME_INDEX_KEYS
+
+    def index(name: str, pk: str, sk: str) -> dict[str, Any]:
+        return {
+            "IndexName": name,
+            "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+
+    return dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": schema.SEARCH_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": attr, "AttributeType": "S"}
+            for attr in (schema.SEARCH_KEY, flight_pk, flight_sk, hotel_pk, hotel_sk)
+        ],
+        GlobalSecondaryIndexes=[
+            index(schema.FLIGHT_STATUS_INDEX, flight_pk, flight_sk),
+            index(schema.HOTEL_NAME_INDEX, hotel_pk, hotel_sk),
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def trip_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    table = create_trip_table(boto3.resource("dynamodb", region_name=REGION))
+    monkeypatch.setenv("TABLE_NAME", table.name)
+    return table
+
+
+@pytest.fixture
+def search_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    table = create_search_table(boto3.resource("dynamodb", region_name=REGION))
+    monkeypatch.setenv("SEARCH_TABLE_NAME", table.name)
+    return table
+
+
+@pytest.fixture
+def dlq_url(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    url: str = boto3.client("sqs", region_name=REGION).create_queue(QueueName="TripProjectionDLQ")["QueueUrl"]
+    monkeypatch.setenv("DLQ_URL", url)
+    return url
