@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, Fn, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from infra.nag import acknowledge
 
 SRC_DIR = Path(__file__).resolve().parent.parent / "src"
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache"]
@@ -48,7 +51,21 @@ class FunctionFactory:
             retention=LOG_RETENTION,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        return lambda_.Function(
+        # An own role instead of the managed AWSLambdaBasicExecutionRole: it may write to this log group only.
+        role = iam.Role(
+            scope,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {construct_id}",
+        )
+        log_group.grant_write(role)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only actions without resource-level scope: X-Ray tracing (xray:PutTraceSegments, "
+            "xray:PutTelemetryRecords) and, for the DynamoDB Streams consumer, dynamodb:ListStreams",
+        )
+        function = lambda_.Function(
             scope,
             construct_id,
             description=description,
@@ -61,6 +78,7 @@ class FunctionFactory:
             timeout=Duration.seconds(30),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
+            role=role,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -68,3 +86,10 @@ class FunctionFactory:
                 **environment,
             },
         )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            f"Pinned to {RUNTIME.name}, the runtime the Powertools layer {POWERTOOLS_LAYER_NAME} is built for; "
+            "runtime and layer name move together",
+        )
+        return function

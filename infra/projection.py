@@ -17,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.lambda_function import FunctionFactory
+from infra.nag import acknowledge, arn_finding
 from infra.settings import StackSettings
 
 BATCH_SIZE = 100
@@ -51,7 +52,7 @@ class Projection(Construct):
         super().__init__(scope, construct_id)
         self.dlq = sqs.Queue(
             self,
-            "ProjectionDLQ",
+            "DeadLetterQueue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=DLQ_RETENTION,
@@ -63,6 +64,17 @@ class Projection(Construct):
             "DLQ_URL": self.dlq.queue_url,
             "TOMBSTONE_TTL_SECONDS": str(settings.tombstone_ttl_seconds),
         }
+        acknowledge(
+            self.dlq,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue: the mappings' on-failure destination and the consumers' "
+            "poison-record sink; a DLQ behind it would only move the same messages once more",
+        )
+        acknowledge(
+            self,
+            arn_finding(search_table, "/index/*"),
+            "grant_read_write_data covers TripSearchTable's own two GSIs and nothing beyond that table",
+        )
         on_failure = sources.SqsDlq(self.dlq)
 
         self.pipelines: list[Pipeline] = []

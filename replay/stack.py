@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from replay.errors import ReplayError, aws_errors, error_code
+from services.trip.config import DEFAULT_TOMBSTONE_TTL_SECONDS
 
 DEFAULT_STACK_NAME = "TripSagaStack"
 # Standard retry mode already backs off on throttling; the Kinesis reader adds its own on top (see window.py).
@@ -75,3 +76,27 @@ def find_stack_resources(connection: Connection, stack_name: str) -> StackResour
     if missing:
         raise ReplayError(f"stack {stack_name!r} has no output {', '.join(missing)}: is it a TripSagaStack?")
     return StackResources(stack_name, **{field: outputs[key] for field, key in _OUTPUTS.items()})
+
+
+def stream_arn(connection: Connection, stream_name: str) -> tuple[str, int]:
+    """The change stream's ARN and its retention in hours."""
+    with aws_errors(f"describing stream {stream_name}"):
+        summary = connection.client("kinesis").describe_stream_summary(StreamName=stream_name)
+    description = summary["StreamDescriptionSummary"]
+    return str(description["StreamARN"]), int(description["RetentionPeriodHours"])
+
+
+def kinesis_consumer(connection: Connection, stream: str) -> dict[str, Any] | None:
+    """The configuration of the function the stack maps to the change stream (the live Kinesis consumer)."""
+    aws_lambda = connection.client("lambda")
+    with aws_errors(f"finding the consumer of stream {stream}"):
+        mappings = aws_lambda.list_event_source_mappings(EventSourceArn=stream)["EventSourceMappings"]
+        if not mappings:
+            return None
+        return dict(aws_lambda.get_function_configuration(FunctionName=mappings[0]["FunctionArn"]))
+
+
+def tombstone_ttl_seconds(consumer: dict[str, Any] | None) -> int:
+    """The consumers' tombstone lifetime, so replayed tombstones expire when the consumers' would."""
+    variables = (consumer or {}).get("Environment", {}).get("Variables", {})
+    return int(variables.get("TOMBSTONE_TTL_SECONDS", DEFAULT_TOMBSTONE_TTL_SECONDS))

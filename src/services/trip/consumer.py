@@ -96,9 +96,9 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
 
     _count(binding, verdicts, retry, projection.writes, projection.conflicts)
 
-    def settle(item: Any) -> None:
-        if id(item.raw_event) in retry:
-            raise RecordNotProjected(verdicts[id(item.raw_event)])
+    def settle(record: Any) -> None:
+        if id(record.raw_event) in retry:
+            raise RecordNotProjected(verdicts[id(record.raw_event)])
 
     return process_partial_response(
         event=dict(event),

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.trip.changes import ENTITY_ATTRIBUTES, ChangeKind, Entity, TripChange
-from services.trip.schema import HOTEL_NAME_INDEX_KEYS, SEARCH_KEY, TTL_ATTRIBUTE
+from services.trip.schema import HOTEL_NAME_INDEX_KEYS, SEARCH_KEY, TTL_ATTRIBUTE, hotel_name_index_key
 
 # Item attribute -> document field, per entity. Fields not renamed keep the item's name.
 _RENAMED = {"status": "{entity}_status", "amount": "total_amount"}
@@ -99,17 +99,16 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
     result = SearchDocument(document.trip_id, dict(document.fields), dict(document.revisions), document.revision)
     outcomes: list[tuple[TripChange, Outcome]] = []
     for change in changes:
-        winner = winners[change.entity]
-        stored = document.revisions.get(change.entity)
-        if stored is not None and EntityRevision.of(change) <= stored:
+        revision, stored = EntityRevision.of(change), document.revisions.get(change.entity)
+        if stored is not None and revision <= stored:
             outcomes.append((change, Outcome.STALE))
-        elif change is winner:
+        elif revision < EntityRevision.of(winners[change.entity]):
+            outcomes.append((change, Outcome.COALESCED))
+        elif result.revisions.get(change.entity) == revision:
+            outcomes.append((change, Outcome.STALE))  # a duplicate of the change just applied
+        else:
             _apply(result, change)
             outcomes.append((change, Outcome.APPLIED))
-        elif EntityRevision.of(change) == EntityRevision.of(winner):
-            outcomes.append((change, Outcome.STALE))  # a duplicate of the winner
-        else:
-            outcomes.append((change, Outcome.COALESCED))
     return Fold(result, tuple(outcomes))
 
 
@@ -143,8 +142,7 @@ def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, A
     hotel_name = document.fields.get("hotel_name")
     if hotel_name:
         initial_key, name_key = HOTEL_NAME_INDEX_KEYS
-        item[name_key] = hotel_name.casefold()
-        item[initial_key] = item[name_key][0]
+        item[initial_key], item[name_key] = hotel_name_index_key(hotel_name)
     if document.is_tombstone and updated_at is not None:
         # Counted from the last change, not from now: late copies are bounded by the stream's retention.
         item[TTL_ATTRIBUTE] = int(updated_at.timestamp()) + tombstone_ttl_seconds

@@ -16,3 +16,9 @@ FLIGHT_STATUS_INDEX_KEYS = ("flight_status", "departure_time")
 HOTEL_NAME_INDEX = "hotel_name_prefix-index"
 HOTEL_NAME_INDEX_KEYS = ("hotel_name_initial", "hotel_name_key")
 TTL_ATTRIBUTE = "expires_at"
+
+
+def hotel_name_index_key(hotel_name: str) -> tuple[str, str]:
+    """(partition, sort) values under which a hotel name, or a prefix of one, is found case-insensitively."""
+    key = hotel_name.casefold()
+    return key[:1], key

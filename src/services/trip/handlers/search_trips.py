@@ -49,9 +49,7 @@ def search_trips(
     limit: Annotated[int, Query(ge=1, le=100, description="Trips per page")] = 50,
     next_token: Annotated[str | None, Query(description="The previous page's next_token")] = None,
 ) -> SearchResult:
-    query = search_query(
-        status=status, hotel_name=hotel_name, departure_from=departure_from, departure_to=departure_to
-    )
+    query = search_query(status=status, hotel_name=hotel_name, departure_from=departure_from, departure_to=departure_to)
     start_after = None if next_token is None else page_token.decode(next_token, query)
     page = _reader().page(query, limit, start_after)
     result: SearchResult = {"trips": [public_view(d) for d in page.documents], "count": len(page.documents)}

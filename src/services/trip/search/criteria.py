@@ -86,14 +86,9 @@ def flight_status_query(status: str, departure_from: str | None, departure_to: s
 
 
 def hotel_name_prefix_query(prefix: str) -> SearchQuery:
-    key = hotel_name_key(prefix)
+    initial, key = schema.hotel_name_index_key(prefix)
     partition, sort = schema.HOTEL_NAME_INDEX_KEYS
-    return SearchQuery(schema.HOTEL_NAME_INDEX, partition, key[0], sort, prefix=key)
-
-
-def hotel_name_key(hotel_name: str) -> str:
-    """How a hotel name is indexed for case-insensitive prefix search (CONTRACT.md: `hotel_name_key`)."""
-    return hotel_name.casefold()
+    return SearchQuery(schema.HOTEL_NAME_INDEX, partition, initial, sort, prefix=key)
 
 
 def _departure_bound(parameter: str, raw: str, *, end_of_day: bool) -> str:

@@ -10,10 +10,11 @@ from typing import Any, NotRequired, cast
 from typing_extensions import TypedDict
 
 from services.trip import schema
+from services.trip.projection import PUBLIC_FIELDS
 
 
 class TripView(TypedDict, total=False):
-    """A trip as the API returns it; a field is absent while its saga step has not written it."""
+    """A trip as the API returns it (the projection's PUBLIC_FIELDS); a field is absent until it is written."""
 
     trip_id: str
     flight_number: str
@@ -34,9 +35,6 @@ class SearchResult(TypedDict):
     trips: list[TripView]
     count: int
     next_token: NotRequired[str]
-
-
-PUBLIC_FIELDS = tuple(TripView.__annotations__)
 
 
 def is_tombstone(document: Mapping[str, Any]) -> bool:

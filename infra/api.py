@@ -1,0 +1,128 @@
+"""The search API: API Gateway REST in front of SearchTrips, which only reads TripSearchTable."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Fn, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.lambda_function import LOG_RETENTION, FunctionFactory
+from infra.nag import acknowledge, arn_finding
+
+STAGE_NAME = "prod"
+# Steady and burst request rates per second for the whole stage; DynamoDB on-demand absorbs far more.
+THROTTLING_RATE_LIMIT = 50
+THROTTLING_BURST_LIMIT = 100
+
+
+class SearchApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: FunctionFactory,
+        search_table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = functions.function(
+            self,
+            "SearchTrips",
+            handler="services.trip.handlers.search_trips.lambda_handler",
+            description="Searches TripSearchTable: GET /trips/search and GET /trips/{trip_id}",
+            service="trip-search",
+            environment={"SEARCH_TABLE_NAME": search_table.table_name},
+        )
+        search_table.grant_read_data(self.function)
+        acknowledge(
+            self,
+            arn_finding(search_table, "/index/*"),
+            "The search queries TripSearchTable's GSIs (flight status + departure time, hotel-name prefix)",
+        )
+
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
+        self.api = apigw.RestApi(
+            self,
+            "TripSearchApi",
+            description="Trip search over the TripSearchTable projection",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Stage logging needs the account-wide API Gateway -> CloudWatch Logs role; this sets it, and keeps it
+            # on delete (the CDK default) because other APIs of the account may log through it.
+            cloud_watch_role=True,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                throttling_rate_limit=THROTTLING_RATE_LIMIT,
+                throttling_burst_limit=THROTTLING_BURST_LIMIT,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                metrics_enabled=True,
+                tracing_enabled=True,
+            ),
+        )
+        self._acknowledge_public_read_api()
+        # The test-invoke permissions would only serve the console's "Test" button.
+        integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)
+        trips = self.api.root.add_resource("trips")
+        # API Gateway enforces the declared parameters; the handler validates the query parameters' values and
+        # answers 400 naming the bad one. Body validation has nothing to check on these GETs (no models).
+        validator = self.api.add_request_validator(
+            "RequestValidator", validate_request_parameters=True, validate_request_body=True
+        )
+        trips.add_resource("search").add_method("GET", integration, request_validator=validator)
+        trips.add_resource("{trip_id}").add_method(
+            "GET",
+            integration,
+            request_parameters={"method.request.path.trip_id": True},
+            request_validator=validator,
+        )
+
+    def _acknowledge_public_read_api(self) -> None:
+        public = (
+            "A public, read-only search over the projection's public fields, as the seed's 7.3 calls it with "
+            "curl and no credentials; bounded by stage throttling. Add an authorizer before exposing real data"
+        )
+        acknowledge(self.api, "AwsSolutions-APIG4", public)
+        acknowledge(self.api, "AwsSolutions-COG4", public)
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG3",
+            "A WAFv2 web ACL is an account-level choice (rules, cost) the operator attaches; stage throttling "
+            "bounds request rates meanwhile",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-wide logging role; AWS maintains this managed policy for exactly that role",
+        )
+
+    @property
+    def url(self) -> str:
+        """The stage URL without a trailing slash, so `$ApiUrl/trips/search` (the seed's 7.3) is well formed."""
+        return Fn.join(
+            "",
+            [
+                "https://",
+                self.api.rest_api_id,
+                ".execute-api.",
+                Aws.REGION,
+                ".",
+                Aws.URL_SUFFIX,
+                # The literal, not a Ref to the stage: the output stays right where the stage resource is
+                # skipped (moto's CloudFormation for the local runtime).
+                f"/{STAGE_NAME}",
+            ],
+        )

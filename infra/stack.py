@@ -1,0 +1,57 @@
+"""TripSagaStack: the whole product, composed from one construct per concern."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.api import SearchApi
+from infra.change_stream import ChangeStream
+from infra.data import TripData
+from infra.lambda_function import FunctionFactory
+from infra.monitoring import Monitoring
+from infra.projection import Projection
+from infra.saga import Saga
+from infra.settings import StackSettings
+
+STACK_NAME = "TripSagaStack"
+
+
+class TripSagaStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="TripSaga: booking saga, change streams, search projection and search API",
+        )
+        functions = FunctionFactory(self)
+        change_stream = ChangeStream(self, "ChangeStream", settings=settings)
+        data = TripData(self, "Data", change_stream=change_stream.stream)
+        projection = Projection(
+            self,
+            "Projection",
+            settings=settings,
+            functions=functions,
+            trip_table=data.trip_table,
+            change_stream=change_stream.stream,
+            search_table=data.search_table,
+        )
+        search = SearchApi(self, "Api", functions=functions, search_table=data.search_table)
+        saga = Saga(self, "Saga", functions=functions, trip_table=data.trip_table)
+        Monitoring(
+            self,
+            "Monitoring",
+            pipelines=projection.pipelines,
+            dlq=projection.dlq,
+            search_table=data.search_table,
+            search_function=search.function,
+            api=search.api,
+            state_machine=saga.state_machine,
+        )
+
+        CfnOutput(self, "ApiUrl", value=search.url, description="Search API stage URL, no trailing slash")
+        CfnOutput(self, "TripTableName", value=data.trip_table.table_name)
+        CfnOutput(self, "SearchTableName", value=data.search_table.table_name)
+        CfnOutput(self, "ChangeStreamName", value=change_stream.stream.stream_name)
+        CfnOutput(self, "DlqUrl", value=projection.dlq.queue_url)
+        CfnOutput(self, "StateMachineArn", value=saga.state_machine.state_machine_arn)

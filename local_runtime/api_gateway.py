@@ -1,0 +1,171 @@
+"""REST APIs of the deployed stack, served on the emulator's port.
+
+moto keeps the API's resources, methods and integrations but serves no requests, and skips the
+``AWS::ApiGateway::Stage`` resource. After deployment the stages are created through the API Gateway API,
+and an API is invoked at ``<endpoint>/restapis/<api id>/<stage>/_user_request_/<path>``: the route is
+matched against the API's resources, and a Lambda proxy integration gets a REST (v1) proxy event.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from local_runtime.aws_clients import Endpoint
+from local_runtime.deployer import ACCOUNT_ID, DeployedStack
+
+log = logging.getLogger(__name__)
+
+USER_REQUEST_ROUTE = r"/restapis/(?P<api_id>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)?"
+_EXECUTE_API_URL = re.compile(r"https://(?P<api_id>[a-z0-9]+)\.execute-api\.[^/]+/(?P<stage>[^/]+)(?P<rest>/.*)?")
+_LAMBDA_INTEGRATION = re.compile(r"arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(?P<function>.+)/invocations")
+
+
+def create_stages(stack: DeployedStack, endpoint: Endpoint) -> dict[str, str]:
+    """Create the stack's stages that the emulator skipped; returns REST API id -> stage name."""
+    apigateway = endpoint.client("apigateway")
+    stages: dict[str, str] = {}
+    for resource in stack.template["Resources"].values():
+        if resource["Type"] != "AWS::ApiGateway::Stage":
+            continue
+        properties = resource["Properties"]
+        api_id = stack.physical_ids[properties["RestApiId"]["Ref"]]
+        existing = {stage["stageName"] for stage in apigateway.get_stages(restApiId=api_id)["item"]}
+        if properties["StageName"] not in existing:
+            apigateway.create_stage(
+                restApiId=api_id,
+                stageName=properties["StageName"],
+                deploymentId=stack.physical_ids[properties["DeploymentId"]["Ref"]],
+            )
+        stages[api_id] = properties["StageName"]
+    return stages
+
+
+def local_api_url(url: str, stages: dict[str, str], endpoint_url: str) -> str | None:
+    """The local URL of an ``execute-api`` URL of one of our APIs (moto names the skipped stage ``None``)."""
+    match = _EXECUTE_API_URL.fullmatch(url)
+    if match is None or match["api_id"] not in stages:
+        return None
+    stage = stages[match["api_id"]] if match["stage"] == "None" else match["stage"]
+    return f"{endpoint_url}/restapis/{match['api_id']}/{stage}/_user_request_{match['rest'] or ''}"
+
+
+def _path_pattern(resource_path: str) -> re.Pattern[str]:
+    pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(resource_path))
+    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern))
+
+
+class RestApiServer:
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._apigateway = endpoint.client("apigateway")
+        self._lambda = endpoint.lambda_client()
+
+    def __call__(self, request: Request, route: re.Match[str]) -> Response:
+        api_id, stage = route["api_id"], route["stage"]
+        path = re.sub("/+", "/", route["path"] or "/")
+        if stage not in {s["stageName"] for s in self._apigateway.get_stages(restApiId=api_id)["item"]}:
+            return _message(403, "Forbidden")
+        found = self._find_method(api_id, path, request.method)
+        if found is None:
+            return _message(403, "Missing Authentication Token")  # what API Gateway answers for unknown routes
+        resource, method, path_parameters = found
+        integration = method.get("methodIntegration") or {}
+        target = _LAMBDA_INTEGRATION.fullmatch(integration.get("uri", ""))
+        if integration.get("type") != "AWS_PROXY" or target is None:
+            return _message(500, f"only Lambda proxy integrations are served locally, not {integration.get('type')}")
+        event = _proxy_event(request, api_id, stage, path, resource, path_parameters)
+        log.info("%s %s -> %s", request.method, path, target["function"].split(":")[6])
+        response = self._lambda.invoke(FunctionName=target["function"], Payload=json.dumps(event).encode())
+        return _http_response(response.get("FunctionError"), response["Payload"].read())
+
+    def _find_method(
+        self, api_id: str, path: str, http_method: str
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]] | None:
+        resources = self._apigateway.get_resources(restApiId=api_id, limit=500, embed=["methods"])["items"]
+        # Literal segments win over path parameters, as in API Gateway's route selection.
+        for resource in sorted(resources, key=lambda r: r["path"].count("{")):
+            match = _path_pattern(resource["path"]).fullmatch(path)
+            methods = resource.get("resourceMethods") or {}
+            method = methods.get(http_method) or methods.get("ANY")
+            if match and method is not None:
+                if "methodIntegration" not in method:
+                    method = self._apigateway.get_method(
+                        restApiId=api_id, resourceId=resource["id"], httpMethod=http_method
+                    )
+                return resource, method, match.groupdict()
+        return None
+
+
+def _proxy_event(
+    request: Request, api_id: str, stage: str, path: str, resource: dict[str, Any], path_parameters: dict[str, str]
+) -> dict[str, Any]:
+    now = time.time()
+    body = request.get_data()
+    text_body = body.decode("utf-8", errors="strict") if body and _is_text(body) else None
+    return {
+        "resource": resource["path"],
+        "path": path,
+        "httpMethod": request.method,
+        "headers": dict(request.headers) or None,
+        "multiValueHeaders": {key: request.headers.getlist(key) for key in request.headers.keys()} or None,
+        "queryStringParameters": request.args.to_dict() or None,
+        "multiValueQueryStringParameters": request.args.to_dict(flat=False) or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": api_id,
+            "resourceId": resource["id"],
+            "resourcePath": resource["path"],
+            "httpMethod": request.method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "requestId": str(uuid.uuid4()),
+            "requestTime": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now * 1000),
+            "domainName": request.host,
+            "identity": {"sourceIp": request.remote_addr, "userAgent": request.user_agent.string},
+        },
+        "body": text_body if text_body is not None else (base64.b64encode(body).decode() if body else None),
+        "isBase64Encoded": bool(body) and text_body is None,
+    }
+
+
+def _is_text(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _http_response(function_error: str | None, payload: bytes) -> Response:
+    if function_error:
+        return _message(502, "Internal server error")
+    try:
+        result = json.loads(payload)
+        status = int(result["statusCode"])
+    except (ValueError, KeyError, TypeError):
+        return _message(502, "Internal server error")  # API Gateway: a malformed Lambda proxy response
+    body = result.get("body") or ""
+    content = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = Response(content, status=status, mimetype="application/json")  # API Gateway's default type
+    for key, value in (result.get("headers") or {}).items():
+        response.headers[key] = str(value)
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(key, str(value))
+    return response
+
+
+def _message(status: int, message: str) -> Response:
+    return Response(json.dumps({"message": message}), status=status, mimetype="application/json")

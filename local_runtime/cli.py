@@ -1,0 +1,144 @@
+"""``python -m local_runtime up | demo``: the whole stack on this machine, no AWS account, no Docker."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from local_runtime.event_source_mappings import PollIntervals
+from local_runtime.kinesis_destination import DeliveryFaults
+from local_runtime.runtime import LocalRuntime, RuntimeOptions
+
+app = typer.Typer(
+    help="Run TripSagaStack locally: an embedded AWS emulator with the synthesized CDK stack deployed into it.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+Host = Annotated[str, typer.Option(help="Address the endpoint listens on.")]
+Port = Annotated[int, typer.Option(help="Port of the one endpoint for every service (0: any free port).")]
+Region = Annotated[str, typer.Option(help="Region the stack is deployed to.")]
+StateDir = Annotated[Path, typer.Option(help="Where the cloud assembly, function code and function logs go.")]
+PollInterval = Annotated[
+    float | None,
+    typer.Option(help="Seconds between polls of an idle shard [default: as AWS, 0.25 DynamoDB Streams, 1 Kinesis]."),
+]
+Duplicates = Annotated[
+    float,
+    typer.Option(min=0.0, max=1.0, help="Share of TripTable changes the Kinesis streaming destination delivers twice."),
+]
+Reorder = Annotated[
+    bool,
+    typer.Option(help="Let the Kinesis streaming destination deliver changes out of order (held back up to 1.5 s)."),
+]
+Seed = Annotated[int | None, typer.Option(help="Seed for the duplicate and reorder choices.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also log each invocation's timing.")]
+
+
+def _options(
+    host: str,
+    port: int,
+    region: str,
+    state_dir: Path,
+    poll: float | None,
+    duplicates: float,
+    reorder: bool,
+    seed: int | None,
+) -> RuntimeOptions:
+    return RuntimeOptions(
+        project_dir=Path.cwd(),
+        state_dir=state_dir.resolve(),
+        host=host,
+        port=port,
+        region=region,
+        poll=PollIntervals() if poll is None else PollIntervals(dynamodb_s=poll, kinesis_s=poll),
+        faults=DeliveryFaults(duplicate_rate=duplicates, reorder=reorder),
+        seed=seed,
+    )
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=True)],
+    )
+    logging.getLogger("local_runtime").setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def print_stack_outputs(runtime: LocalRuntime) -> None:
+    console.print(f"[bold]Endpoint[/]  {runtime.endpoint.url}  (region {runtime.options.region}, any credentials)")
+    for stack in runtime.stacks:
+        console.print(f"[bold]Stack {stack.name}[/]")
+        for key, value in sorted(stack.outputs.items()):
+            console.print(f"  {key:<28} {value}", soft_wrap=True)
+
+
+@app.command()
+def up(
+    host: Host = "127.0.0.1",
+    port: Port = 4566,
+    region: Region = "us-east-1",
+    state_dir: StateDir = Path(".local"),
+    poll_interval: PollInterval = None,
+    kinesis_duplicates: Duplicates = 0.0,
+    kinesis_reorder: Reorder = False,
+    seed: Seed = None,
+    verbose: Verbose = False,
+) -> None:
+    """Synthesize, deploy locally and run in the foreground until Ctrl-C.
+
+    Use the endpoint with the AWS CLI (--endpoint-url) or boto3 (AWS_ENDPOINT_URL), any credentials.
+    """
+    _configure_logging(verbose)
+    options = _options(host, port, region, state_dir, poll_interval, kinesis_duplicates, kinesis_reorder, seed)
+    runtime = LocalRuntime(options)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        runtime.start()
+        print_stack_outputs(runtime)
+        console.print(
+            f"Try: [bold]aws --endpoint-url {runtime.endpoint.url} --region {region} "
+            "cloudformation describe-stacks[/]   (Ctrl-C stops)"
+        )
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping the local runtime")
+        runtime.stop()
+
+
+@app.command()
+def demo(
+    port: Port = 0,
+    region: Region = "us-east-1",
+    state_dir: StateDir = Path(".local/demo"),
+    verbose: Verbose = False,
+) -> None:
+    """Run the seed's scenarios end to end on a fresh local runtime, check each result, then stop.
+
+    Exits non-zero if any check fails.
+    """
+    from local_runtime.demo import run_demo
+
+    _configure_logging(verbose)
+    options = _options("127.0.0.1", port, region, state_dir, None, 0.0, False, None)
+    raise typer.Exit(code=run_demo(options, console))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,139 @@
+"""The local runtime as one object: start the emulator, deploy the app, run what moto does not, stop."""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from local_runtime.api_gateway import USER_REQUEST_ROUTE, RestApiServer, create_stages, local_api_url
+from local_runtime.aws_clients import Endpoint
+from local_runtime.deployer import DeployedStack, deploy, synthesize
+from local_runtime.emulator import Emulator
+from local_runtime.event_source_mappings import EventSourceMappings, PollIntervals
+from local_runtime.kinesis_destination import DeliveryFaults, KinesisForwarder, StreamingDestination
+from local_runtime.lambda_runtime import FunctionSpec, Invocation, LambdaRuntime
+from local_runtime.wsgi import STATUS_PATH, FrontRoutes, json_response
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    project_dir: Path
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 4566
+    region: str = "us-east-1"
+    poll: PollIntervals = field(default_factory=PollIntervals)
+    faults: DeliveryFaults = field(default_factory=DeliveryFaults)
+    seed: int | None = None  # for the duplicate and reorder choices
+
+
+class LocalRuntime:
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self.stacks: list[DeployedStack] = []
+        self._lambda_runtime: LambdaRuntime | None = None
+        self._api_server: RestApiServer | None = None
+        self._mappings: EventSourceMappings | None = None
+        self._forwarders: list[KinesisForwarder] = []
+        front = FrontRoutes([(STATUS_PATH, self._serve_status), (USER_REQUEST_ROUTE, self._serve_api)])
+        self._emulator = Emulator(options.host, options.port, self._run_function, front.wrap)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self._emulator.endpoint_url, self.options.region)
+
+    def start(self) -> None:
+        self._emulator.start()
+        endpoint = self.endpoint
+        self._lambda_runtime = LambdaRuntime(self.options.state_dir, endpoint.url, self.options.region)
+        self._api_server = RestApiServer(endpoint)
+        for artifact in synthesize(self.options.project_dir, self.options.state_dir / "cdk.out"):
+            stack = deploy(artifact, endpoint)
+            self.stacks.append(self._with_local_api_urls(stack, endpoint))
+        rng = random.Random(self.options.seed)
+        forwarder_poll_s = self.options.poll.dynamodb_s
+        for stack in self.stacks:
+            for destination in streaming_destinations(stack, endpoint):
+                forwarder = KinesisForwarder(destination, endpoint, self.options.faults, forwarder_poll_s, rng)
+                self._forwarders.append(forwarder)
+                forwarder.start()
+        self._mappings = EventSourceMappings(endpoint, self.options.poll)
+        self._mappings.start()
+        log.info("local runtime ready on %s", endpoint.url)
+
+    def stop(self) -> None:
+        if self._mappings is not None:
+            self._mappings.stop()
+        for forwarder in self._forwarders:
+            forwarder.stop()
+        if self._lambda_runtime is not None:
+            self._lambda_runtime.close()
+        self._emulator.stop()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "endpoint": self._emulator.endpoint_url,
+            "ready": self._mappings is not None,
+            "stacks": [{"StackName": stack.name, "Outputs": stack.outputs} for stack in self.stacks],
+            "eventSourceMappings": self._mappings.status() if self._mappings else [],
+        }
+
+    def _with_local_api_urls(self, stack: DeployedStack, endpoint: Endpoint) -> DeployedStack:
+        stages = create_stages(stack, endpoint)
+        outputs = dict(stack.outputs)
+        for key, value in stack.outputs.items():
+            local_url = local_api_url(value, stages, endpoint.url)
+            if local_url is not None:
+                self._emulator.override_stack_output(endpoint.region, stack.name, key, local_url)
+                outputs[key] = local_url
+        return DeployedStack(stack.name, stack.template, stack.physical_ids, outputs)
+
+    def _run_function(self, function: FunctionSpec, code: bytes, payload: bytes) -> Invocation:
+        assert self._lambda_runtime is not None, "invoked before the runtime started"
+        return self._lambda_runtime.invoke(function, code, payload)
+
+    def _serve_status(self, request: Request, route: re.Match[str]) -> Response:
+        return json_response(self.status())
+
+    def _serve_api(self, request: Request, route: re.Match[str]) -> Response:
+        if self._api_server is None:
+            return json_response({"message": "the local runtime is still starting"}, status=503)
+        return self._api_server(request, route)
+
+
+def streaming_destinations(stack: DeployedStack, endpoint: Endpoint) -> list[StreamingDestination]:
+    """The tables of the stack that have a Kinesis streaming destination (``KinesisStreamSpecification``)."""
+    dynamodb, kinesis = endpoint.client("dynamodb"), endpoint.client("kinesis")
+    destinations = []
+    for logical_id, resource in stack.template["Resources"].items():
+        specification = (
+            resource["Properties"].get("KinesisStreamSpecification")
+            if resource["Type"] == "AWS::DynamoDB::Table"
+            else None
+        )
+        if not specification or logical_id not in stack.physical_ids:
+            continue
+        stream_arn = specification["StreamArn"]
+        if isinstance(stream_arn, dict):  # {"Fn::GetAtt": [stream logical id, "Arn"]}
+            stream_name = stack.physical_ids[stream_arn["Fn::GetAtt"][0]]
+            stream_arn = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"][
+                "StreamARN"
+            ]
+        table = dynamodb.describe_table(TableName=stack.physical_ids[logical_id])["Table"]
+        destinations.append(
+            StreamingDestination(
+                table_name=table["TableName"],
+                table_stream_arn=table["LatestStreamArn"],
+                kinesis_stream_arn=stream_arn,
+                precision=specification.get("ApproximateCreationDateTimePrecision", "MILLISECOND"),
+            )
+        )
+    return destinations

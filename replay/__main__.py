@@ -1,0 +1,5 @@
+"""`python -m replay`."""
+
+from replay.cli import app
+
+app(prog_name="python -m replay")

@@ -1,0 +1,59 @@
+"""What a run did, counted per shard (or scan segment) and in total, for progress and the final summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from services.trip.projection import Outcome
+
+
+@dataclass
+class Tally:
+    read: int = 0
+    irrelevant: int = 0  # items that are not a trip's flight, hotel or payment
+    poison: int = 0  # records that do not decode: they are in the DLQ already, the consumers sent them there
+    applied: int = 0
+    superseded: int = 0  # folded into a newer change of the same entity before it was written
+    stale: int = 0  # the document already held this change or a newer one
+
+    def count(self, outcome: Outcome) -> None:
+        match outcome:
+            case Outcome.APPLIED:
+                self.applied += 1
+            case Outcome.COALESCED:
+                self.superseded += 1
+            case Outcome.STALE:
+                self.stale += 1
+
+    def add(self, other: Tally) -> None:
+        for name in (f.name for f in fields(self)):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class PoisonSighting:
+    shard_id: str
+    sequence_number: str
+    reason: str
+
+
+@dataclass
+class RunSummary:
+    source: str  # "kinesis" or "table"
+    target_table: str
+    dry_run: bool
+    per_part: dict[str, Tally] = field(default_factory=dict)  # shard id or scan segment
+    poison: list[PoisonSighting] = field(default_factory=list)
+    trips: int = 0  # distinct trips touched
+    documents_written: int = 0
+    dynamodb_requests: int = 0
+    kinesis_requests: int = 0
+    throttled: int = 0
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> Tally:
+        total = Tally()
+        for tally in self.per_part.values():
+            total.add(tally)
+        return total

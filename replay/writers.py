@@ -1,0 +1,137 @@
+"""The two ways a run writes what it read, both through the projection the consumers use.
+
+- `LiveWriter`: into the live search table, page by page, through the consumers' `Projector`: version-gated,
+  conditional writes, so it is safe while the consumers run.
+- `RebuildWriter`: into a table of its own: folds each trip's history in memory and writes whole documents with
+  `BatchWriteItem` (25 per request) when the run checkpoints, instead of one request per change.
+
+With `dry_run`, both read and fold exactly as they would, and write nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from replay.errors import ReplayError, aws_errors
+from services.trip.adapters.search_documents import SearchDocuments, TransientStoreError
+from services.trip.changes import TripChange
+from services.trip.projection import Outcome, SearchDocument, fold, to_item
+from services.trip.projector import ProjectionFailure, Projector
+
+_LIVE_RETRIES = 4
+
+
+def _by_trip(changes: Iterable[TripChange]) -> dict[str, list[TripChange]]:
+    grouped: dict[str, list[TripChange]] = {}
+    for change in changes:
+        grouped.setdefault(change.trip_id, []).append(change)
+    return grouped
+
+
+def _load(documents: SearchDocuments, trip_ids: Iterable[str]) -> dict[str, SearchDocument]:
+    try:
+        return documents.load_many(trip_ids)
+    except TransientStoreError as error:
+        raise ReplayError(f"reading documents from {documents.table_name}: {error}") from error
+
+
+class LiveWriter:
+    def __init__(self, documents: SearchDocuments, tombstone_ttl_seconds: int, dry_run: bool) -> None:
+        self.documents = documents
+        self.projector = Projector(documents, tombstone_ttl_seconds)
+        self.dry_run = dry_run
+        self.documents_written = 0
+
+    def project(self, changes: Sequence[TripChange]) -> list[Outcome]:
+        if self.dry_run:
+            return self._plan(changes)
+        outcomes: dict[int, Outcome] = {}
+        pending = list(range(len(changes)))
+        for attempt in range(_LIVE_RETRIES + 1):
+            batch = self.projector.project([changes[i] for i in pending])
+            self.documents_written += batch.writes
+            failures: list[tuple[int, ProjectionFailure]] = []
+            for index, result in zip(pending, batch.results, strict=True):
+                if isinstance(result, ProjectionFailure):
+                    failures.append((index, result))
+                else:
+                    outcomes[index] = result
+            if not failures:
+                return [outcomes[i] for i in range(len(changes))]
+            if not all(failure.retryable for _, failure in failures) or attempt == _LIVE_RETRIES:
+                break
+            pending = [index for index, _ in failures]
+            time.sleep(0.2 * 2**attempt)
+        change, failure = changes[failures[0][0]], failures[0][1]
+        raise ReplayError(
+            f"{len(failures)} change(s) could not be projected into {self.documents.table_name}, first: trip "
+            f"{change.trip_id} {change.entity} v{change.version}: {failure.reason}"
+        )
+
+    def _plan(self, changes: Sequence[TripChange]) -> list[Outcome]:
+        grouped = _by_trip(changes)
+        stored = _load(self.documents, grouped)
+        planned: dict[int, Outcome] = {}
+        for trip_id, trip_changes in grouped.items():
+            folded = fold(stored.get(trip_id, SearchDocument(trip_id)), trip_changes)
+            self.documents_written += folded.changed
+            planned.update((id(change), outcome) for change, outcome in folded.outcomes)
+        return [planned[id(change)] for change in changes]
+
+    def flush(self) -> None:
+        """Every page is written as it is projected: nothing is held back."""
+
+
+class RebuildWriter:
+    def __init__(
+        self,
+        documents: SearchDocuments,
+        dynamodb: Any,
+        tombstone_ttl_seconds: int,
+        *,
+        target_may_hold_documents: bool,
+        dry_run: bool,
+        max_cached: int = 200_000,
+    ) -> None:
+        self.documents = documents
+        self.table = dynamodb.Table(documents.table_name)
+        self.tombstone_ttl_seconds = tombstone_ttl_seconds
+        # A table created by this run holds nothing we did not write; one that existed (or a resumed run) may.
+        self.target_may_hold_documents = target_may_hold_documents
+        self.dry_run = dry_run
+        self.max_cached = max_cached
+        self.cached: dict[str, SearchDocument] = {}
+        self.dirty: set[str] = set()
+        self.documents_written = 0
+
+    def project(self, changes: Sequence[TripChange]) -> list[Outcome]:
+        grouped = _by_trip(changes)
+        unknown = [trip_id for trip_id in grouped if trip_id not in self.cached]
+        if unknown and self.target_may_hold_documents:
+            self.cached.update(_load(self.documents, unknown))
+        outcomes: dict[int, Outcome] = {}
+        for trip_id, trip_changes in grouped.items():
+            folded = fold(self.cached.get(trip_id, SearchDocument(trip_id)), trip_changes)
+            self.cached[trip_id] = folded.document
+            if folded.changed:
+                self.dirty.add(trip_id)
+            outcomes.update((id(change), outcome) for change, outcome in folded.outcomes)
+        return [outcomes[id(change)] for change in changes]
+
+    def flush(self) -> None:
+        """Write every document changed since the last flush, whole, in batches of 25."""
+        if not self.dry_run and self.dirty:
+            doing = f"writing rebuilt documents into {self.documents.table_name}"
+            # the batch writer sends 25 puts a request and resends the unprocessed ones itself
+            with aws_errors(doing), self.table.batch_writer() as batch:
+                for trip_id in sorted(self.dirty):
+                    document = self.cached[trip_id]
+                    document.revision += 1
+                    batch.put_item(Item=to_item(document, self.tombstone_ttl_seconds))
+        self.documents_written += len(self.dirty)
+        self.dirty.clear()
+        if len(self.cached) > self.max_cached:  # bound memory: what was flushed can be read back from the table
+            self.cached.clear()
+            self.target_may_hold_documents = True

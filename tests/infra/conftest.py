@@ -1,0 +1,65 @@
+"""Synthesize the app once per test session (a synth costs ~10-20 s), exactly as app.py does: with cdk-nag."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from app import build_app
+from infra.stack import STACK_NAME
+
+# Every switch away from its default, given as `cdk -c` gives them: strings.
+VARIANT_CONTEXT = {
+    "changeStreamRetentionDays": "30",
+    "changeStreamCapacityMode": "provisioned",
+    "changeStreamShardCount": "2",
+    "kinesisPipeline": "false",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered by pytest-xdist; declared here too so `-p no:xdist` runs pass --strict-markers.
+    config.addinivalue_line("markers", "xdist_group(name): run all tests of the group on one xdist worker")
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    template: Template
+    resources: Mapping[str, Any]
+    validation_report: Mapping[str, Any]
+    template_text: str
+
+
+def synthesize(outdir: Path, context: Mapping[str, str] | None = None) -> Synthesized:
+    app = cdk.App(outdir=str(outdir), context=dict(context or {}))
+    build_app(app)
+    assembly = app.synth()
+    raw = assembly.get_stack_by_name(STACK_NAME).template
+    return Synthesized(
+        template=Template.from_json(raw),
+        resources=raw["Resources"],
+        validation_report=json.loads((outdir / "validation-report.json").read_text()),
+        template_text=json.dumps(raw),
+    )
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out.variant"), VARIANT_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized) -> Template:
+    return synthesized.template

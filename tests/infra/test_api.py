@@ -1,0 +1,73 @@
+"""The search API: two GET routes on SearchTrips, stage throttling, access logs, the ApiUrl the seed reads."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.conftest import Synthesized
+from tests.infra.template_queries import function_id, logical_id, rendered_join
+
+pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk")]
+
+SEARCH_HANDLER = "services.trip.handlers.search_trips.lambda_handler"
+
+
+def test_stage_throttles_logs_access_and_traces(synthesized: Synthesized) -> None:
+    access_logs = logical_id(synthesized.resources, "AWS::Logs::LogGroup", "AccessLogs")
+    synthesized.template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "prod",
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": {"Fn::GetAtt": [access_logs, "Arn"]}, "Format": Match.any_value()},
+            "MethodSettings": [
+                Match.object_like(
+                    {"HttpMethod": "*", "ResourcePath": "/*", "ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+                )
+            ],
+        },
+    )
+
+
+@pytest.mark.parametrize("path_part", ["search", "{trip_id}"])
+def test_get_route_proxies_to_search_trips(synthesized: Synthesized, path_part: str) -> None:
+    resources = synthesized.resources
+    [resource] = [
+        key
+        for key, value in resources.items()
+        if value["Type"] == "AWS::ApiGateway::Resource" and value["Properties"]["PathPart"] == path_part
+    ]
+    [trips] = [
+        key
+        for key, value in resources.items()
+        if value["Type"] == "AWS::ApiGateway::Resource" and value["Properties"]["PathPart"] == "trips"
+    ]
+    assert resources[resource]["Properties"]["ParentId"] == {"Ref": trips}
+    method = next(
+        value["Properties"]
+        for value in resources.values()
+        if value["Type"] == "AWS::ApiGateway::Method" and value["Properties"]["ResourceId"] == {"Ref": resource}
+    )
+    assert method["HttpMethod"] == "GET"
+    assert method["Integration"]["Type"] == "AWS_PROXY"
+    uri = rendered_join(method["Integration"]["Uri"])
+    assert f"<{function_id(resources, SEARCH_HANDLER)}.Arn>" in uri
+
+
+def test_search_trips_reads_only_the_search_table_name(synthesized: Synthesized) -> None:
+    resources = synthesized.resources
+    variables = resources[function_id(resources, SEARCH_HANDLER)]["Properties"]["Environment"]["Variables"]
+    assert variables["SEARCH_TABLE_NAME"] == {
+        "Ref": logical_id(resources, "AWS::DynamoDB::Table", "DataTripSearchTable")
+    }
+    assert "TABLE_NAME" not in variables
+    assert "DLQ_URL" not in variables
+
+
+def test_api_url_output_is_the_stage_url_without_trailing_slash(template: Template, synthesized: Synthesized) -> None:
+    api = logical_id(synthesized.resources, "AWS::ApiGateway::RestApi", "TripSearchApi")
+    outputs = template.find_outputs("ApiUrl")
+    assert rendered_join(outputs["ApiUrl"]["Value"]) == (
+        f"https://<{api}>.execute-api.<AWS::Region>.<AWS::URLSuffix>/prod"
+    )

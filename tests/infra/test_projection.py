@@ -1,0 +1,121 @@
+"""The two consumers: event source mappings as AWS Solutions Constructs recommend (and more), DLQ, environment."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.conftest import Synthesized
+from tests.infra.template_queries import function_id, logical_id
+
+pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk")]
+
+STREAM_HANDLER = "services.trip.handlers.stream_consumer.lambda_handler"
+KINESIS_HANDLER = "services.trip.handlers.kinesis_consumer.lambda_handler"
+MAPPING_SETTINGS = {
+    "BatchSize": 100,
+    "MaximumBatchingWindowInSeconds": 1,
+    "BisectBatchOnFunctionError": True,
+    "MaximumRetryAttempts": 10,
+    "MaximumRecordAgeInSeconds": 6 * 3600,
+    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    "StartingPosition": "TRIM_HORIZON",
+}
+
+
+def dlq(synthesized: Synthesized) -> str:
+    return logical_id(synthesized.resources, "AWS::SQS::Queue", "DeadLetterQueue")
+
+
+def test_stream_consumer_reads_the_table_stream_with_safe_mapping_settings(synthesized: Synthesized) -> None:
+    resources = synthesized.resources
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            **MAPPING_SETTINGS,
+            "FunctionName": {"Ref": function_id(resources, STREAM_HANDLER)},
+            "EventSourceArn": {
+                "Fn::GetAtt": [logical_id(resources, "AWS::DynamoDB::Table", "DataTripTable"), "StreamArn"]
+            },
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq(synthesized), "Arn"]}}},
+        },
+    )
+
+
+def test_kinesis_consumer_reads_the_change_stream_with_safe_mapping_settings(synthesized: Synthesized) -> None:
+    resources = synthesized.resources
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            **MAPPING_SETTINGS,
+            "FunctionName": {"Ref": function_id(resources, KINESIS_HANDLER)},
+            "EventSourceArn": {"Fn::GetAtt": [logical_id(resources, "AWS::Kinesis::Stream", "ChangeStream"), "Arn"]},
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq(synthesized), "Arn"]}}},
+        },
+    )
+
+
+def test_dlq_is_encrypted_keeps_fourteen_days_and_refuses_plain_http(synthesized: Synthesized) -> None:
+    queue = dlq(synthesized)
+    synthesized.template.has_resource_properties(
+        "AWS::SQS::Queue", {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 14 * 24 * 3600}
+    )
+    synthesized.template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": queue}],
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sqs:*",
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        "Effect": "Deny",
+                        "Principal": {"AWS": "*"},
+                        "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+                    }
+                ],
+                "Version": "2012-10-17",
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize("handler", [STREAM_HANDLER, KINESIS_HANDLER])
+def test_consumers_get_search_table_dlq_and_tombstone_ttl(synthesized: Synthesized, handler: str) -> None:
+    resources = synthesized.resources
+    environment = resources[function_id(resources, handler)]["Properties"]["Environment"]["Variables"]
+    assert environment == {
+        "POWERTOOLS_SERVICE_NAME": "trip-projection",
+        "POWERTOOLS_METRICS_NAMESPACE": "TripSaga",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "SEARCH_TABLE_NAME": {"Ref": logical_id(resources, "AWS::DynamoDB::Table", "DataTripSearchTable")},
+        "DLQ_URL": {"Ref": dlq(synthesized)},
+        # Kinesis retention (7 days) + 1 day
+        "TOMBSTONE_TTL_SECONDS": str(8 * 24 * 3600),
+    }
+
+
+@pytest.mark.parametrize("construct_id", ["StreamConsumer", "KinesisConsumer", "SearchTrips", "ReserveFlight"])
+def test_functions_run_python_313_from_src_with_the_managed_powertools_layer(
+    template: Template, synthesized: Synthesized, construct_id: str
+) -> None:
+    function = logical_id(synthesized.resources, "AWS::Lambda::Function", construct_id)
+    properties = synthesized.resources[function]["Properties"]
+    assert "FunctionName" not in properties
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": properties["Handler"],
+            "Runtime": "python3.13",
+            "Architectures": ["x86_64"],
+            "TracingConfig": {"Mode": "Active"},
+            "Layers": [
+                {
+                    "Fn::Sub": "arn:aws:lambda:${AWS::Region}:017000801446:layer:"
+                    "AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
+                }
+            ],
+            "Code": {"S3Bucket": Match.any_value(), "S3Key": Match.string_like_regexp(r"^[0-9a-f]{64}\.zip$")},
+            "LoggingConfig": {"LogGroup": Match.any_value()},
+        },
+    )

@@ -1,0 +1,93 @@
+"""The saga state machine: forward steps, retries on Lambda service errors only, reverse compensation, Fail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import Synthesized
+from tests.infra.template_queries import function_id, logical_id, state_machine_definition
+
+pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk")]
+
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+]
+
+
+@pytest.fixture(scope="module")
+def states(synthesized: Synthesized) -> dict[str, Any]:
+    definition = state_machine_definition(synthesized.resources)
+    assert definition["StartAt"] == "ReserveFlight"
+    states: dict[str, Any] = definition["States"]
+    return states
+
+
+def step_arn(synthesized: Synthesized, handler: str) -> str:
+    function = function_id(synthesized.resources, f"services.trip.handlers.saga_steps.{handler}")
+    return f"<{function}.Arn>"
+
+
+@pytest.mark.parametrize(
+    ("state", "handler", "result_path", "next_state", "compensation"),
+    [
+        ("ReserveFlight", "reserve_flight", "$.results.flight", "ReserveHotel", "CancelFlight"),
+        ("ReserveHotel", "reserve_hotel", "$.results.hotel", "ProcessPayment", "CancelHotel"),
+        ("ProcessPayment", "process_payment", "$.results.payment", "Booked", "RefundPayment"),
+    ],
+)
+def test_forward_step_invokes_its_function_and_compensates_on_any_error(
+    states: dict[str, Any],
+    synthesized: Synthesized,
+    state: str,
+    handler: str,
+    result_path: str,
+    next_state: str,
+    compensation: str,
+) -> None:
+    assert states[state] == {
+        "Type": "Task",
+        # payload_response_only: the function ARN itself, the state input as payload
+        "Resource": step_arn(synthesized, handler),
+        "ResultPath": result_path,
+        "Next": next_state,
+        "Retry": [{"ErrorEquals": LAMBDA_SERVICE_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": compensation}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("state", "handler", "result_path", "next_state"),
+    [
+        ("RefundPayment", "refund_payment", "$.compensations.payment", "CancelHotel"),
+        ("CancelHotel", "cancel_hotel", "$.compensations.hotel", "CancelFlight"),
+        ("CancelFlight", "cancel_flight", "$.compensations.flight", "BookingFailed"),
+    ],
+)
+def test_compensations_run_in_reverse_order(
+    states: dict[str, Any], synthesized: Synthesized, state: str, handler: str, result_path: str, next_state: str
+) -> None:
+    assert states[state]["Resource"] == step_arn(synthesized, handler)
+    assert states[state]["ResultPath"] == result_path
+    assert states[state]["Next"] == next_state
+    assert [retry["ErrorEquals"] for retry in states[state]["Retry"]] == [LAMBDA_SERVICE_ERRORS]
+
+
+def test_saga_ends_booked_or_failed(states: dict[str, Any]) -> None:
+    assert states["Booked"] == {"Type": "Succeed"}
+    assert states["BookingFailed"]["Type"] == "Fail"
+    assert states["BookingFailed"]["Error"] == "TripBookingFailed"
+
+
+def test_state_machine_name_contains_trip_saga_and_is_traced_and_logged(synthesized: Synthesized) -> None:
+    machine = logical_id(synthesized.resources, "AWS::StepFunctions::StateMachine", "TripSaga")
+    properties = synthesized.resources[machine]["Properties"]
+    # CloudFormation names it after the logical id (seed 7.1 looks for 'TripSaga' in the name).
+    assert "StateMachineName" not in properties
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert properties["LoggingConfiguration"]["Level"] == "ALL"
+    synthesized.template.has_output("StateMachineArn", {"Value": {"Ref": machine}})

@@ -1,0 +1,193 @@
+"""`replay dlq list | show | redrive` on the two kinds of DLQ message (docs/CONTRACT.md, "DLQ messages")."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from tests import factories
+from tests.conftest import REGION
+from tests.replay.conftest import STREAM_NAME, History
+
+NOT_JSON = b"{not json"
+
+
+def send(dlq_url: str, body: dict[str, Any]) -> str:
+    return str(
+        boto3.client("sqs", region_name=REGION).send_message(QueueUrl=dlq_url, MessageBody=json.dumps(body))[
+            "MessageId"
+        ]
+    )
+
+
+def poison_message(dlq_url: str) -> str:
+    """What the Kinesis consumer sends for a record that is not JSON."""
+    record = factories.kinesis_record(data=NOT_JSON)
+    return send(
+        dlq_url,
+        {
+            "kind": "poison-record",
+            "source": "kinesis",
+            "reason": "kinesis data is not JSON: Expecting property name enclosed in double quotes",
+            "eventSourceARN": factories.KINESIS_ARN,
+            "shardId": "shardId-000000000000",
+            "sequenceNumber": record["kinesis"]["sequenceNumber"],
+            "functionName": "TripSagaStack-KinesisConsumer",
+            "detectedAt": "2026-03-01T09:00:00Z",
+            "record": record,
+        },
+    )
+
+
+def batch_pointer(dlq_url: str, history: History, trip_id: str) -> str:
+    """The on-failure destination's message for a batch of trip_id's changes whose retries ran out."""
+    history.saga(trip_id)
+    shard = history.kinesis.list_shards(StreamName=STREAM_NAME)["Shards"][0]
+    iterator = history.kinesis.get_shard_iterator(
+        StreamName=STREAM_NAME, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )
+    records = history.kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    arn = history.kinesis.describe_stream_summary(StreamName=STREAM_NAME)["StreamDescriptionSummary"]["StreamARN"]
+    return send(
+        dlq_url,
+        {
+            "requestContext": {
+                "requestId": "c9b8fa9f-5a7f-4f2a-9f3b-1c2d3e4f5a6b",
+                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:TripSagaStack-KinesisConsumer",
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": 3,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": "2026-03-01T09:05:00.000Z",
+            "KinesisBatchInfo": {
+                "shardId": shard["ShardId"],
+                "startSequenceNumber": records[0]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": "2026-03-01T09:00:00.000Z",
+                "approximateArrivalOfLastRecord": "2026-03-01T09:00:02.000Z",
+                "batchSize": len(records),
+                "streamArn": arn,
+            },
+        },
+    )
+
+
+@pytest.fixture
+def dlq(history: History, dlq_url: str) -> dict[str, str]:
+    return {"poison": poison_message(dlq_url), "pointer": batch_pointer(dlq_url, history, "trip-042")}
+
+
+def test_list_shows_both_kinds_and_reading_removes_nothing(dlq: dict[str, str], replay: Any) -> None:
+    _, first = replay("dlq", "list")
+    code, second = replay("dlq", "list")
+
+    assert code == 0
+    assert first == second
+    assert [(m["message_id"], m["kind"], m["source"], m["reason"]) for m in first] == [
+        (
+            dlq["poison"],
+            "poison-record",
+            "kinesis",
+            "kinesis data is not JSON: Expecting property name enclosed in double quotes",
+        ),
+        (dlq["pointer"], "batch-pointer", "kinesis", "RetryAttemptsExhausted (Unhandled)"),
+    ]
+    assert (first[1]["first_sequence"], first[1]["last_sequence"]) == ("1", "3")
+
+
+def test_show_decodes_the_records_a_pointer_stands_for(dlq: dict[str, str], replay: Any) -> None:
+    code, shown = replay("dlq", "show", dlq["pointer"])
+
+    assert code == 0
+    assert shown["expired"] is None
+    changes = [record["change"] for record in shown["records"]]
+    assert [(c["trip_id"], c["entity"], c["event"], c["version"]) for c in changes] == [
+        ("trip-042", "FLIGHT", "INSERT", 1),
+        ("trip-042", "HOTEL", "INSERT", 1),
+        ("trip-042", "PAYMENT", "INSERT", 1),
+    ]
+    assert changes[0]["new_image"]["flight_number"] == "NH001"
+
+
+def test_show_gives_the_poison_record_and_why(dlq: dict[str, str], replay: Any) -> None:
+    code, shown = replay("dlq", "show", dlq["poison"])
+
+    assert code == 0
+    [record] = shown["records"]
+    assert record["change"] is None
+    assert record["poison"].startswith("kinesis data is not JSON")
+
+
+def test_redrive_of_a_fixed_failure_projects_it_and_deletes_the_message(
+    dlq: dict[str, str], search_table: Any, replay: Any
+) -> None:
+    code, results = replay("dlq", "redrive", dlq["pointer"])
+
+    assert code == 0
+    assert [(r["message_id"], r["handled"], r["tally"]["applied"]) for r in results] == [(dlq["pointer"], True, 3)]
+    assert search_table.get_item(Key={"trip_id": "trip-042"})["Item"]["payment_status"] == "COMPLETED"
+    _, remaining = replay("dlq", "list")
+    assert [m["message_id"] for m in remaining] == [dlq["poison"]]
+
+
+def test_redrive_of_an_unfixed_failure_keeps_it_with_the_new_reason(dlq: dict[str, str], replay: Any) -> None:
+    code, results = replay("dlq", "redrive", dlq["poison"])
+
+    assert code == 1
+    [result] = results
+    assert result["handled"] is False
+    assert result["reason"].startswith("1 record(s) still poison")
+    _, remaining = replay("dlq", "list")
+    kept = {m["message_id"]: m for m in remaining}[result["replaced_by"]]
+    assert (kept["kind"], kept["reason"], kept["redrive_attempts"]) == ("poison-record", result["reason"], 1)
+    assert len(remaining) == 2
+
+
+def test_redrive_dry_run_changes_nothing(dlq: dict[str, str], search_table: Any, replay: Any) -> None:
+    code, results = replay("dlq", "redrive", "--all", "--dry-run")
+
+    assert code == 1  # the poison record would stay
+    assert [(r["handled"], r["reason"]) for r in results][1] == (True, "would be projected")
+    assert "Item" not in search_table.get_item(Key={"trip_id": "trip-042"})
+    _, listed = replay("dlq", "list")
+    assert sorted(m["message_id"] for m in listed) == sorted(dlq.values())
+
+
+def test_an_expired_stream_pointer_says_so_and_offers_the_kinesis_window(stack: Any, dlq_url: str, replay: Any) -> None:
+    # moto cannot trim a stream: a stream that no longer exists answers the same way (ResourceNotFound)
+    gone_stream = (
+        "arn:aws:dynamodb:us-east-1:123456789012:table/TripTable-before-restore/stream/2026-02-01T00:00:00.000"
+    )
+    pointer = send(
+        dlq_url,
+        {
+            "requestContext": {"condition": "RecordAgeExceeded", "approximateInvokeCount": 1},
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+            "DDBStreamBatchInfo": {
+                "shardId": "shardId-00000001700000000000-gone",
+                "startSequenceNumber": "100000000000000000001",
+                "endSequenceNumber": "100000000000000000005",
+                "approximateArrivalOfFirstRecord": "2026-03-01T09:00:00Z",
+                "approximateArrivalOfLastRecord": "2026-03-01T09:10:00Z",
+                "batchSize": 5,
+                "streamArn": gone_stream,
+            },
+        },
+    )
+
+    code, shown = replay("dlq", "show", pointer)
+
+    assert code == 0, shown
+    assert "no longer has these records" in shown["expired"]
+    assert shown["kinesis_window"] == "python -m replay run --from 2026-03-01T08:59:00Z --to 2026-03-01T09:11:00Z"
+
+
+def test_an_unknown_message_id_is_bad_input(dlq: dict[str, str], replay: Any) -> None:
+    code, output = replay("dlq", "show", "no-such-id")
+
+    assert code == 2
+    assert "no message no-such-id in the DLQ" in output

@@ -1,0 +1,165 @@
+"""`replay run`: re-projecting the Kinesis window (or TripTable) into the live table or a rebuild target."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from replay.checkpoint import Checkpoint, CheckpointFile
+from tests import factories
+from tests.conftest import REGION
+from tests.replay.conftest import STREAM_NAME, History, documents
+
+REBUILD = "TripSearchRebuild"
+
+
+def saga_history(history: History, trips: int = 6) -> None:
+    for number in range(trips):
+        history.saga(f"trip-{number:03d}", payment_fails=number % 3 == 0, minute=number)
+    history.project_like_the_consumers()
+
+
+def test_deleted_documents_come_back_equal_to_before(history: History, search_table: Any, replay: Any) -> None:
+    saga_history(history)
+    before = documents(search_table)
+    for trip_id in ("trip-000", "trip-001", "trip-004"):
+        search_table.delete_item(Key={"trip_id": trip_id})
+
+    code, result = replay("run", "--from", "1h", "--checkpoint-dir", replay.checkpoint_dir)
+
+    assert code == 0, result
+    assert documents(search_table) == before
+    assert result["total"] == {"read": 24, "irrelevant": 0, "poison": 0, "applied": 9, "superseded": 3, "stale": 12}
+    assert result["documents_written"] == 3
+
+
+def test_rebuild_into_a_new_table_verifies_without_differences(
+    history: History, search_table: Any, replay: Any
+) -> None:
+    saga_history(history)
+
+    code, result = replay(
+        "run", "--from", "1h", "--target-table", REBUILD, "--verify", "--checkpoint-dir", replay.checkpoint_dir
+    )
+
+    assert code == 0, result
+    assert result["created_target"] is True
+    assert result["differences"] == []
+    assert documents(boto3.resource("dynamodb", region_name=REGION).Table(REBUILD)) == documents(search_table)
+    assert result["trips"] == 6
+    assert result["documents_written"] == 6
+
+
+def test_rebuild_after_a_reshard_loses_nothing(
+    history: History, search_table: Any, replay: Any, aws_like_split: None
+) -> None:
+    for number in range(4):
+        history.saga(f"trip-{number:03d}", payment_fails=number == 0, minute=number)
+    kinesis = history.kinesis
+    parent = kinesis.list_shards(StreamName=STREAM_NAME)["Shards"][0]
+    kinesis.split_shard(StreamName=STREAM_NAME, ShardToSplit=parent["ShardId"], NewStartingHashKey=str(2**127))
+    # the same trips go on after the split, so their histories straddle parent and children
+    for number in range(4):
+        trip_id = f"trip-{number:03d}"
+        old = history.trip_table.get_item(Key={"PK": f"TRIP#{trip_id}", "SK": f"HOTEL#hotel_for_{trip_id}"})["Item"]
+        history.write(history_modify(old, "CHECKED_IN"))
+    history.project_like_the_consumers()
+
+    code, result = replay(
+        "run", "--from", "1h", "--target-table", REBUILD, "--verify", "--checkpoint-dir", replay.checkpoint_dir
+    )
+
+    assert code == 0, result
+    assert list(result["per_part"]) == ["shardId-000000000000", "shardId-000000000001", "shardId-000000000002"]
+    assert sum(part["read"] for part in result["per_part"].values()) == len(history.changes)
+    assert result["per_part"]["shardId-000000000000"]["read"] == 15
+    assert result["differences"] == []
+    rebuilt = documents(boto3.resource("dynamodb", region_name=REGION).Table(REBUILD))
+    assert {trip["hotel_status"] for trip in rebuilt.values()} == {"CHECKED_IN"}
+
+
+def history_modify(old: dict[str, Any], status: str) -> factories.Change:
+    return factories.modify(old, {**old, "status": status, "version": old["version"] + 1}, factories.later(30))
+
+
+def test_dry_run_writes_nothing(history: History, search_table: Any, replay: Any) -> None:
+    saga_history(history)
+    search_table.delete_item(Key={"trip_id": "trip-002"})
+    before = documents(search_table)
+
+    live_code, live = replay("run", "--from", "1h", "--dry-run", "--checkpoint-dir", replay.checkpoint_dir)
+    rebuild_code, rebuild = replay(
+        "run", "--from", "1h", "--dry-run", "--target-table", REBUILD, "--checkpoint-dir", replay.checkpoint_dir
+    )
+
+    assert (live_code, rebuild_code) == (0, 0)
+    assert documents(search_table) == before
+    assert REBUILD not in boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]
+    assert live["documents_written"] == 1  # would restore trip-002, and nothing else
+    assert rebuild["documents_written"] == 6
+
+
+def test_rebuild_from_the_trip_table_matches_the_live_table(history: History, replay: Any) -> None:
+    saga_history(history)
+
+    code, result = replay("run", "--source", "table", "--segments", "3", "--target-table", REBUILD, "--verify")
+
+    assert code == 0, result
+    assert result["total"]["read"] == 18  # three current items per trip
+    assert result["differences"] == []
+
+
+def test_verify_reports_each_differing_trip(history: History, search_table: Any, replay: Any) -> None:
+    saga_history(history)
+    replay("run", "--from", "1h", "--target-table", REBUILD, "--checkpoint-dir", replay.checkpoint_dir)
+    search_table.update_item(
+        Key={"trip_id": "trip-001"}, UpdateExpression="SET hotel_status = :s", ExpressionAttributeValues={":s": "LOST"}
+    )
+
+    code, result = replay("run", "--source", "table", "--target-table", REBUILD, "--verify")
+
+    assert code == 1
+    assert result["differences"] == [
+        {"trip_id": "trip-001", "field": "hotel_status", "live": "LOST", "target": "CONFIRMED"}
+    ]
+
+
+def test_an_interrupted_run_resumes_after_its_checkpoint(
+    history: History, search_table: Any, replay: Any, aws_like_split: None
+) -> None:
+    saga_history(history, trips=2)
+    kinesis = history.kinesis
+    parent = kinesis.list_shards(StreamName=STREAM_NAME)["Shards"][0]["ShardId"]
+    kinesis.split_shard(StreamName=STREAM_NAME, ShardToSplit=parent, NewStartingHashKey=str(2**127))
+    history.saga("trip-100", minute=10)
+    # an earlier run finished the parent shard, then was interrupted
+    now = datetime.now(UTC).isoformat()
+    CheckpointFile(Path(replay.checkpoint_dir), "TripSagaStack", search_table.name).save(
+        Checkpoint("TripSagaStack", search_table.name, None, now, [], finished_shards=[parent])
+    )
+
+    code, resumed = replay("run", "--from", "1h", "--checkpoint-dir", replay.checkpoint_dir)
+
+    assert code == 0, resumed
+    assert parent not in resumed["per_part"]
+    assert sum(part["read"] for part in resumed["per_part"].values()) == 3  # trip-100's changes only
+    assert not list(Path(replay.checkpoint_dir).iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("run",), "--from is required"),
+        (("run", "--from", "yesterday"), "neither ISO-8601"),
+        (("run", "--from", "1h", "--verify"), "--verify compares a rebuilt table"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(stack: Any, replay: Any, args: tuple[str, ...], message: str) -> None:
+    code, output = replay(*args)
+
+    assert code == 2
+    assert message in output

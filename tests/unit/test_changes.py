@@ -1,0 +1,153 @@
+"""Decoding a change from either source into one TripChange."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from services.trip.changes import (
+    ChangeKind,
+    Entity,
+    PoisonRecord,
+    Source,
+    SourcePosition,
+    decode_kinesis_payload,
+    decode_kinesis_record,
+    decode_stream_record,
+)
+from tests import factories as f
+
+
+def test_stream_insert_decodes_to_a_trip_change() -> None:
+    record = f.stream_record(f.insert(f.flight("trip-001")), sequence_number="111")
+
+    change = decode_stream_record(record)
+
+    assert change is not None
+    assert (change.trip_id, change.entity, change.kind, change.version) == (
+        "trip-001",
+        Entity.FLIGHT,
+        ChangeKind.INSERT,
+        1,
+    )
+    assert change.generation == int(f.T0.timestamp()) * 1_000_000
+    assert change.approximate_time == f.T0
+    assert change.position == SourcePosition(Source.DYNAMODB_STREAMS, f.STREAM_ARN, None, "111")
+    assert change.image["flight_number"] == "NH001"
+
+
+def test_kinesis_record_decodes_to_the_same_change_as_the_stream_record() -> None:
+    modification = f.modify(f.payment("trip-001"), f.payment("trip-001", version=2, status="REFUNDED"), at=f.later(3))
+
+    from_stream = decode_stream_record(f.stream_record(modification))
+    from_kinesis = decode_kinesis_record(f.kinesis_record(modification, sequence_number="4950", shard_id="shardId-7"))
+
+    assert from_stream is not None and from_kinesis is not None
+    assert from_kinesis.position == SourcePosition(Source.KINESIS, f.KINESIS_ARN, "shardId-7", "4950")
+    assert from_kinesis.image["amount"] == Decimal(80000)
+    assert (from_kinesis.trip_id, from_kinesis.entity, from_kinesis.kind, from_kinesis.version) == (
+        from_stream.trip_id,
+        from_stream.entity,
+        from_stream.kind,
+        from_stream.version,
+    )
+
+
+@pytest.mark.parametrize(
+    ("precision", "raw", "expected"),
+    [
+        ("MICROSECOND", 1_772_355_600_123_456, datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)),
+        ("MILLISECOND", 1_772_355_600_123, datetime(2026, 3, 1, 9, 0, 0, 123000, tzinfo=UTC)),
+    ],
+)
+def test_kinesis_timestamps_decode_in_milliseconds_and_microseconds(
+    precision: str, raw: int, expected: datetime
+) -> None:
+    payload = f.kinesis_payload(f.insert(f.hotel("trip-001")), precision=precision)
+    payload["dynamodb"]["ApproximateCreationDateTime"] = raw
+
+    change = decode_kinesis_payload(json.dumps(payload).encode(), SourcePosition(Source.KINESIS))
+
+    assert change is not None and change.approximate_time == expected
+
+
+def test_remove_takes_version_and_generation_from_the_old_image() -> None:
+    change = decode_stream_record(f.stream_record(f.remove(f.hotel("trip-001", version=4))))
+
+    assert change is not None
+    assert (change.kind, change.version, change.image["hotel_name"]) == (ChangeKind.REMOVE, 4, "Grand Hotel Tokyo")
+
+
+def test_items_other_than_flight_hotel_payment_are_irrelevant() -> None:
+    trip_header = {"PK": "TRIP#trip-001", "SK": "TRIP#trip-001", "version": Decimal(1)}
+    other_partition = {"PK": "CUSTOMER#c-1", "SK": "FLIGHT#x", "version": Decimal(1)}
+
+    assert decode_stream_record(f.stream_record(f.insert(trip_header))) is None
+    assert decode_stream_record(f.stream_record(f.insert(other_partition))) is None
+
+
+def test_a_boto3_get_records_timestamp_decodes() -> None:
+    record = f.stream_record(f.insert(f.flight("trip-001")))
+    record["dynamodb"]["ApproximateCreationDateTime"] = datetime(2026, 3, 1, 9, 0)
+
+    change = decode_stream_record(record)
+
+    assert change is not None and change.approximate_time == f.T0
+
+
+def _kinesis_with(payload: object) -> dict:
+    return f.kinesis_record(data=json.dumps(payload).encode())
+
+
+def _poison_cases() -> list[tuple[str, dict, str]]:
+    good = f.kinesis_payload(f.insert(f.flight("trip-001")))
+    no_version = f.kinesis_payload(f.insert({**f.flight("trip-001"), "version": None}))
+    no_version["dynamodb"]["NewImage"].pop("version")
+    string_version = f.kinesis_payload(f.insert({**f.flight("trip-001"), "version": "7"}))
+    amount_as_string = f.kinesis_payload(f.insert(f.payment("trip-001", amount="80000")))
+    remove_without_old = f.kinesis_payload(f.remove(f.flight("trip-001")))
+    remove_without_old["dynamodb"].pop("OldImage")
+    bad_created = f.kinesis_payload(f.insert({**f.flight("trip-001"), "created_at": "yesterday"}))
+    return [
+        ("not json", f.kinesis_record(data=b"\xff{not json"), "not JSON"),
+        ("not base64", {**f.kinesis_record(data=b"{}"), "kinesis": {"data": "%%%", "sequenceNumber": "1"}}, "base64"),
+        ("json list", _kinesis_with([1, 2]), "not a JSON object"),
+        ("not dynamodb", _kinesis_with({**good, "eventSource": "aws:s3"}), "not a DynamoDB change"),
+        ("no keys", _kinesis_with({**good, "dynamodb": {"ApproximateCreationDateTime": 1}}), "no Keys"),
+        ("bad event name", _kinesis_with({**good, "eventName": "UPSERT"}), "eventName"),
+        ("no version", _kinesis_with(no_version), "version"),
+        ("string version", _kinesis_with(string_version), "version"),
+        ("amount as string", _kinesis_with(amount_as_string), "'amount' must be Decimal"),
+        ("remove without old image", _kinesis_with(remove_without_old), "OldImage"),
+        ("bad created_at", _kinesis_with(bad_created), "created_at"),
+        (
+            "untyped image",
+            _kinesis_with({**good, "dynamodb": {**good["dynamodb"], "NewImage": {"PK": "x"}}}),
+            "NewImage",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("case", "record", "reason"), _poison_cases(), ids=[c[0] for c in _poison_cases()])
+def test_malformed_records_are_poison_with_a_reason(case: str, record: dict, reason: str) -> None:
+    with pytest.raises(PoisonRecord) as raised:
+        decode_kinesis_record(record)
+
+    assert reason in raised.value.reason
+
+
+def test_stream_record_without_dynamodb_body_is_poison() -> None:
+    with pytest.raises(PoisonRecord, match="no 'dynamodb' object"):
+        decode_stream_record({"eventName": "INSERT", "eventSource": "aws:dynamodb"})
+
+
+def test_kinesis_data_must_be_base64_text() -> None:
+    record = f.kinesis_record(data=b"{}")
+    record["kinesis"]["data"] = base64.b64encode(b"\x00\x01").decode()[:-1]
+
+    with pytest.raises(PoisonRecord, match="base64"):
+        decode_kinesis_record(record)

@@ -1,0 +1,162 @@
+"""The pure fold: order, duplicates, removals and re-creation converge on the in-order document."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from services.trip.changes import TripChange, decode_stream_record
+from services.trip.projection import Outcome, SearchDocument, fold, from_item, to_item
+from tests import factories as f
+
+TTL = 8 * 24 * 3600
+
+
+def change(record_change: f.Change) -> TripChange:
+    decoded = decode_stream_record(f.stream_record(record_change))
+    assert decoded is not None
+    return decoded
+
+
+def project(*changes: TripChange, document: SearchDocument | None = None) -> SearchDocument:
+    return fold(document or SearchDocument("trip-001"), changes).document
+
+
+def public(document: SearchDocument) -> dict:
+    item = to_item(document, TTL)
+    return {k: v for k, v in item.items() if k not in {"versions", "revision", "hotel_name_initial", "hotel_name_key"}}
+
+
+SAGA = [
+    change(f.insert(f.flight("trip-001"), at=f.later(0))),
+    change(f.insert(f.hotel("trip-001"), at=f.later(1))),
+    change(f.insert(f.payment("trip-001"), at=f.later(2))),
+]
+
+
+def test_a_completed_saga_gives_the_seed_document() -> None:
+    document = project(*SAGA)
+
+    assert public(document) == {
+        "trip_id": "trip-001",
+        "flight_number": "NH001",
+        "departure_time": "2026-03-15T10:00:00",
+        "arrival_time": "2026-03-15T14:00:00",
+        "flight_status": "CONFIRMED",
+        "hotel_name": "Grand Hotel Tokyo",
+        "check_in_date": "2026-03-15",
+        "check_out_date": "2026-03-17",
+        "hotel_status": "CONFIRMED",
+        "total_amount": Decimal(80000),
+        "currency": "JPY",
+        "payment_status": "COMPLETED",
+        "updated_at": "2026-03-01T09:02:00Z",
+    }
+
+
+def test_the_document_indexes_the_casefolded_hotel_name() -> None:
+    item = to_item(project(*SAGA), TTL)
+
+    assert (item["hotel_name_initial"], item["hotel_name_key"]) == ("g", "grand hotel tokyo")
+
+
+def test_stale_change_is_ignored() -> None:
+    confirmed = change(f.insert(f.flight("trip-001"), at=f.later(0)))
+    cancelled = change(f.modify(f.flight("trip-001"), f.flight("trip-001", 2, "CANCELLED"), at=f.later(5)))
+    current = project(cancelled)
+
+    result = fold(current, [confirmed])
+
+    assert result.outcomes == ((confirmed, Outcome.STALE),)
+    assert not result.changed
+    assert result.document.fields["flight_status"] == "CANCELLED"
+
+
+def test_duplicate_change_is_ignored() -> None:
+    confirmed = change(f.insert(f.flight("trip-001")))
+
+    result = fold(project(confirmed), [confirmed])
+
+    assert result.outcomes == ((confirmed, Outcome.STALE),)
+
+
+def test_changes_of_one_entity_in_one_fold_coalesce_into_the_newest() -> None:
+    v1 = change(f.insert(f.flight("trip-001")))
+    v2 = change(f.modify(f.flight("trip-001"), f.flight("trip-001", 2, flight_number="NH002"), at=f.later(1)))
+    v3 = change(f.modify(f.flight("trip-001", 2), f.flight("trip-001", 3, "CANCELLED"), at=f.later(2)))
+
+    result = fold(SearchDocument("trip-001"), [v3, v1, v2, v3])
+
+    assert [outcome for _, outcome in result.outcomes] == [
+        Outcome.APPLIED,
+        Outcome.COALESCED,
+        Outcome.COALESCED,
+        Outcome.STALE,
+    ]
+    assert result.document.fields["flight_status"] == "CANCELLED"
+    assert result.document.fields["flight_number"] == "NH001"
+
+
+def test_remove_clears_only_that_entity_and_leaves_a_tombstone() -> None:
+    removal = change(f.remove(f.hotel("trip-001"), at=f.later(9)))
+
+    document = project(*SAGA, removal)
+
+    assert "hotel_name" not in document.fields and "hotel_status" not in document.fields
+    assert document.fields["flight_status"] == "CONFIRMED"
+    assert document.fields["payment_status"] == "COMPLETED"
+    assert "hotel_name_key" not in to_item(document, TTL)
+    assert not document.is_tombstone
+
+
+def test_a_late_older_change_cannot_bring_back_a_removed_entity() -> None:
+    removal = change(f.remove(f.hotel("trip-001"), at=f.later(9)))
+    late_insert = SAGA[1]
+
+    result = fold(project(*SAGA, removal), [late_insert])
+
+    assert result.outcomes == ((late_insert, Outcome.STALE),)
+    assert "hotel_name" not in result.document.fields
+
+
+def test_a_trip_with_no_entity_left_is_a_tombstone_that_expires() -> None:
+    removals = [change(f.remove(entity("trip-001"), at=f.later(10))) for entity in (f.flight, f.hotel, f.payment)]
+
+    document = project(*SAGA, *removals)
+
+    item = to_item(document, TTL)
+    assert document.is_tombstone
+    assert {k for k in item if k not in {"versions", "revision"}} == {"trip_id", "updated_at", "expires_at"}
+    assert item["expires_at"] == int(f.later(10).timestamp()) + TTL
+
+
+def test_a_recreated_item_orders_after_the_removed_one() -> None:
+    removal = change(f.remove(f.hotel("trip-001", version=3), at=f.later(9)))
+    recreated = change(
+        f.insert(f.hotel("trip-001", 1, hotel_name="Hotel Okura", created_at=f.later(10)), at=f.later(10))
+    )
+
+    forward = project(*SAGA, removal, recreated)
+    backward = project(recreated, removal, *SAGA)
+
+    assert forward.fields["hotel_name"] == backward.fields["hotel_name"] == "Hotel Okura"
+    assert to_item(forward, TTL) == to_item(backward, TTL)
+
+
+def test_updated_at_is_the_latest_change_in_whole_seconds_whatever_the_order() -> None:
+    first, second, third = SAGA
+
+    assert project(third, first, second).updated_at == project(first, second, third).updated_at == f.later(2)
+
+
+def test_an_item_round_trips_through_the_table_shape() -> None:
+    removal = change(f.remove(f.hotel("trip-001"), at=f.later(9)))
+    document = project(*SAGA, removal)
+    document.revision = 4
+
+    assert from_item(to_item(document, TTL)) == document
+
+
+def test_an_empty_string_attribute_is_left_out_of_the_document() -> None:
+    document = project(change(f.insert(f.flight("trip-001", departure_time=""))))
+
+    assert "departure_time" not in document.fields
