@@ -17,6 +17,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.trip.adapters.dead_letters import DeadLetters, PoisonMessage
@@ -64,7 +65,7 @@ def _adapters() -> tuple[Projector, DeadLetters]:
     return projector, DeadLetters(settings.dlq_url)
 
 
-def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBinding) -> dict[str, Any]:
+def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBinding) -> PartialItemFailureResponse:
     projector, dead_letters = _adapters()
     records: list[Mapping[str, Any]] = list(event.get("Records") or [])
     verdicts: dict[int, str] = {}  # id(raw record) -> outcome name, or the reason it must be retried
@@ -182,14 +183,14 @@ def _count(binding: SourceBinding, verdicts: dict[int, str], retry: set[int], wr
     logger.info("batch projected", extra={"source": binding.source.value, "records": len(verdicts), **tally})
 
 
-def lambda_handler_for(source: Source) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+def lambda_handler_for(source: Source) -> Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]:
     """The decorated Lambda handler of one source: the two handler modules differ only in this argument."""
     binding = BINDINGS[source]
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     @tracer.capture_lambda_handler
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         return consume(event, context, binding)
 
     return lambda_handler
