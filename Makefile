@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 NPM_INSTALLED := node_modules/.installed
 CDK := npx --no-install cdk
+# The CDK's jsii runtime runs on the machine's Node 20; its end-of-life banner is not news to our users.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: dev test lint format synth deploy diff destroy up demo clean
 

@@ -175,9 +175,8 @@ def _keeping_parent_records(reshard: Callable[..., None]) -> Callable[..., None]
 
 def _open_shard_for_key(shard_for_key: Callable[..., Shard | None]) -> Callable[..., Shard | None]:
     def open_shard_for_key(stream: Stream, partition_key: str, explicit_hash_key: str) -> Shard | None:
-        shard = shard_for_key(stream, partition_key, explicit_hash_key)  # validates the key as AWS does
-        if shard is None or shard.is_open:
-            return shard
+        # moto's lookup validates the key as AWS does, but may pick a closed shard (or none for the top key).
+        shard_for_key(stream, partition_key, explicit_hash_key)
         if explicit_hash_key:
             hash_key = int(explicit_hash_key)
         else:

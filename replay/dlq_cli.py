@@ -78,7 +78,8 @@ def list_messages(
             print_json([message_summary(m, now) for m in messages])
             return
         table = Table(title=f"{len(messages)} message(s) in {resources.dlq_url}")
-        for column in ("message id", "kind", "source", "shard", "sequence range", "reason", "age"):
+        table.add_column("message id", no_wrap=True)  # copied into `dlq show`: never broken across lines
+        for column in ("kind", "source", "shard", "sequence range", "reason", "age"):
             table.add_column(column, overflow="fold")
         for m in messages:
             span = m.first_sequence if m.first_sequence == m.last_sequence else f"{m.first_sequence}..{m.last_sequence}"

@@ -136,10 +136,9 @@ def replay_run(
     summary.throttled = request.pacing.throttled
     differences = None
     if plan.verify and not plan.dry_run:
-        ignored = ("updated_at",) if request.source == "table" else ()
         differences = compare(
-            scan_views(dynamodb.Table(plan.live_table), plan.trip_ids, ignored),
-            scan_views(dynamodb.Table(plan.target_table), plan.trip_ids, ignored),
+            scan_views(dynamodb.Table(plan.live_table), plan.trip_ids),
+            scan_views(dynamodb.Table(plan.target_table), plan.trip_ids),
         )
     summary.dynamodb_requests, summary.kinesis_requests = dynamodb_requests.count, kinesis_requests.count
     summary.seconds = time.monotonic() - started

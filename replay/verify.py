@@ -26,11 +26,11 @@ class Difference:
     target: Any
 
 
-def search_view(item: Mapping[str, Any], ignored_fields: Collection[str]) -> View | None:
+def search_view(item: Mapping[str, Any]) -> View | None:
     """What search shows of a document, plus its live entities' versions; None for a tombstone."""
     if TTL_ATTRIBUTE in item:
         return None
-    view: View = {name: item[name] for name in PUBLIC_FIELDS if name in item and name not in ignored_fields}
+    view: View = {name: item[name] for name in PUBLIC_FIELDS if name in item}
     for entity, revision in item.get(VERSIONS, {}).items():
         if not revision["removed"]:
             view[f"{VERSIONS}.{entity}"] = (int(revision["generation"]), int(revision["version"]))
@@ -52,14 +52,14 @@ def compare(live: Mapping[str, View], target: Mapping[str, View]) -> list[Differ
     return differences
 
 
-def scan_views(table: Any, trip_ids: Collection[str], ignored_fields: Collection[str]) -> dict[str, View]:
+def scan_views(table: Any, trip_ids: Collection[str]) -> dict[str, View]:
     """Every visible document of the table (or only those of `trip_ids`, when given)."""
     views: dict[str, View] = {}
     for item in _scan(table):
         trip_id = str(item[SEARCH_KEY])
         if trip_ids and trip_id not in trip_ids:
             continue
-        view = search_view(item, ignored_fields)
+        view = search_view(item)
         if view is not None:
             views[trip_id] = view
     return views

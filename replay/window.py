@@ -75,16 +75,17 @@ class WindowReader:
             if in_window:
                 after_sequence = in_window[-1].sequence_number
             behind = int(response.get("MillisBehindLatest", 0))
-            iterator = response.get("NextShardIterator")
+            next_iterator = response.get("NextShardIterator")
             last = (
                 len(in_window) < len(records)  # past the window's end
-                or iterator is None  # a closed shard read to its end (AWS)
+                or next_iterator is None  # a closed shard read to its end (AWS)
                 or (shard.closed and after_sequence == shard.ending_sequence_number)
                 or (not records and behind == 0)  # caught up with the tip
             )
             yield Page(shard.shard_id, in_window, behind, last)
             if last:
                 return
+            iterator = str(next_iterator)
 
     def _iterator(self, shard: Shard, after_sequence: str | None) -> str:
         request: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard.shard_id}

@@ -27,6 +27,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "TripSearchTest",
         "POWERTOOLS_SERVICE_NAME": "trip-test",
         "POWERTOOLS_DEV": "false",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
 )
 

@@ -76,12 +76,17 @@ class Change:
         return {"PK": image["PK"], "SK": image["SK"]}
 
 
+def written(image: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The image as the saga writes it: stamped with the change's time."""
+    return {**image, "updated_at": at.isoformat(timespec="microseconds")}
+
+
 def insert(new: dict[str, Any], at: datetime = T0) -> Change:
-    return Change("INSERT", new, None, at)
+    return Change("INSERT", written(new, at), None, at)
 
 
 def modify(old: dict[str, Any], new: dict[str, Any], at: datetime = T0) -> Change:
-    return Change("MODIFY", new, old, at)
+    return Change("MODIFY", written(new, at), old, at)
 
 
 def remove(old: dict[str, Any], at: datetime = T0) -> Change:

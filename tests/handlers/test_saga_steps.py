@@ -53,12 +53,17 @@ def step(name: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def trip_items(table: Any, trip_id: str = TRIP_ID) -> dict[str, dict[str, Any]]:
-    """The trip's items by SK, each checked for a UTC created_at and returned without it."""
+    """The trip's items by SK, each checked for UTC created_at/updated_at and returned without them."""
     items = table.query(
         KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": f"TRIP#{trip_id}"}, ConsistentRead=True
     )["Items"]
     for item in items:
-        assert datetime.fromisoformat(item.pop("created_at")).utcoffset() == UTC.utcoffset(None)
+        created_at, updated_at = (
+            datetime.fromisoformat(item.pop("created_at")),
+            datetime.fromisoformat(item.pop("updated_at")),
+        )
+        assert created_at.utcoffset() == updated_at.utcoffset() == UTC.utcoffset(None)
+        assert created_at <= updated_at
     return {item.pop("SK"): item for item in items}
 
 
@@ -224,8 +229,18 @@ def test_created_at_is_set_once(trip_table: Any) -> None:
     step("reserve_flight", saga_input())
     step("cancel_flight", saga_input())
 
-    assert trip_table.get_item(Key=key)["Item"]["created_at"] == created_at
+    item = trip_table.get_item(Key=key)["Item"]
+    assert item["created_at"] == created_at
     assert len(created_at) == len("2026-03-01T09:30:00.123456+00:00")
+    assert item["updated_at"] > created_at  # the cancel moved it on; the retried reserve did not
+
+
+def test_a_fresh_item_was_updated_when_it_was_created(trip_table: Any) -> None:
+    step("reserve_hotel", saga_input())
+
+    item = trip_table.get_item(Key={"PK": PK, "SK": HOTEL_SK})["Item"]
+
+    assert item["updated_at"] == item["created_at"]
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,7 @@ def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float 
 
 
 @dataclass(frozen=True)
-class TestFunction:
+class RecorderFunction:
     name: str
     arn: str
     recording_queue_url: str
@@ -115,7 +115,9 @@ class TestFunction:
         """The sequence numbers of each invocation so far, in order."""
         batches: list[list[str]] = []
         while True:
-            messages = sqs.receive_message(QueueUrl=self.recording_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            messages = sqs.receive_message(QueueUrl=self.recording_queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not messages:
                 return batches
             for message in messages:
@@ -131,7 +133,7 @@ def _code_package() -> bytes:
 
 
 @pytest.fixture
-def test_function(local_runtime: RunningRuntime) -> TestFunction:
+def test_function(local_runtime: RunningRuntime) -> RecorderFunction:
     """A fresh function (and recording queue) whose handler the test controls through its records."""
     suffix = uuid.uuid4().hex[:8]
     role = local_runtime.client("iam").create_role(
@@ -147,4 +149,4 @@ def test_function(local_runtime: RunningRuntime) -> TestFunction:
         Timeout=2,
         Environment={"Variables": {"RECORDING_QUEUE_URL": queue_url, "GREETING": "hello from the function"}},
     )
-    return TestFunction(function["FunctionName"], function["FunctionArn"], queue_url)
+    return RecorderFunction(function["FunctionName"], function["FunctionArn"], queue_url)

@@ -151,3 +151,36 @@ def test_kinesis_data_must_be_base64_text() -> None:
 
     with pytest.raises(PoisonRecord, match="base64"):
         decode_kinesis_record(record)
+
+
+def test_a_change_happened_when_the_writer_stamped_it() -> None:
+    stamped = f.stream_record(f.insert(f.flight("trip-001"), at=f.later(5)))
+    stamped["dynamodb"]["ApproximateCreationDateTime"] = int(f.later(6).timestamp())
+
+    change = decode_stream_record(stamped)
+
+    assert change is not None
+    assert (change.changed_at, change.approximate_time) == (f.later(5), f.later(6))
+
+
+def test_an_unstamped_item_changed_when_the_stream_saw_it() -> None:
+    record = f.stream_record(f.Change("INSERT", f.flight("trip-001"), None, f.later(7)))
+
+    change = decode_stream_record(record)
+
+    assert change is not None and change.changed_at == f.later(7)
+
+
+def test_a_removal_happened_when_the_stream_saw_it_not_at_the_last_update() -> None:
+    last_update = f.written(f.hotel("trip-001", version=2), f.later(1))
+
+    change = decode_stream_record(f.stream_record(f.remove(last_update, at=f.later(9))))
+
+    assert change is not None and change.changed_at == f.later(9)
+
+
+def test_a_malformed_updated_at_is_poison() -> None:
+    record = f.stream_record(f.Change("INSERT", {**f.flight("trip-001"), "updated_at": "noon"}, None))
+
+    with pytest.raises(PoisonRecord, match="updated_at"):
+        decode_stream_record(record)

@@ -83,7 +83,8 @@ class TripChange:
     kind: ChangeKind
     version: int
     generation: int  # microseconds since the epoch of the item's `created_at`; 0 when the item has none
-    approximate_time: datetime
+    approximate_time: datetime  # when the stream saw the change
+    changed_at: datetime  # when the change happened: the writer's `updated_at`, else the stream's time
     position: SourcePosition
     new_image: Mapping[str, Any] | None = field(default=None, compare=False)
     old_image: Mapping[str, Any] | None = field(default=None, compare=False)
@@ -165,6 +166,8 @@ def _decode_change(
     if image is None:
         raise PoisonRecord(f"a {kind} change needs its {image_name} (stream view NEW_AND_OLD_IMAGES)")
     _check_attribute_types(entity, image)
+    # A removal happened when the stream saw it; the removed image's `updated_at` is its last modification.
+    written_at = None if kind is ChangeKind.REMOVE else _moment(image, "updated_at")
     return TripChange(
         trip_id=trip_id,
         entity=entity,
@@ -172,6 +175,7 @@ def _decode_change(
         version=_version(image),
         generation=_generation(image),
         approximate_time=approximate_time,
+        changed_at=written_at or approximate_time,
         position=position,
         new_image=new_image,
         old_image=old_image,
@@ -221,13 +225,16 @@ def _version(image: Mapping[str, Any]) -> int:
 
 
 def _generation(image: Mapping[str, Any]) -> int:
-    created_at = image.get("created_at")
-    if created_at is None:
-        return 0
+    created_at = _moment(image, "created_at")
+    return 0 if created_at is None else (created_at - _EPOCH) // timedelta(microseconds=1)
+
+
+def _moment(image: Mapping[str, Any], name: str) -> datetime | None:
+    raw = image.get(name)
+    if raw is None:
+        return None
     try:
-        moment = datetime.fromisoformat(created_at)
+        moment = datetime.fromisoformat(raw)
     except (TypeError, ValueError):
-        raise PoisonRecord(f"the item's created_at {created_at!r} is not an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+        raise PoisonRecord(f"the item's {name} {raw!r} is not an ISO-8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -45,8 +45,8 @@ class EntityRevision:
 
     @classmethod
     def of(cls, change: TripChange) -> EntityRevision:
-        # Streams timestamps are whole seconds; Kinesis copies are finer. Whole seconds make both agree.
-        changed_at = change.approximate_time.astimezone(UTC).replace(microsecond=0)
+        # Whole seconds: without the writer's `updated_at`, Streams give seconds and Kinesis copies finer times.
+        changed_at = change.changed_at.astimezone(UTC).replace(microsecond=0)
         return cls(change.generation, change.version, change.kind is ChangeKind.REMOVE, changed_at)
 
 

@@ -25,13 +25,15 @@ class TripTable:
         self._table = table
 
     def create(self, trip_id: str, entity: Entity, status: str, attributes: Mapping[str, Any]) -> EntityState:
+        now = _now()
         item = {
             **_key(trip_id, entity),
             **attributes,
             "status": status,
             "version": 1,
             # The item's generation: a re-created item orders after the one deleted before it (CONTRACT.md).
-            "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "created_at": now,
+            "updated_at": now,
         }
         try:
             self._table.put_item(
@@ -50,10 +52,10 @@ class TripTable:
         try:
             response = self._table.update_item(
                 Key=_key(trip_id, entity),
-                UpdateExpression="SET #status = :target, #version = #version + :one",
+                UpdateExpression="SET #status = :target, #version = #version + :one, #updated_at = :now",
                 ConditionExpression="#status = :source",
-                ExpressionAttributeNames={"#status": "status", "#version": "version"},
-                ExpressionAttributeValues={":source": source, ":target": target, ":one": 1},
+                ExpressionAttributeNames={"#status": "status", "#version": "version", "#updated_at": "updated_at"},
+                ExpressionAttributeValues={":source": source, ":target": target, ":one": 1, ":now": _now()},
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -61,6 +63,11 @@ class TripTable:
             item = _item_as_it_stood(refused)
             return None if item is None else _state(entity, item)
         return _state(entity, response["Attributes"])
+
+
+def _now() -> str:
+    """When a change happened, carried by the item: the projection's `updated_at`, whichever copy delivers it."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _key(trip_id: str, entity: Entity) -> dict[str, str]:

@@ -1,0 +1,39 @@
+"""The seed's saga inputs (section 7.2: a trip that succeeds; 7.4: a payment that fails and is compensated)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def trip_input(
+    trip_id: str,
+    *,
+    flight_number: str = "NH001",
+    day: str = "2026-03-15",
+    hotel_name: str = "Grand Hotel Tokyo",
+    payment_amount: str = "80000",
+) -> dict[str, Any]:
+    year, month, date = day.split("-")
+    check_out = f"{year}-{month}-{int(date) + 2:02d}"
+    return {
+        "trip_id": trip_id,
+        "flight_details": {
+            "flight_number": flight_number,
+            "departure_time": f"{day}T10:00:00",
+            "arrival_time": f"{day}T14:00:00",
+            "price": {"amount": "50000", "currency": "JPY"},
+        },
+        "hotel_details": {
+            "hotel_name": hotel_name,
+            "check_in_date": day,
+            "check_out_date": check_out,
+            "price": {"amount": "30000", "currency": "JPY"},
+        },
+        "payment_details": {"amount": payment_amount, "currency": "JPY"},
+    }
+
+
+SEED_SUCCESS = trip_input("trip-streams-001")  # 7.2
+SEED_COMPENSATED = trip_input(  # 7.4: the payment is rejected, the saga compensates
+    "trip-streams-cancel-001", flight_number="NH999", day="2026-04-01", hotel_name="Test Hotel", payment_amount="-1"
+)

@@ -1,0 +1,46 @@
+"""The Lambda Invoke API runs real handlers in a sandbox with the function's environment and timeout."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.runtime.conftest import RecorderFunction, RunningRuntime
+
+pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
+
+
+def _invoke(runtime: RunningRuntime, function: RecorderFunction, event: dict[str, object]) -> tuple[str | None, dict]:
+    response = runtime.client("lambda").invoke(FunctionName=function.name, Payload=json.dumps(event).encode())
+    return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+
+def test_handler_sees_its_environment_and_a_lambda_context(
+    local_runtime: RunningRuntime, test_function: RecorderFunction
+) -> None:
+    error, result = _invoke(local_runtime, test_function, {"action": "context"})
+    assert error is None
+    assert result["function_name"] == test_function.name
+    assert result["greeting"] == "hello from the function"
+    assert result["endpoint"] == local_runtime.endpoint_url
+    assert 0 < result["remaining_ms"] <= 2000
+    assert len(result["request_id"]) == 36
+
+
+def test_exception_comes_back_as_lambda_reports_it(
+    local_runtime: RunningRuntime, test_function: RecorderFunction
+) -> None:
+    error, result = _invoke(local_runtime, test_function, {"action": "raise"})
+    assert error == "Unhandled"
+    assert (result["errorType"], result["errorMessage"]) == ("ValueError", "asked to fail")
+    assert any("batch_recorder.py" in line for line in result["stackTrace"])
+
+
+def test_timeout_ends_the_invocation(local_runtime: RunningRuntime, test_function: RecorderFunction) -> None:
+    error, result = _invoke(local_runtime, test_function, {"action": "sleep", "seconds": 5})
+    assert error == "Unhandled"
+    assert result["errorType"] == "Sandbox.Timedout"
+    assert result["errorMessage"].endswith("Task timed out after 2.00 seconds")
+    # and the next invocation gets a fresh sandbox
+    assert _invoke(local_runtime, test_function, {"action": "sleep", "seconds": 0})[1] == {"slept": 0}
