@@ -115,7 +115,7 @@ def _proxy_event(
         "path": path,
         "httpMethod": request.method,
         "headers": dict(request.headers) or None,
-        "multiValueHeaders": {key: request.headers.getlist(key) for key in request.headers.keys()} or None,
+        "multiValueHeaders": {key: request.headers.getlist(key) for key, _ in request.headers} or None,
         "queryStringParameters": request.args.to_dict() or None,
         "multiValueQueryStringParameters": request.args.to_dict(flat=False) or None,
         "pathParameters": path_parameters or None,

@@ -71,9 +71,12 @@ def judge(records: list[SourceRecord], result: InvokeResult, report_batch_item_f
         return Outcome(retry_from=None, function_error=None)
     positions = {record.sequence_number: index for index, record in enumerate(records)}
     identifiers = [failure.get("itemIdentifier") if isinstance(failure, dict) else None for failure in failures]
-    if any(identifier not in positions for identifier in identifiers):
+    failed = [
+        positions[identifier] for identifier in identifiers if isinstance(identifier, str) and identifier in positions
+    ]
+    if len(failed) < len(identifiers):
         return Outcome(retry_from=0, function_error=None)  # AWS: the whole batch failed
-    return Outcome(retry_from=min(positions[identifier] for identifier in identifiers), function_error=None)
+    return Outcome(retry_from=min(failed), function_error=None)
 
 
 class BatchDelivery:

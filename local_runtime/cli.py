@@ -136,6 +136,8 @@ def demo(
     from local_runtime.demo import run_demo
 
     _configure_logging(verbose)
+    if not verbose:  # the checks tell the story; the runtime's own log only when asked
+        logging.getLogger("local_runtime").setLevel(logging.WARNING)
     options = _options("127.0.0.1", port, region, state_dir, None, 0.0, False, None)
     raise typer.Exit(code=run_demo(options, console))
 

@@ -32,9 +32,9 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.cloudformation.models import cloudformation_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kinesis.models import Shard, Stream
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local_runtime.lambda_runtime import FunctionSpec, Invocation
@@ -92,8 +92,9 @@ class Emulator:
         """Change what DescribeStacks reports for one output (for values that only make sense on AWS)."""
         backend = cloudformation_backends[DEFAULT_ACCOUNT_ID][region]
         for stack in backend.stacks.values():
-            if stack.name == stack_name and key in stack.output_map:
-                stack.output_map[key].value = value
+            output = stack.output_map.get(key) if stack.name == stack_name else None
+            if output is not None:
+                output.value = value
 
     def _post_moto_config(self, config: dict[str, Any]) -> None:
         request = urllib.request.Request(
@@ -107,10 +108,11 @@ class Emulator:
 
 
 def _silence_emulator_logs() -> None:
-    # One line per HTTP request (werkzeug) and moto's notes on template resources it skips: the deployer
-    # reports skipped resource types itself, once, in plain words.
-    for name in ("werkzeug", "moto"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    # One line per HTTP request (werkzeug); moto's notes on template resources it skips (the deployer reports
+    # them once, in plain words) and its ERROR line for every Fail state a state machine reaches (a saga
+    # that compensates is not an emulator error).
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto", category=UserWarning)
 
 
@@ -121,7 +123,7 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
         spec = FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,
-            handler=fn.handler,
+            handler=str(fn.handler),
             timeout_s=float(fn.timeout),
             memory_mb=int(fn.memory_size),
             environment=tuple(sorted((fn.environment_vars or {}).items())),
@@ -144,7 +146,9 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
         stack.enter_context(mock.patch.object(LambdaBackend, "send_kinesis_message", _not_delivered_inline))
         # With execution on, the Step Functions API answers from the interpreting backend; CloudFormation
         # must create state machines there too, or the API would not list them.
-        stack.enter_context(mock.patch.object(stepfunctions_models, "stepfunctions_backends", stepfunctions_parser_backends))
+        stack.enter_context(
+            mock.patch.object(stepfunctions_models, "stepfunctions_backends", stepfunctions_parser_backends)
+        )
         stack.enter_context(mock.patch.object(Stream, "split_shard", _keeping_parent_records(Stream.split_shard)))
         stack.enter_context(mock.patch.object(Stream, "merge_shards", _keeping_parent_records(Stream.merge_shards)))
         stack.enter_context(

@@ -179,7 +179,8 @@ class LambdaRuntime:
             if sandbox is not None:  # ended by a timeout, or its function changed meanwhile
                 sandbox.stop()
         if invocation.function_error:
-            log.info("%s failed: %s", function.name, invocation.payload[:300].decode(errors="replace"))
+            error = json.loads(invocation.payload)
+            log.info("%s failed: %s: %s", function.name, error.get("errorType"), error.get("errorMessage"))
         return invocation
 
     def close(self) -> None:

@@ -44,7 +44,10 @@ def error_document(error: BaseException, error_type: str | None = None) -> dict[
     return {
         "errorMessage": str(error),
         "errorType": error_type or type(error).__name__,
-        "stackTrace": traceback.format_list(traceback.extract_tb(error.__traceback__)),
+        # The frames of the function's code, not of this runtime, as Lambda's Python runtime reports them.
+        "stackTrace": traceback.format_list(
+            [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]
+        ),
     }
 
 

@@ -12,6 +12,8 @@ from rich.console import Console
 from replay.checkpoint import default_checkpoint_dir
 from replay.dlq_cli import dlq_app
 from replay.errors import BadInput
+from replay.mapping_report import MappingProgress, mapping_result_document, render_mapping_result
+from replay.mapping_run import MappingRequest, rebuild_via_mapping
 from replay.options import EndpointUrl, Json, Profile, Region, StackName, operator_errors, print_json
 from replay.report import Silent, TerminalProgress, render_result, result_document
 from replay.run import RunRequest, replay_run
@@ -46,7 +48,15 @@ class ChangeSource(StrEnum):
         "Without --target-table, changes go into the live table through the consumers' projector: version-gated, "
         "idempotent, safe while the consumers run. With --target-table, that table is created with the live "
         "table's schema if missing, each trip's history is folded in memory and written whole in batches.\n\n"
-        "A Kinesis run saves a checkpoint; run the same command again to resume it (--restart to start over)."
+        "A Kinesis run saves a checkpoint; run the same command again to resume it (--restart to start over).\n\n"
+        "--via-mapping (with --from and --target-table) lets AWS do the reading and projecting, for windows of "
+        "hundreds of millions of changes: it creates a temporary copy of the Kinesis consumer that writes the "
+        "target, and an event source mapping from --from (AT_TIMESTAMP) on the change stream to it, waits until "
+        "the mapping has caught up (see --quiet-for), then deletes both. The copy runs with the consumer's role, "
+        "which on AWS may write only the live table: the run adds an inline policy to that role allowing the "
+        "target table alone, and removes it afterwards (you need iam:PutRolePolicy and iam:DeleteRolePolicy on "
+        "it). Failed batches and poison records go to the projection's DLQ, naming the copy; no checkpoint "
+        "(an interrupted run starts over, and first removes what the interrupted one left)."
     )
 )
 def run(
@@ -84,6 +94,23 @@ def run(
     checkpoint_dir: Annotated[
         Path, typer.Option("--checkpoint-dir", help="Where checkpoints are kept.")
     ] = DEFAULT_CHECKPOINT_DIR,
+    via_mapping: Annotated[
+        bool,
+        typer.Option(
+            "--via-mapping", help="Rebuild --target-table through a temporary event source mapping (AWS does the work)."
+        ),
+    ] = False,
+    quiet_for: Annotated[
+        float,
+        typer.Option(
+            "--quiet-for",
+            min=1,
+            help=(
+                "--via-mapping: caught up once the mapping has been idle or within 10 s of the stream's tip for this "
+                "many seconds. Lambda's metrics arrive a minute or two late on AWS: keep it above 120."
+            ),
+        ),
+    ] = 180.0,
     stack_name: StackName = DEFAULT_STACK_NAME,
     endpoint_url: EndpointUrl = None,
     region: Region = None,
@@ -91,6 +118,17 @@ def run(
     json_output: Json = False,
 ) -> None:
     with operator_errors():
+        if via_mapping:
+            _check_mapping_options(source, from_, to, trip_id, target_table, restart)
+            mapping_request = MappingRequest(
+                start=parse_time(str(from_), "--from"),
+                target_table=str(target_table),
+                verify=verify,
+                dry_run=dry_run,
+                quiet_for_s=quiet_for,
+            )
+            _run_via_mapping(Connection(endpoint_url, region, profile), stack_name, mapping_request, json_output)
+            return
         if source is ChangeSource.KINESIS and from_ is None:
             raise BadInput("--from is required with --source kinesis (e.g. --from 6h, or --from 2024-05-01T03:00Z)")
         if source is ChangeSource.TABLE and (from_ or to):
@@ -122,3 +160,32 @@ def run(
             render_result(console, result)
         if result.differences:
             raise typer.Exit(1)
+
+
+def _check_mapping_options(
+    source: ChangeSource,
+    from_: str | None,
+    to: str | None,
+    trip_ids: list[str] | None,
+    target_table: str | None,
+    restart: bool,
+) -> None:
+    if source is not ChangeSource.KINESIS or from_ is None or target_table is None:
+        raise BadInput("--via-mapping reads the change stream into a new table: it needs --from and --target-table")
+    if to or trip_ids or restart:
+        raise BadInput(
+            "a mapping reads every trip up to the stream's tip and keeps no checkpoint: "
+            "--to, --trip-id and --restart need the local reader (drop --via-mapping)"
+        )
+
+
+def _run_via_mapping(connection: Connection, stack_name: str, request: MappingRequest, json_output: bool) -> None:
+    resources = find_stack_resources(connection, stack_name)
+    console = Console()
+    result = rebuild_via_mapping(connection, resources, request, MappingProgress(console, quiet=json_output))
+    if json_output:
+        print_json(mapping_result_document(result))
+    else:
+        render_mapping_result(console, result)
+    if result.differences or result.failed_batches:
+        raise typer.Exit(1)

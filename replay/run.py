@@ -150,14 +150,7 @@ def _plan_target(dynamodb: Any, resources: StackResources, request: RunRequest) 
     rebuild = target != resources.search_table
     if request.verify and not rebuild:
         raise BadInput("--verify compares a rebuilt table with the live one: it needs --target-table")
-    create = rebuild and target_table.describe(dynamodb, target) is None
-    if rebuild and not create:
-        live, existing = (
-            target_table.describe(dynamodb, resources.search_table),
-            target_table.describe(dynamodb, target),
-        )
-        if live is not None and existing is not None:
-            target_table.check_compatible(live, existing)
+    create = rebuild and target_table.needs_creation(dynamodb, resources.search_table, target)
     return RunPlan(
         request.source,
         resources.search_table,

@@ -22,6 +22,17 @@ def describe(dynamodb: Any, table_name: str) -> dict[str, Any] | None:
             raise
 
 
+def needs_creation(dynamodb: Any, live_table: str, target_table: str) -> bool:
+    """Whether the target is missing; one that exists must have the live table's key."""
+    existing = describe(dynamodb, target_table)
+    if existing is None:
+        return True
+    live = describe(dynamodb, live_table)
+    if live is not None:
+        check_compatible(live, existing)
+    return False
+
+
 def create_like(dynamodb: Any, live_table: str, target_table: str) -> None:
     """Create `target_table` with the schema of `live_table` and wait until it is usable."""
     live = describe(dynamodb, live_table)

@@ -22,6 +22,7 @@ from services.trip.changes import Source, SourcePosition, decode_kinesis_payload
 from services.trip.projector import Projector
 from tests import factories
 from tests.conftest import REGION
+from tests.runtime.conftest import local_runtime  # noqa: F401  (the session's runtime, for test_on_runtime.py)
 
 STACK_NAME = "TripSagaStack"
 STREAM_NAME = "TripChangeStream"
@@ -111,13 +112,12 @@ def history(stack: dict[str, str], trip_table: Any, search_table: Any) -> Histor
     return History(trip_table, search_table)
 
 
-@pytest.fixture
-def replay(tmp_path: Any) -> Any:
+def replay_cli(checkpoint_dir: str, *common: str) -> Any:
     """Run `python -m replay ARGS --json` in-process; returns (exit code, parsed stdout or raw output)."""
     runner = CliRunner()
 
     def invoke(*args: str) -> tuple[int, Any]:
-        result = runner.invoke(app, [*args, "--json"] if "--json" not in args else list(args))
+        result = runner.invoke(app, [*args, *common, *(() if "--json" in args else ("--json",))])
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception  # a crash is a bug of the tool, never an answer
         try:
@@ -125,8 +125,13 @@ def replay(tmp_path: Any) -> Any:
         except ValueError:
             return result.exit_code, result.output
 
-    invoke.checkpoint_dir = str(tmp_path / "checkpoints")  # type: ignore[attr-defined]
+    invoke.checkpoint_dir = checkpoint_dir  # type: ignore[attr-defined]
     return invoke
+
+
+@pytest.fixture
+def replay(tmp_path: Any) -> Any:
+    return replay_cli(str(tmp_path / "checkpoints"))
 
 
 @pytest.fixture

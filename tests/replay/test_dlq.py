@@ -1,4 +1,8 @@
-"""`replay dlq list | show | redrive` on the two kinds of DLQ message (docs/CONTRACT.md, "DLQ messages")."""
+"""`replay dlq` on moto in-process: a redrive dry run, an expired pointer, an unknown id.
+
+Listing, showing and redriving a real poison record and a real exhausted batch run on the local runtime
+(test_on_runtime.py).
+"""
 
 from __future__ import annotations
 
@@ -79,72 +83,6 @@ def batch_pointer(dlq_url: str, history: History, trip_id: str) -> str:
 @pytest.fixture
 def dlq(history: History, dlq_url: str) -> dict[str, str]:
     return {"poison": poison_message(dlq_url), "pointer": batch_pointer(dlq_url, history, "trip-042")}
-
-
-def test_list_shows_both_kinds_and_reading_removes_nothing(dlq: dict[str, str], replay: Any) -> None:
-    _, first = replay("dlq", "list")
-    code, second = replay("dlq", "list")
-
-    assert code == 0
-    assert first == second
-    assert [(m["message_id"], m["kind"], m["source"], m["reason"]) for m in first] == [
-        (
-            dlq["poison"],
-            "poison-record",
-            "kinesis",
-            "kinesis data is not JSON: Expecting property name enclosed in double quotes",
-        ),
-        (dlq["pointer"], "batch-pointer", "kinesis", "RetryAttemptsExhausted (Unhandled)"),
-    ]
-    assert (first[1]["first_sequence"], first[1]["last_sequence"]) == ("1", "3")
-
-
-def test_show_decodes_the_records_a_pointer_stands_for(dlq: dict[str, str], replay: Any) -> None:
-    code, shown = replay("dlq", "show", dlq["pointer"])
-
-    assert code == 0
-    assert shown["expired"] is None
-    changes = [record["change"] for record in shown["records"]]
-    assert [(c["trip_id"], c["entity"], c["event"], c["version"]) for c in changes] == [
-        ("trip-042", "FLIGHT", "INSERT", 1),
-        ("trip-042", "HOTEL", "INSERT", 1),
-        ("trip-042", "PAYMENT", "INSERT", 1),
-    ]
-    assert changes[0]["new_image"]["flight_number"] == "NH001"
-
-
-def test_show_gives_the_poison_record_and_why(dlq: dict[str, str], replay: Any) -> None:
-    code, shown = replay("dlq", "show", dlq["poison"])
-
-    assert code == 0
-    [record] = shown["records"]
-    assert record["change"] is None
-    assert record["poison"].startswith("kinesis data is not JSON")
-
-
-def test_redrive_of_a_fixed_failure_projects_it_and_deletes_the_message(
-    dlq: dict[str, str], search_table: Any, replay: Any
-) -> None:
-    code, results = replay("dlq", "redrive", dlq["pointer"])
-
-    assert code == 0
-    assert [(r["message_id"], r["handled"], r["tally"]["applied"]) for r in results] == [(dlq["pointer"], True, 3)]
-    assert search_table.get_item(Key={"trip_id": "trip-042"})["Item"]["payment_status"] == "COMPLETED"
-    _, remaining = replay("dlq", "list")
-    assert [m["message_id"] for m in remaining] == [dlq["poison"]]
-
-
-def test_redrive_of_an_unfixed_failure_keeps_it_with_the_new_reason(dlq: dict[str, str], replay: Any) -> None:
-    code, results = replay("dlq", "redrive", dlq["poison"])
-
-    assert code == 1
-    [result] = results
-    assert result["handled"] is False
-    assert result["reason"].startswith("1 record(s) still poison")
-    _, remaining = replay("dlq", "list")
-    kept = {m["message_id"]: m for m in remaining}[result["replaced_by"]]
-    assert (kept["kind"], kept["reason"], kept["redrive_attempts"]) == ("poison-record", result["reason"], 1)
-    assert len(remaining) == 2
 
 
 def test_redrive_dry_run_changes_nothing(dlq: dict[str, str], search_table: Any, replay: Any) -> None:

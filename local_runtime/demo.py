@@ -1,0 +1,176 @@
+"""``make demo``: the seed's section 7 on a fresh local runtime, each result checked and printed as it goes."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from rich.console import Console
+from rich.syntax import Syntax
+
+from local_runtime.runtime import LocalRuntime, RuntimeOptions
+from local_runtime.scenarios import SEED_COMPENSATED, SEED_SUCCESS, trip_input
+
+MORE_TRIPS = [
+    trip_input(
+        "trip-demo-002", flight_number="JL005", day="2026-04-20", hotel_name="Hotel Okura", payment_amount="64000"
+    ),
+    trip_input(
+        "trip-demo-003", flight_number="NH203", day="2026-04-10", hotel_name="Kyoto Inn", payment_amount="42000"
+    ),
+    trip_input("trip-demo-004", flight_number="JL917", day="2026-05-02", hotel_name="Naha Resort", payment_amount="0"),
+    trip_input(
+        "trip-demo-005", flight_number="NH071", day="2026-05-21", hotel_name="Sapporo View", payment_amount="51000"
+    ),
+]
+
+
+class Checks:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.failed = 0
+
+    def check(self, what: str, ok: bool, detail: str = "") -> bool:
+        mark = "[green]✔[/]" if ok else "[red]✘[/]"
+        self.console.print(f"{mark} {what}" + (f"  [dim]{detail}[/]" if detail else ""))
+        self.failed += not ok
+        return ok
+
+
+def _wait(condition: Callable[[], Any], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return result
+
+
+def run_demo(options: RuntimeOptions, console: Console) -> int:
+    runtime = LocalRuntime(options)
+    checks = Checks(console)
+    try:
+        runtime.start()
+        _scenarios(runtime, checks)
+    finally:
+        runtime.stop()
+    console.rule("[green]all checks passed" if not checks.failed else f"[red]{checks.failed} checks failed")
+    return 1 if checks.failed else 0
+
+
+def _scenarios(runtime: LocalRuntime, checks: Checks) -> None:
+    endpoint, console = runtime.endpoint, checks.console
+    outputs = runtime.stacks[0].outputs
+    lambda_client, stepfunctions = endpoint.lambda_client(), endpoint.client("stepfunctions")
+
+    console.rule("7.1 names, found as the seed finds them")
+    functions = [f["FunctionName"] for f in lambda_client.list_functions()["Functions"]]
+    search_fn = next((name for name in functions if "SearchTrips" in name), "")
+    machine = next(m for m in stepfunctions.list_state_machines()["stateMachines"] if "TripSaga" in m["name"])
+    checks.check(
+        "StreamConsumer and SearchTrips functions", any("StreamConsumer" in n for n in functions) and bool(search_fn)
+    )
+    checks.check("TripSaga state machine", machine["stateMachineArn"] == outputs["StateMachineArn"], machine["name"])
+
+    console.rule("7.2 / 7.4 sagas through Step Functions")
+    trips = [SEED_SUCCESS, SEED_COMPENSATED, *MORE_TRIPS]
+    executions = {
+        trip["trip_id"]: stepfunctions.start_execution(
+            stateMachineArn=machine["stateMachineArn"], name=f"demo-{uuid.uuid4().hex[:8]}", input=json.dumps(trip)
+        )["executionArn"]
+        for trip in trips
+    }
+
+    def finished() -> dict[str, str] | None:
+        found = {trip: stepfunctions.describe_execution(executionArn=arn)["status"] for trip, arn in executions.items()}
+        return None if "RUNNING" in found.values() else found
+
+    statuses = _wait(finished, 120) or {}
+    for trip in trips:
+        rejected = float(trip["payment_details"]["amount"]) <= 0
+        expected = "FAILED" if rejected else "SUCCEEDED"
+        checks.check(f"saga {trip['trip_id']} {expected}", statuses.get(trip["trip_id"]) == expected)
+
+    console.rule("both pipelines project")
+    caught_up = _wait(lambda: all(m["caughtUp"] for m in runtime.status()["eventSourceMappings"]), 60)
+    checks.check("DynamoDB Streams and Kinesis mappings caught up", bool(caught_up))
+    search_table = outputs["SearchTableName"]
+    dynamodb = endpoint.client("dynamodb")
+
+    def document(trip_id: str) -> dict[str, Any]:
+        item = dynamodb.get_item(TableName=search_table, Key={"trip_id": {"S": trip_id}}).get("Item", {})
+        return {key: TypeDeserializer().deserialize(value) for key, value in item.items()}
+
+    seed = _wait(lambda: (d := document("trip-streams-001")).get("payment_status") == "COMPLETED" and d, 30) or {}
+    public = ["trip_id", "flight_number", "departure_time", "arrival_time", "flight_status", "hotel_name"]
+    public += [
+        "check_in_date",
+        "check_out_date",
+        "hotel_status",
+        "total_amount",
+        "currency",
+        "payment_status",
+        "updated_at",
+    ]
+    shown = {key: str(seed[key]) for key in public if key in seed}
+    console.print(Syntax(json.dumps(shown, indent=2, ensure_ascii=False), "json"))
+    statuses_72 = (seed.get("flight_status"), seed.get("hotel_status"), seed.get("payment_status"))
+    checks.check(
+        "7.2 document", statuses_72 == ("CONFIRMED", "CONFIRMED", "COMPLETED") and seed.get("total_amount") == 80000
+    )
+    cancelled = (
+        _wait(lambda: (d := document("trip-streams-cancel-001")).get("flight_status") == "CANCELLED" and d, 30) or {}
+    )
+    statuses_74 = (cancelled.get("flight_status"), cancelled.get("hotel_status"), cancelled.get("payment_status"))
+    checks.check("7.4 compensated", statuses_74 == ("CANCELLED", "CANCELLED", "REFUNDED"), str(statuses_74))
+
+    console.rule("7.3 search: the API at the stack's ApiUrl, and a direct invocation")
+    query = "status=CONFIRMED&from=2026-03-01T00:00:00&to=2026-03-31T23:59:59"
+    with urllib.request.urlopen(f"{outputs['ApiUrl']}/trips/search?{query}", timeout=30) as response:
+        found = json.load(response)
+    console.print(Syntax(json.dumps(found, indent=2, ensure_ascii=False)[:1500], "json"))
+    ids = sorted(trip["trip_id"] for trip in found.get("trips", []))
+    checks.check("GET $API_URL/trips/search (March, CONFIRMED)", ids == ["trip-streams-001"], str(ids))
+    event = {
+        "queryStringParameters": {"status": "CONFIRMED", "from": "2026-03-01T00:00:00", "to": "2026-03-31T23:59:59"}
+    }
+    invoked = json.loads(
+        lambda_client.invoke(FunctionName=search_fn, Payload=json.dumps(event).encode())["Payload"].read()
+    )
+    checks.check(
+        "aws lambda invoke SearchTrips", invoked.get("statusCode") == 200 and json.loads(invoked["body"]) == found
+    )
+
+    _kinesis_and_dlq(runtime, checks)
+
+
+def _kinesis_and_dlq(runtime: LocalRuntime, checks: Checks) -> None:
+    endpoint, console, outputs = runtime.endpoint, checks.console, runtime.stacks[0].outputs
+    kinesis, stream = endpoint.client("kinesis"), outputs["ChangeStreamName"]
+    console.rule("the Kinesis copy of TripTable (DynamoDB's record format)")
+    shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=3)["Records"]
+    for record in records:
+        console.print(Syntax(json.dumps(json.loads(record["Data"]), indent=2)[:900], "json"))
+    checks.check("change records in the stream", len(records) == 3)
+
+    console.rule("a poison record, put straight into the stream, ends in the DLQ")
+    sequence = kinesis.put_record(StreamName=stream, Data=b"this is not JSON", PartitionKey="poison")["SequenceNumber"]
+    sqs = endpoint.client("sqs")
+
+    def poison_message() -> dict[str, Any] | None:
+        messages = sqs.receive_message(QueueUrl=outputs["DlqUrl"], MaxNumberOfMessages=10, VisibilityTimeout=0)
+        for message in messages.get("Messages", []):
+            body: dict[str, Any] = json.loads(message["Body"])
+            if body.get("sequenceNumber") == sequence:
+                return body
+        return None
+
+    message = _wait(poison_message, 30)
+    if message:
+        console.print(Syntax(json.dumps(message, indent=2)[:1500], "json"))
+    checks.check("poison record in the DLQ", bool(message) and message.get("kind") == "poison-record")

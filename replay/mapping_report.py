@@ -1,0 +1,116 @@
+"""What `run --via-mapping` tells the operator: the plan, the mapping's progress, what it removed, the summary."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+
+from replay.consumer_copy import REBUILD_BATCH_SIZE
+from replay.mapping_run import MappingPlan, MappingResult
+from replay.mapping_watch import NEAR_TIP_MS, MappingReading
+
+
+class MappingProgress:
+    """The plan, then a line per look at the mapping, then what was removed. With --json: nothing but the result."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.console = console
+        self.quiet = quiet
+
+    def planned(self, plan: MappingPlan) -> None:
+        if not self.quiet:
+            for line in describe_mapping_plan(plan):
+                self.console.print(line, highlight=False, soft_wrap=True)
+
+    def watched(self, reading: MappingReading, settled_for_s: float) -> None:
+        if self.quiet:
+            return
+        age = "-" if reading.iterator_age_ms is None else f"{reading.iterator_age_ms / 1000:.1f} s"
+        self.console.print(
+            f"  {datetime.now(UTC):%H:%M:%S} {reading.invocations} invocations, iterator age {age}, "
+            f"settled for {settled_for_s:.0f} s",
+            highlight=False,
+        )
+
+    def removed(self, removed: list[str]) -> None:
+        if not self.quiet:
+            for thing in removed:
+                self.console.print(f"  removed {thing}", highlight=False, soft_wrap=True)
+
+
+def describe_mapping_plan(plan: MappingPlan) -> list[str]:
+    copy = plan.copy
+    verb = "would write (dry run, nothing is created)" if plan.dry_run else "writes"
+    start = f"{plan.start.isoformat()} (AT_TIMESTAMP)" if plan.start else "the start of retention (TRIM_HORIZON)"
+    lines = [
+        f"[bold]Plan[/bold]: rebuild into {plan.target_table} through a temporary event source mapping; {verb}.",
+        *([f"  create table {plan.target_table} with the schema of {plan.live_table}"] if plan.create_target else []),
+        f"  add inline policy {copy.policy_name} to role {copy.role_name}: write {plan.target_table} only",
+        f"  create function {copy.function_name}: a copy of {copy.live_function} with "
+        f"SEARCH_TABLE_NAME={plan.target_table}",
+        f"  map stream {plan.stream} to it from {start}: batches of {REBUILD_BATCH_SIZE}, "
+        "parallelization 10, no record age limit, failed batches to the DLQ",
+        f"  wait until caught up: idle, or iterator age <= {NEAR_TIP_MS // 1000} s, for {plan.quiet_for_s:.0f} s "
+        "straight (--quiet-for)",
+        "  then delete the mapping, the function and the policy (also on failure or Ctrl-C)",
+    ]
+    if plan.verify:
+        lines.append(f"  then compare {plan.target_table} with {plan.live_table}")
+    lines.extend(f"  note: {note}" for note in plan.notes)
+    return lines
+
+
+def render_mapping_result(console: Console, result: MappingResult) -> None:
+    if result.plan.dry_run:
+        console.print("dry run: nothing was created")
+        return
+    console.print(
+        f"mapping {result.mapping_uuid} caught up after {result.invocations} invocations; {result.seconds:.1f} s",
+        highlight=False,
+    )
+    for message in result.dlq_messages:
+        console.print(
+            f"[yellow]DLQ[/yellow] {message.message_id} {message.kind.value} {message.shard_id} "
+            f"{message.first_sequence}..{message.last_sequence}: {message.reason}",
+            highlight=False,
+        )
+    if result.failed_batches:
+        console.print(
+            f"[red]{len(result.failed_batches)} batch(es) failed: their changes are missing from "
+            f"{result.plan.target_table}; see `replay dlq show`, fix, and rebuild again[/red]"
+        )
+    if result.differences is not None:
+        console.print(f"{result.trips} trips in {result.plan.target_table}")
+        if not result.differences:
+            console.print(f"[green]verify: {result.plan.target_table} matches {result.plan.live_table}[/green]")
+        for difference in result.differences:
+            console.print(
+                f"[red]differs[/red] trip {difference.trip_id} {difference.field}: "
+                f"live={difference.live!r} target={difference.target!r}"
+            )
+
+
+def mapping_result_document(result: MappingResult) -> dict[str, Any]:
+    plan = result.plan
+    return {
+        "source": "kinesis",
+        "via": "event-source-mapping",
+        "target_table": plan.target_table,
+        "dry_run": plan.dry_run,
+        "created_target": plan.create_target,
+        "function": plan.copy.function_name,
+        "mapping_uuid": result.mapping_uuid,
+        "invocations": result.invocations,
+        "removed": result.removed,
+        "dlq_messages": [
+            {"message_id": m.message_id, "kind": m.kind.value, "reason": m.reason} for m in result.dlq_messages
+        ],
+        "trips": result.trips,
+        "seconds": round(result.seconds, 3),
+        "differences": None
+        if result.differences is None
+        else [asdict(difference) for difference in result.differences],
+    }

@@ -1,0 +1,273 @@
+"""`replay` against the deployed stack on the local runtime, driven the way users drive it.
+
+Trips are booked through the saga (Step Functions), both pipelines project them (the Kinesis copy arrives with
+duplicates and out of order), and the tool finds everything from the stack's outputs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from local_runtime.kinesis_destination import REORDER_WINDOW_S
+from local_runtime.scenarios import trip_input
+from tests.replay.conftest import replay_cli
+from tests.runtime.conftest import RunningRuntime, eventually
+
+pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
+
+WHOLE_RETENTION = "30d"  # older than the stream's retention: the whole history
+
+
+@dataclass(frozen=True)
+class Booked:
+    since: str  # ISO-8601, just before the first saga started
+    trip_ids: list[str]
+
+
+def _search_table(runtime: RunningRuntime, name: str | None = None) -> Any:
+    dynamodb = boto3.resource(
+        "dynamodb", endpoint_url=runtime.endpoint_url, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    return dynamodb.Table(name or runtime.outputs["SearchTableName"])
+
+
+def documents(table: Any, trip_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The documents of these trips, without the write counter (it counts writes, which differ by design)."""
+    items = (table.get_item(Key={"trip_id": trip_id}, ConsistentRead=True).get("Item") for trip_id in trip_ids)
+    return {item["trip_id"]: {k: v for k, v in item.items() if k != "revision"} for item in items if item}
+
+
+@pytest.fixture(scope="module")
+def booked(local_runtime: RunningRuntime) -> Booked:
+    """Six trips booked through the saga, every third one compensated, projected by both pipelines."""
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    trip_ids = [f"replay-{number}-{uuid.uuid4().hex[:6]}" for number in range(6)]
+    stepfunctions = local_runtime.client("stepfunctions")
+    for number, trip_id in enumerate(trip_ids):
+        amount = "-1" if number % 3 == 0 else "80000"  # a rejected payment: the saga compensates
+        stepfunctions.start_execution(
+            stateMachineArn=local_runtime.outputs["StateMachineArn"],
+            name=trip_id,
+            input=json.dumps(trip_input(trip_id, payment_amount=amount)),
+        )
+    final = {"COMPLETED", "REFUNDED"}
+    table = _search_table(local_runtime)
+
+    def all_projected() -> bool:
+        found = documents(table, trip_ids)
+        return len(found) == len(trip_ids) and all(d.get("payment_status") in final for d in found.values())
+
+    eventually(all_projected, timeout=90, interval=0.5)
+    _wait_until_pipelines_are_idle(local_runtime)
+    return Booked(since, trip_ids)
+
+
+def _wait_until_pipelines_are_idle(runtime: RunningRuntime) -> None:
+    """Late duplicates of the Kinesis copy are still on their way for a moment: let them land first."""
+    time.sleep(REORDER_WINDOW_S)
+    eventually(lambda: all(mapping["caughtUp"] for mapping in runtime.status()["eventSourceMappings"]))
+
+
+@pytest.fixture
+def replay(local_runtime: RunningRuntime, tmp_path: Any) -> Any:
+    return replay_cli(str(tmp_path / "checkpoints"), "--endpoint-url", local_runtime.endpoint_url)
+
+
+@pytest.fixture
+def deleted(local_runtime: RunningRuntime, booked: Booked) -> Iterator[dict[str, dict[str, Any]]]:
+    """Three documents deleted from the live table; what they were. Put back afterwards if still missing."""
+    table = _search_table(local_runtime)
+    gone = booked.trip_ids[:3]
+    before = {trip_id: table.get_item(Key={"trip_id": trip_id}, ConsistentRead=True)["Item"] for trip_id in gone}
+    for trip_id in gone:
+        table.delete_item(Key={"trip_id": trip_id})
+    yield {trip_id: {k: v for k, v in item.items() if k != "revision"} for trip_id, item in before.items()}
+    for trip_id, item in before.items():
+        if "Item" not in table.get_item(Key={"trip_id": trip_id}, ConsistentRead=True):
+            table.put_item(Item=item)
+
+
+def test_deleted_documents_come_back_equal_to_before(
+    local_runtime: RunningRuntime, booked: Booked, deleted: dict[str, Any], replay: Any
+) -> None:
+    code, result = replay("run", "--from", booked.since, "--checkpoint-dir", replay.checkpoint_dir)
+
+    assert code == 0, result
+    assert documents(_search_table(local_runtime), list(deleted)) == deleted
+    assert result["documents_written"] == 3
+
+
+def test_dry_run_writes_nothing(
+    local_runtime: RunningRuntime, booked: Booked, deleted: dict[str, Any], replay: Any
+) -> None:
+    live_code, live = replay("run", "--from", booked.since, "--dry-run", "--checkpoint-dir", replay.checkpoint_dir)
+    rebuild_code, rebuild = replay(
+        "run", "--from", booked.since, "--dry-run", "--target-table", "DryRebuild",
+        "--checkpoint-dir", replay.checkpoint_dir,
+    )  # fmt: skip
+    mapping_code, mapping = replay(
+        "run", "--from", booked.since, "--dry-run", "--target-table", "DryRebuild", "--via-mapping"
+    )
+
+    assert (live_code, rebuild_code, mapping_code) == (0, 0, 0)
+    assert documents(_search_table(local_runtime), list(deleted)) == {}
+    assert live["documents_written"] == 3  # would restore the three, and nothing else
+    assert rebuild["documents_written"] == 6
+    assert (mapping["dry_run"], mapping["mapping_uuid"], mapping["removed"]) == (True, None, [])
+    assert "DryRebuild" not in local_runtime.client("dynamodb").list_tables()["TableNames"]
+    assert _replay_functions(local_runtime) == []
+
+
+@pytest.mark.parametrize("reader", ["local reader", "event source mapping"])
+def test_rebuild_into_a_new_table_verifies_without_differences(
+    local_runtime: RunningRuntime, booked: Booked, replay: Any, reader: str
+) -> None:
+    target = f"Rebuild-{uuid.uuid4().hex[:6]}"
+    how = ["--via-mapping", "--quiet-for", "5"] if reader == "event source mapping" else []
+
+    code, result = replay(
+        "run", "--from", WHOLE_RETENTION, "--target-table", target, "--verify", *how,
+        "--checkpoint-dir", replay.checkpoint_dir,
+    )  # fmt: skip
+
+    assert code == 0, result
+    assert result["created_target"] is True
+    assert result["differences"] == []
+    rebuilt, live = _search_table(local_runtime, target), _search_table(local_runtime)
+    assert documents(rebuilt, booked.trip_ids) == documents(live, booked.trip_ids)
+    assert _replay_functions(local_runtime) == []
+
+
+def _replay_functions(runtime: RunningRuntime) -> list[str]:
+    """The temporary functions, and the functions of any mapping, of a rebuild: none once a run is over."""
+    aws_lambda = runtime.client("lambda")
+    functions = [f["FunctionName"] for f in aws_lambda.list_functions()["Functions"]]
+    mapped = [m["FunctionArn"].split(":")[6] for m in aws_lambda.list_event_source_mappings()["EventSourceMappings"]]
+    return [name for name in functions + mapped if name.startswith("trip-replay-")]
+
+
+def _stream_arn(runtime: RunningRuntime) -> str:
+    summary = runtime.client("kinesis").describe_stream_summary(StreamName=runtime.outputs["ChangeStreamName"])
+    return str(summary["StreamDescriptionSummary"]["StreamARN"])
+
+
+def _dlq_messages(replay: Any) -> dict[str, dict[str, Any]]:
+    code, listed = replay("dlq", "list")
+    assert code == 0, listed
+    return {message["message_id"]: message for message in listed}
+
+
+def test_a_poison_record_is_listed_shown_and_kept_by_redrive(local_runtime: RunningRuntime, replay: Any) -> None:
+    sequence = local_runtime.client("kinesis").put_record(
+        StreamName=local_runtime.outputs["ChangeStreamName"], Data=b"{not json", PartitionKey="poison"
+    )["SequenceNumber"]
+
+    def parked() -> str | None:
+        found = [m for m in _dlq_messages(replay).values() if m["first_sequence"] == sequence]
+        return found[0]["message_id"] if found else None
+
+    message_id = eventually(parked, timeout=30, interval=0.5)
+    listed = _dlq_messages(replay)[message_id]
+    assert (listed["kind"], listed["source"]) == ("poison-record", "kinesis")
+    assert listed["reason"].startswith("kinesis data is not JSON")
+
+    code, shown = replay("dlq", "show", message_id)
+    assert code == 0, shown
+    [record] = shown["records"]
+    assert (record["sequence_number"], record["change"]) == (sequence, None)
+    assert record["poison"].startswith("kinesis data is not JSON")
+
+    code, [redriven] = replay("dlq", "redrive", message_id)
+    assert code == 1
+    assert (redriven["handled"], redriven["reason"]) == (False, f"1 record(s) still poison, first at {sequence}: "
+                                                                 f"{record['poison']}")  # fmt: skip
+    kept = _dlq_messages(replay)
+    assert message_id not in kept
+    assert (kept[redriven["replaced_by"]]["reason"], kept[redriven["replaced_by"]]["redrive_attempts"]) == (
+        redriven["reason"],
+        1,
+    )
+
+
+@pytest.fixture
+def broken_consumer(local_runtime: RunningRuntime) -> Iterator[str]:
+    """A deployment of the Kinesis consumer whose handler does not exist, mapped to the change stream from now on
+    with no retries: every batch it gets is given up and pointed to in the DLQ. Its name; removed afterwards."""
+    aws_lambda = local_runtime.client("lambda")
+    live = next(f for f in aws_lambda.list_functions()["Functions"] if "KinesisConsumer" in f["FunctionName"])
+    name = f"broken-consumer-{uuid.uuid4().hex[:6]}"
+    aws_lambda.create_function(
+        FunctionName=name, Runtime=live["Runtime"], Role=live["Role"], Handler="handler_module_missing.handler",
+        Code={"ZipFile": _empty_package()}, Timeout=5, Environment=live["Environment"],
+    )  # fmt: skip
+    dlq_arn = local_runtime.client("sqs").get_queue_attributes(
+        QueueUrl=local_runtime.outputs["DlqUrl"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    uuid_ = aws_lambda.create_event_source_mapping(
+        EventSourceArn=_stream_arn(local_runtime), FunctionName=name, StartingPosition="LATEST", BatchSize=100,
+        MaximumBatchingWindowInSeconds=2, MaximumRetryAttempts=0, BisectBatchOnFunctionError=False,
+        DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+    )["UUID"]  # fmt: skip
+    eventually(lambda: any(m["UUID"] == uuid_ and m["shards"] for m in local_runtime.status()["eventSourceMappings"]))
+    yield name
+    aws_lambda.delete_event_source_mapping(UUID=uuid_)
+    aws_lambda.delete_function(FunctionName=name)
+
+
+def _empty_package() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        package.writestr("README", "no handler here")
+    return buffer.getvalue()
+
+
+def test_an_exhausted_batch_is_listed_shown_and_redriven_once_fixed(
+    local_runtime: RunningRuntime, broken_consumer: str, replay: Any
+) -> None:
+    trip_id = f"replay-pointer-{uuid.uuid4().hex[:6]}"
+    trip_table = _search_table(local_runtime, local_runtime.outputs["TripTableName"])
+    flight = {
+        "PK": f"TRIP#{trip_id}", "SK": f"FLIGHT#flight_for_{trip_id}", "version": 1,
+        "created_at": datetime.now(UTC).isoformat(), "flight_number": "NH007", "status": "CONFIRMED",
+        "departure_time": "2026-05-01T10:00:00", "arrival_time": "2026-05-01T14:00:00",
+    }  # fmt: skip
+    trip_table.put_item(Item=flight)
+    live_table = _search_table(local_runtime)
+    eventually(lambda: documents(live_table, [trip_id]), timeout=30)  # the live pipelines projected it
+
+    def pointed_to() -> str | None:
+        pointers = [m for m in _dlq_messages(replay).values() if m["kind"] == "batch-pointer"]
+        for pointer in pointers:
+            _, shown = replay("dlq", "show", pointer["message_id"])
+            if any((r["change"] or {}).get("trip_id") == trip_id for r in shown["records"]):
+                return str(pointer["message_id"])
+        return None
+
+    message_id = eventually(pointed_to, timeout=30, interval=1.0)
+    code, shown = replay("dlq", "show", message_id)
+    assert code == 0, shown
+    assert shown["message"]["reason"] == "RetryAttemptsExhausted (Unhandled)"
+    assert {(c["trip_id"], c["entity"], c["event"], c["version"]) for c in (r["change"] for r in shown["records"])} == {
+        (trip_id, "FLIGHT", "INSERT", 1)
+    }  # the Kinesis copy may hold the change twice
+
+    before = documents(live_table, [trip_id])
+    live_table.delete_item(Key={"trip_id": trip_id})  # lost: only the failed batch still has it
+    code, [redriven] = replay("dlq", "redrive", message_id)
+
+    assert code == 0, redriven
+    assert (redriven["handled"], redriven["tally"]["applied"]) == (True, 1)
+    assert documents(live_table, [trip_id]) == before
+    assert message_id not in _dlq_messages(replay)
