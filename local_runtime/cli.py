@@ -105,7 +105,8 @@ def up(
     options = _options(host, port, region, state_dir, poll_interval, kinesis_duplicates, kinesis_reorder, seed)
     runtime = LocalRuntime(options)
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and `kill` from a supervisor or a test
+        signal.signal(stop_signal, lambda *_: stopping.set())
     try:
         runtime.start()
         print_stack_outputs(runtime)
@@ -113,10 +114,7 @@ def up(
             f"Try: [bold]aws --endpoint-url {runtime.endpoint.url} --region {region} "
             "cloudformation describe-stacks[/]   (Ctrl-C stops)"
         )
-        while not stopping.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        stopping.wait()
     finally:
         console.print("stopping the local runtime")
         runtime.stop()

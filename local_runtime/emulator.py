@@ -8,6 +8,7 @@ them. Because the server runs in our process, we patch its backends while it run
   ``PutItem``/``PutRecord`` and even erase DynamoDB stream records once delivered; our pollers read the
   streams instead, as Lambda does.
 - CloudFormation creates state machines where the executing Step Functions backend finds them.
+- Event source mappings report their ``StartingPositionTimestamp`` (moto stores it but leaves it out).
 - Kinesis resharding keeps AWS's semantics: a split or merged parent is closed and keeps its records, its
   children start empty, and new records go only to open shards (moto moves records and keeps writing
   into closed parents).
@@ -28,7 +29,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
-from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
 from moto.cloudformation.models import cloudformation_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kinesis.models import Shard, Stream
@@ -154,7 +155,22 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
         stack.enter_context(
             mock.patch.object(Stream, "get_shard_for_key", _open_shard_for_key(Stream.get_shard_for_key))
         )
+        stack.enter_context(
+            mock.patch.object(
+                EventSourceMapping, "get_configuration", _with_starting_timestamp(EventSourceMapping.get_configuration)
+            )
+        )
         yield
+
+
+def _with_starting_timestamp(get_configuration: Callable[[EventSourceMapping], dict[str, Any]]) -> Any:
+    def configuration(mapping: EventSourceMapping) -> dict[str, Any]:
+        result = get_configuration(mapping)
+        if mapping.starting_position_timestamp is not None:  # moto stores it but does not return it
+            result["StartingPositionTimestamp"] = mapping.starting_position_timestamp
+        return result
+
+    return configuration
 
 
 def _not_delivered_inline(*_args: Any, **_kwargs: Any) -> None:
