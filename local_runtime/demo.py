@@ -12,6 +12,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from rich.console import Console
 from rich.syntax import Syntax
+from rich.table import Table
 
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
 from local_runtime.scenarios import SEED_COMPENSATED, SEED_SUCCESS, trip_input
@@ -116,7 +117,7 @@ def _scenarios(runtime: LocalRuntime, checks: Checks) -> None:
         "updated_at",
     ]
     shown = {key: str(seed[key]) for key in public if key in seed}
-    console.print(Syntax(json.dumps(shown, indent=2, ensure_ascii=False), "json"))
+    console.print(_json(shown))
     statuses_72 = (seed.get("flight_status"), seed.get("hotel_status"), seed.get("payment_status"))
     checks.check(
         "7.2 document", statuses_72 == ("CONFIRMED", "CONFIRMED", "COMPLETED") and seed.get("total_amount") == 80000
@@ -131,7 +132,7 @@ def _scenarios(runtime: LocalRuntime, checks: Checks) -> None:
     query = "status=CONFIRMED&from=2026-03-01T00:00:00&to=2026-03-31T23:59:59"
     with urllib.request.urlopen(f"{outputs['ApiUrl']}/trips/search?{query}", timeout=30) as response:
         found = json.load(response)
-    console.print(Syntax(json.dumps(found, indent=2, ensure_ascii=False)[:1500], "json"))
+    console.print(_json(found))
     ids = sorted(trip["trip_id"] for trip in found.get("trips", []))
     checks.check("GET $API_URL/trips/search (March, CONFIRMED)", ids == ["trip-streams-001"], str(ids))
     event = {
@@ -153,10 +154,17 @@ def _kinesis_and_dlq(runtime: LocalRuntime, checks: Checks) -> None:
     console.rule("the Kinesis copy of TripTable (DynamoDB's record format)")
     shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
     iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
-    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=3)["Records"]
-    for record in records:
-        console.print(Syntax(json.dumps(json.loads(record["Data"]), indent=2)[:900], "json"))
-    checks.check("change records in the stream", len(records) == 3)
+    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=5)["Records"]
+    console.print(_change_records(records))
+    first = json.loads(records[0]["Data"]) if records else {}
+    console.print("the first record's data, as DynamoDB writes it:")
+    console.print(_json(first))
+    checks.check(
+        "change records in the stream, in DynamoDB's Kinesis format",
+        len(records) == 5
+        and first.get("recordFormat") == "application/json"
+        and "SequenceNumber" not in first.get("dynamodb", {}),
+    )
 
     console.rule("a poison record, put straight into the stream, ends in the DLQ")
     sequence = kinesis.put_record(StreamName=stream, Data=b"this is not JSON", PartitionKey="poison")["SequenceNumber"]
@@ -172,5 +180,29 @@ def _kinesis_and_dlq(runtime: LocalRuntime, checks: Checks) -> None:
 
     message = _wait(poison_message, 30)
     if message:
-        console.print(Syntax(json.dumps(message, indent=2)[:1500], "json"))
+        console.print(_json(message))
     checks.check("poison record in the DLQ", bool(message) and message.get("kind") == "poison-record")
+
+
+def _json(document: Any) -> Syntax:
+    return Syntax(json.dumps(document, indent=2, ensure_ascii=False, default=str), "json", word_wrap=True)
+
+
+def _change_records(records: list[dict[str, Any]]) -> Table:
+    table = Table("seq", "event", "trip", "entity", "version", "status", "ApproximateCreationDateTime")
+    for record in records:
+        change = json.loads(record["Data"])
+        body = change["dynamodb"]
+        image = body.get("NewImage") or body.get("OldImage") or {}
+        keys = body["Keys"]
+        unit = "µs" if body.get("ApproximateCreationDateTimePrecision") == "MICROSECOND" else "ms"
+        table.add_row(
+            record["SequenceNumber"],
+            change["eventName"],
+            keys["PK"]["S"].removeprefix("TRIP#"),
+            keys["SK"]["S"].partition("#")[0],
+            image.get("version", {}).get("N", ""),
+            image.get("status", {}).get("S", ""),
+            f"{body['ApproximateCreationDateTime']} {unit}",
+        )
+    return table
