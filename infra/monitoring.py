@@ -1,4 +1,4 @@
-"""Alarms (runbook in docs/STACK.md) and one dashboard showing the two projection pipelines side by side."""
+"""Alarms (runbook in README.md, "Alarms") and one dashboard showing the two projection pipelines side by side."""
 
 from __future__ import annotations
 
