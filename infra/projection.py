@@ -7,6 +7,7 @@ further: partial batch responses, so one bad record neither blocks its shard nor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
@@ -75,7 +76,17 @@ class Projection(Construct):
             arn_finding(search_table, "/index/*"),
             "grant_read_write_data covers TripSearchTable's own two GSIs and nothing beyond that table",
         )
-        on_failure = sources.SqsDlq(self.dlq)
+        # The same safe settings for both sources: one bad record neither blocks a shard nor is lost.
+        mapping_settings: dict[str, Any] = {
+            "starting_position": lambda_.StartingPosition.TRIM_HORIZON,
+            "batch_size": BATCH_SIZE,
+            "max_batching_window": BATCHING_WINDOW,
+            "bisect_batch_on_error": True,
+            "retry_attempts": RETRY_ATTEMPTS,
+            "max_record_age": MAX_RECORD_AGE,
+            "report_batch_item_failures": True,
+            "on_failure": sources.SqsDlq(self.dlq),
+        }
 
         self.pipelines: list[Pipeline] = []
         if settings.dynamodb_streams_pipeline:
@@ -84,19 +95,7 @@ class Projection(Construct):
                 "services.trip.handlers.stream_consumer.lambda_handler",
                 "Projects TripTable's DynamoDB Streams records into TripSearchTable",
             )
-            consumer.add_event_source(
-                sources.DynamoEventSource(
-                    trip_table,
-                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                    batch_size=BATCH_SIZE,
-                    max_batching_window=BATCHING_WINDOW,
-                    bisect_batch_on_error=True,
-                    retry_attempts=RETRY_ATTEMPTS,
-                    max_record_age=MAX_RECORD_AGE,
-                    report_batch_item_failures=True,
-                    on_failure=on_failure,
-                )
-            )
+            consumer.add_event_source(sources.DynamoEventSource(trip_table, **mapping_settings))
             self.pipelines.append(Pipeline("DynamoDB Streams pipeline", consumer))
         if settings.kinesis_pipeline:
             consumer = self._consumer(
@@ -104,19 +103,7 @@ class Projection(Construct):
                 "services.trip.handlers.kinesis_consumer.lambda_handler",
                 "Projects TripTable's changes from the Kinesis change stream into TripSearchTable",
             )
-            consumer.add_event_source(
-                sources.KinesisEventSource(
-                    change_stream,
-                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                    batch_size=BATCH_SIZE,
-                    max_batching_window=BATCHING_WINDOW,
-                    bisect_batch_on_error=True,
-                    retry_attempts=RETRY_ATTEMPTS,
-                    max_record_age=MAX_RECORD_AGE,
-                    report_batch_item_failures=True,
-                    on_failure=on_failure,
-                )
-            )
+            consumer.add_event_source(sources.KinesisEventSource(change_stream, **mapping_settings))
             self.pipelines.append(Pipeline("Kinesis pipeline", consumer))
 
     def _consumer(self, construct_id: str, handler: str, description: str) -> lambda_.Function:

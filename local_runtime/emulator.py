@@ -39,6 +39,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local_runtime.lambda_runtime import FunctionSpec, Invocation
+from local_runtime.stopping import join_within
 from local_runtime.wsgi import WsgiApp
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class Emulator:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
-            self._thread.join()
+            join_within(self._thread)
         self._patches.close()
 
     def override_stack_output(self, region: str, stack_name: str, key: str, value: str) -> None:

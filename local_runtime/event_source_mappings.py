@@ -21,6 +21,7 @@ from typing import Any
 from local_runtime.aws_clients import Endpoint
 from local_runtime.batch_delivery import BatchDelivery, DeliveryRules, InvokeResult
 from local_runtime.shard_consumer import Batching, ShardConsumer
+from local_runtime.stopping import join_within
 from local_runtime.stream_sources import (
     DynamoDBStreamSource,
     KinesisSource,
@@ -119,7 +120,7 @@ class MappingPoller:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join()
+        join_within(self._thread)
         for consumer in list(self._consumers.values()):
             consumer.join()
             if consumer.progress.checkpoint is not None:
@@ -257,7 +258,7 @@ class EventSourceMappings:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join()
+        join_within(self._thread)
         for poller in self._pollers.values():
             poller.stop()
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local_runtime.aws_clients import Endpoint
+from local_runtime.stopping import join_within
 from local_runtime.stream_sources import DynamoDBStreamSource, SourceRecord, StartingPoint
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class KinesisForwarder:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join()
+        join_within(self._thread)
 
     def _run(self) -> None:
         iterators = {

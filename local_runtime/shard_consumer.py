@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from local_runtime.batch_delivery import BatchDelivery
+from local_runtime.stopping import join_within
 from local_runtime.stream_sources import ShardInfo, SourceRecord, StartingPoint, StreamSource
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class ShardConsumer:
         self._thread.start()
 
     def join(self) -> None:
-        self._thread.join()
+        join_within(self._thread)
 
     def shard_changed(self, shard: ShardInfo) -> None:
         self.shard = shard  # learns that the shard was closed, and where it ends

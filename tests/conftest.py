@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from services.trip import schema
+from tests.local_runtime_session import local_runtime  # noqa: F401  (one runtime per worker, for runtime/ and replay/)
 
 REGION = "us-east-1"
 

@@ -22,7 +22,6 @@ from services.trip.changes import Source, SourcePosition, decode_kinesis_payload
 from services.trip.projector import Projector
 from tests import factories
 from tests.conftest import REGION
-from tests.runtime.conftest import local_runtime  # noqa: F401  (the session's runtime, for test_on_runtime.py)
 
 STACK_NAME = "TripSagaStack"
 STREAM_NAME = "TripChangeStream"

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.runtime.conftest import RecorderFunction, RunningRuntime, eventually
+from tests.local_runtime_session import RunningRuntime, eventually
+from tests.runtime.conftest import RecorderFunction
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
 

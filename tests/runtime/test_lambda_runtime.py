@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.runtime.conftest import RecorderFunction, RunningRuntime
+from tests.local_runtime_session import RunningRuntime
+from tests.runtime.conftest import RecorderFunction
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
 

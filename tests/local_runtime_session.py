@@ -1,0 +1,105 @@
+"""One local runtime per test worker, run as users run it (``python -m local_runtime up``).
+
+It runs in its own process: the runtime's emulator keeps moto's global state, which the ``mock_aws`` of
+other tests in the same worker would reset. Polling is fast, and the Kinesis copy of TripTable is
+delivered with duplicates and out of order, so every end-to-end test also checks the projection survives
+both. The fixture is registered once, by tests/conftest.py, so the runtime and replay tests share it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local_runtime.wsgi import STATUS_PATH
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class RunningRuntime:
+    endpoint_url: str
+    outputs: dict[str, str]
+    log_file: Path
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def status(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.endpoint_url + STATUS_PATH, timeout=10) as response:
+            document: dict[str, Any] = json.load(response)
+        return document
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _wait_until_ready(runtime: RunningRuntime, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local runtime exited:\n{runtime.log_file.read_text()[-4000:]}")
+        try:
+            status = runtime.status()
+            if status["ready"]:
+                return status
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the local runtime was not ready within 180 s:\n{runtime.log_file.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
+    state_dir = tmp_path_factory.mktemp("local-runtime")
+    port = _free_port()
+    log_file = state_dir / "runtime.log"
+    command = [sys.executable, "-m", "local_runtime", "up", "--port", str(port), "--state-dir", str(state_dir)]
+    command += ["--poll-interval", "0.1", "--kinesis-duplicates", "0.3", "--kinesis-reorder", "--seed", "7"]
+    with log_file.open("wb") as output:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, env=os.environ)
+    starting = RunningRuntime(f"http://127.0.0.1:{port}", {}, log_file)
+    try:
+        status = _wait_until_ready(starting, process)
+        yield RunningRuntime(starting.endpoint_url, status["stacks"][0]["Outputs"], log_file)
+    finally:
+        process.terminate()  # as Ctrl-C would: the runtime must stop cleanly and promptly
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise AssertionError(f"the local runtime did not stop:\n{log_file.read_text()[-4000:]}") from None
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """The first truthy result of ``check`` within ``timeout`` seconds; fails with the last result otherwise."""
+    deadline = time.monotonic() + timeout
+    result = check()
+    while not result and time.monotonic() < deadline:
+        time.sleep(interval)
+        result = check()
+    assert result, f"not true within {timeout} s: {check.__name__} -> {result!r}"
+    return result
