@@ -11,6 +11,7 @@ from rich.console import Console
 from replay.consumer_copy import REBUILD_BATCH_SIZE
 from replay.mapping_run import MappingPlan, MappingResult
 from replay.mapping_watch import NEAR_TIP_MS, MappingReading
+from replay.report import print_differences
 
 
 class MappingProgress:
@@ -84,13 +85,7 @@ def render_mapping_result(console: Console, result: MappingResult) -> None:
         )
     if result.differences is not None:
         console.print(f"{result.trips} trips in {result.plan.target_table}")
-        if not result.differences:
-            console.print(f"[green]verify: {result.plan.target_table} matches {result.plan.live_table}[/green]")
-        for difference in result.differences:
-            console.print(
-                f"[red]differs[/red] trip {difference.trip_id} {difference.field}: "
-                f"live={difference.live!r} target={difference.target!r}"
-            )
+        print_differences(console, result.differences, result.plan.target_table, result.plan.live_table)
 
 
 def mapping_result_document(result: MappingResult) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from rich.table import Table
 from replay.run import RunPlan, RunResult
 from replay.sources import ReadBatch
 from replay.tally import Tally
+from replay.verify import Difference
 
 
 class TerminalProgress:
@@ -103,13 +104,18 @@ def render_result(console: Console, result: RunResult) -> None:
     for poison in summary.poison:
         console.print(f"[yellow]poison[/yellow] {poison.shard_id} {poison.sequence_number}: {poison.reason}")
     if result.differences is not None:
-        if not result.differences:
-            console.print(f"[green]verify: {summary.target_table} matches {result.plan.live_table}[/green]")
-        for difference in result.differences:
-            console.print(
-                f"[red]differs[/red] trip {difference.trip_id} {difference.field}: "
-                f"live={difference.live!r} target={difference.target!r}"
-            )
+        print_differences(console, result.differences, str(summary.target_table), result.plan.live_table)
+
+
+def print_differences(console: Console, differences: list[Difference], target_table: str, live_table: str) -> None:
+    """What `--verify` found: every differing field of every trip, or that the tables match."""
+    if not differences:
+        console.print(f"[green]verify: {target_table} matches {live_table}[/green]")
+    for difference in differences:
+        console.print(
+            f"[red]differs[/red] trip {difference.trip_id} {difference.field}: "
+            f"live={difference.live!r} target={difference.target!r}"
+        )
 
 
 def result_document(result: RunResult) -> dict[str, Any]:
