@@ -22,6 +22,21 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 _serializer = TypeSerializer()
 _sequence = itertools.count(100_000_000_000_000_000_000)
 
+# The seed's 7.2 expected document (section 7.2), less trip_id and updated_at; numbers as DynamoDB numbers.
+SEED_72_FIELDS: dict[str, Any] = {
+    "flight_number": "NH001",
+    "departure_time": "2026-03-15T10:00:00",
+    "arrival_time": "2026-03-15T14:00:00",
+    "flight_status": "CONFIRMED",
+    "hotel_name": "Grand Hotel Tokyo",
+    "check_in_date": "2026-03-15",
+    "check_out_date": "2026-03-17",
+    "hotel_status": "CONFIRMED",
+    "total_amount": Decimal(80000),
+    "currency": "JPY",
+    "payment_status": "COMPLETED",
+}
+
 SORT_KEYS = {"FLIGHT": "FLIGHT#flight_for_{}", "HOTEL": "HOTEL#hotel_for_{}", "PAYMENT": "PAYMENT#payment_for_{}"}
 
 

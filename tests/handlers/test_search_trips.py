@@ -10,27 +10,13 @@ from typing import Any
 
 import pytest
 
-from services.trip import config
+from services.trip import config, schema
 from services.trip.handlers import search_trips
 from tests import factories as f
 
 CONTEXT: Any = f.LambdaContext()  # a stand-in: only the attributes Powertools reads
 
-SEED_TRIP = {
-    "trip_id": "trip-streams-001",
-    "flight_number": "NH001",
-    "departure_time": "2026-03-15T10:00:00",
-    "arrival_time": "2026-03-15T14:00:00",
-    "flight_status": "CONFIRMED",
-    "hotel_name": "Grand Hotel Tokyo",
-    "check_in_date": "2026-03-15",
-    "check_out_date": "2026-03-17",
-    "hotel_status": "CONFIRMED",
-    "total_amount": 80000,
-    "currency": "JPY",
-    "payment_status": "COMPLETED",
-    "updated_at": "2026-03-01T09:30:00.123456Z",
-}
+SEED_TRIP = {"trip_id": "trip-streams-001", **f.SEED_72_FIELDS, "updated_at": "2026-03-01T09:30:00.123456Z"}
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +73,7 @@ def put_document(table: Any, trip: dict[str, Any]) -> None:
     item = {key: Decimal(str(value)) if isinstance(value, int | float) else value for key, value in trip.items()}
     item |= {"versions": {"FLIGHT": {"generation": 1, "version": 1, "removed": False}}, "revision": 3}
     if "hotel_name" in trip:
-        item |= {"hotel_name_key": trip["hotel_name"].casefold(), "hotel_name_initial": trip["hotel_name"][0].lower()}
+        item |= dict(zip(schema.HOTEL_NAME_INDEX_KEYS, schema.hotel_name_index_key(trip["hotel_name"]), strict=True))
     table.put_item(Item=item)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from local_runtime.scenarios import SEED_COMPENSATED, SEED_SUCCESS
+from tests import factories as f
 from tests.local_runtime_session import RunningRuntime, eventually
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
@@ -113,18 +114,6 @@ def test_seed_section_7_with_the_aws_cli(local_runtime: RunningRuntime, tmp_path
     assert invoked["statusCode"] == 200 and json.loads(invoked["body"]) == over_http
 
 
-SEED_72_DOCUMENT = {  # the seed's 7.2 expected output as its jq shows it (DynamoDB numbers print as strings)
-    "trip_id": "trip-streams-001",
-    "flight_number": "NH001",
-    "departure_time": "2026-03-15T10:00:00",
-    "arrival_time": "2026-03-15T14:00:00",
-    "flight_status": "CONFIRMED",
-    "hotel_name": "Grand Hotel Tokyo",
-    "check_in_date": "2026-03-15",
-    "check_out_date": "2026-03-17",
-    "hotel_status": "CONFIRMED",
-    "total_amount": "80000",
-    "currency": "JPY",
-    "payment_status": "COMPLETED",
-}
+# The seed's 7.2 expected output as its jq shows it: DynamoDB numbers print as strings.
+SEED_72_DOCUMENT = {"trip_id": "trip-streams-001", **{name: str(value) for name, value in f.SEED_72_FIELDS.items()}}
 SEED_72_FIELDS = set(SEED_72_DOCUMENT)

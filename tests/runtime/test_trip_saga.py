@@ -16,36 +16,12 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
 from local_runtime.scenarios import SEED_COMPENSATED, SEED_SUCCESS, trip_input
+from tests import factories as f
 from tests.local_runtime_session import RunningRuntime, eventually
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
 
-PUBLIC_FIELDS = [
-    "flight_number",
-    "departure_time",
-    "arrival_time",
-    "flight_status",
-    "hotel_name",
-    "check_in_date",
-    "check_out_date",
-    "hotel_status",
-    "total_amount",
-    "currency",
-    "payment_status",
-]
-SEED_DOCUMENT = {  # seed 7.2, numbers as DynamoDB numbers
-    "flight_number": "NH001",
-    "departure_time": "2026-03-15T10:00:00",
-    "arrival_time": "2026-03-15T14:00:00",
-    "flight_status": "CONFIRMED",
-    "hotel_name": "Grand Hotel Tokyo",
-    "check_in_date": "2026-03-15",
-    "check_out_date": "2026-03-17",
-    "hotel_status": "CONFIRMED",
-    "total_amount": Decimal("80000"),
-    "currency": "JPY",
-    "payment_status": "COMPLETED",
-}
+SEED_DOCUMENT = f.SEED_72_FIELDS  # seed 7.2, numbers as DynamoDB numbers
 COMPENSATED_STATUSES = {"flight_status": "CANCELLED", "hotel_status": "CANCELLED", "payment_status": "REFUNDED"}
 
 
@@ -78,7 +54,7 @@ def _document(runtime: RunningRuntime, trip_id: str) -> dict[str, Any]:
         .get("Item", {})
     )
     document = {key: TypeDeserializer().deserialize(value) for key, value in item.items()}
-    return {key: document[key] for key in PUBLIC_FIELDS if key in document}
+    return {key: document[key] for key in SEED_DOCUMENT if key in document}
 
 
 def _wait_for_document(runtime: RunningRuntime, trip_id: str, expected: dict[str, Any]) -> None:
