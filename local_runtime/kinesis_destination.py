@@ -88,6 +88,8 @@ class KinesisForwarder:
         self._rng = rng
         self._held: list[tuple[float, int, str, bytes]] = []  # release time, order, partition key, data
         self._order = itertools.count()
+        self._records_put = 0
+        self._caught_up = False  # the last read of the table's stream found nothing, and nothing is held back
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kinesis-destination", daemon=True)
 
@@ -105,6 +107,15 @@ class KinesisForwarder:
         self._stopping.set()
         join_within(self._thread)
 
+    def status(self) -> dict[str, Any]:
+        return {
+            "TableName": self._destination.table_name,
+            "StreamARN": self._destination.kinesis_stream_arn,
+            "recordsHeldBack": len(self._held),
+            "recordsPut": self._records_put,
+            "caughtUp": self._caught_up,
+        }
+
     def _run(self) -> None:
         iterators = {
             shard.shard_id: self._table_stream.iterator(shard.shard_id, StartingPoint("TRIM_HORIZON"))
@@ -112,12 +123,15 @@ class KinesisForwarder:
         }
         while not self._stopping.is_set():
             try:
+                found = 0
                 for shard_id, iterator in list(iterators.items()):
                     changes, next_iterator = self._table_stream.read(shard_id, iterator, 1000)
                     iterators[shard_id] = next_iterator or iterator
+                    found += len(changes)
                     for change in changes:
                         self._hold(change)
                 self._release_due()
+                self._caught_up = not found and not self._held
             except Exception:
                 if self._stopping.is_set():
                     return
@@ -135,9 +149,22 @@ class KinesisForwarder:
             heapq.heappush(self._held, (time.monotonic() + delay, next(self._order), partition_key, data))
 
     def _release_due(self) -> None:
+        """Puts what is due; what Kinesis rejects, or could not be put, stays held and is put on the next round."""
         due = []
         while self._held and self._held[0][0] <= time.monotonic():
-            _, _, partition_key, data = heapq.heappop(self._held)
-            due.append({"PartitionKey": partition_key, "Data": data})
+            due.append(heapq.heappop(self._held))
         for start in range(0, len(due), 500):
-            self._kinesis.put_records(StreamARN=self._destination.kinesis_stream_arn, Records=due[start : start + 500])
+            chunk = due[start : start + 500]
+            try:
+                response = self._kinesis.put_records(
+                    StreamARN=self._destination.kinesis_stream_arn,
+                    Records=[{"PartitionKey": partition_key, "Data": data} for _, _, partition_key, data in chunk],
+                )
+            except Exception:
+                for held in due[start:]:
+                    heapq.heappush(self._held, held)
+                raise
+            rejected = [held for held, result in zip(chunk, response["Records"], strict=True) if "ErrorCode" in result]
+            for held in rejected:
+                heapq.heappush(self._held, held)
+            self._records_put += len(chunk) - len(rejected)

@@ -84,6 +84,7 @@ class LocalRuntime:
             "ready": self._mappings is not None,
             "stacks": [{"StackName": stack.name, "Outputs": stack.outputs} for stack in self.stacks],
             "eventSourceMappings": self._mappings.status() if self._mappings else [],
+            "kinesisDestinations": [forwarder.status() for forwarder in self._forwarders],
         }
 
     def _with_local_api_urls(self, stack: DeployedStack, endpoint: Endpoint) -> DeployedStack:

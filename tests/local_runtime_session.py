@@ -49,6 +49,28 @@ class RunningRuntime:
             document: dict[str, Any] = json.load(response)
         return document
 
+    def wait_until_idle(self, quiet_s: float = 1.0, timeout: float = 60.0) -> None:
+        """Until every change is copied into Kinesis and delivered by every mapping, and stays so for ``quiet_s``.
+
+        A shard reports caught up after a read that found nothing; a record put a moment later is not seen
+        until the next read, so the counts must also stand still over a span longer than the polls.
+        """
+
+        def delivered_so_far() -> list[int] | None:
+            status = self.status()
+            copies, mappings = status["kinesisDestinations"], status["eventSourceMappings"]
+            if not all(copy["caughtUp"] for copy in copies) or not all(m["caughtUp"] for m in mappings):
+                return None
+            shards = [shard for mapping in mappings for shard in mapping["shards"].values()]
+            return [copy["recordsPut"] for copy in copies] + [shard["recordsDelivered"] for shard in shards]
+
+        def quiet() -> bool:
+            before = delivered_so_far()
+            time.sleep(quiet_s)
+            return before is not None and before == delivered_so_far()
+
+        eventually(quiet, timeout=timeout, interval=0.2)
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
