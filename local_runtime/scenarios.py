@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+STATUS_FIELDS = ("flight_status", "hotel_status", "payment_status")
+BOOKED = ("CONFIRMED", "CONFIRMED", "COMPLETED")  # 7.2: what a trip's document shows once its saga succeeded
+COMPENSATED = ("CANCELLED", "CANCELLED", "REFUNDED")  # 7.4: ... and once its saga compensated
+
+
+def statuses(document: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The flight's, hotel's and payment's status in a trip's search document (None where absent)."""
+    return tuple(document.get(field) for field in STATUS_FIELDS)
 
 
 def trip_input(

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local_runtime.scenarios import trip_input
+from local_runtime.scenarios import BOOKED, COMPENSATED, statuses, trip_input
 from tests.local_runtime_session import RunningRuntime, eventually
 from tests.replay.conftest import replay_cli
 
@@ -72,13 +72,10 @@ def booked(local_runtime: RunningRuntime) -> Booked:
 
     table = _search_table(local_runtime)
 
+    final = {trip_id: COMPENSATED if trip_id in compensated else BOOKED for trip_id in trip_ids}
+
     def all_projected() -> bool:
-        found = documents(table, trip_ids)
-        final = {
-            trip_id: ("CANCELLED", "CANCELLED", "REFUNDED") if trip_id in compensated else FINAL_BOOKED
-            for trip_id in trip_ids
-        }
-        return {trip_id: _statuses(document) for trip_id, document in found.items()} == final
+        return {trip_id: statuses(document) for trip_id, document in documents(table, trip_ids).items()} == final
 
     eventually(sagas_finished, timeout=90, interval=0.5)
     eventually(all_projected, timeout=60, interval=0.5)
@@ -86,13 +83,6 @@ def booked(local_runtime: RunningRuntime) -> Booked:
     # and a late change must not bring one back half-made
     local_runtime.wait_until_idle()
     return Booked(since, trip_ids)
-
-
-FINAL_BOOKED = ("CONFIRMED", "CONFIRMED", "COMPLETED")
-
-
-def _statuses(document: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
-    return document.get("flight_status"), document.get("hotel_status"), document.get("payment_status")
 
 
 @pytest.fixture
