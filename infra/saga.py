@@ -1,8 +1,13 @@
 """The booking saga: a Step Functions state machine over the six step functions, which alone write TripTable.
 
-Forward: ReserveFlight -> ReserveHotel -> ProcessPayment. A step that fails is compensated together with every
-step before it, in reverse order; the failed step itself too, because it may have written before failing (a
-timeout after the write) and compensations are safe when nothing was written.
+StartSaga records the execution id (`$.saga.execution_id`, from the context object: never the user's) that every
+step writes as the holder of what it books. Forward: ReserveFlight -> ReserveHotel -> ProcessPayment. A step that
+fails is compensated together with every step before it, in reverse order; the failed step itself too, because
+it may have written before failing (a timeout after the write) and a compensation changes only what this
+execution holds. Only a ReserveFlight whose input is invalid goes straight to the end: nothing can have been
+written for a trip the input does not identify. The execution then fails with the step's own error and message
+(`ReserveHotel: hotel_details.check_in_date: day is out of range for month`) when a step refused, or with the
+error's name and a fixed cause otherwise: never a stack trace.
 """
 
 from __future__ import annotations
@@ -17,9 +22,23 @@ from constructs import Construct
 
 from infra.lambda_function import LOG_RETENTION, FunctionFactory
 from infra.nag import acknowledge, arn_finding
+from services.trip.bookings import (
+    BookingContended,
+    BookingValidationError,
+    PaymentValidationError,
+    SagaStepError,
+    TripAlreadyBooked,
+)
 
 HANDLER_MODULE = "services.trip.handlers.saga_steps"
 EXECUTION_TIMEOUT = Duration.minutes(5)
+# The steps' refusals: Lambda errors whose message is written for the user (bookings.SagaStepError).
+REFUSALS: tuple[type[SagaStepError], ...] = (
+    BookingValidationError,
+    PaymentValidationError,
+    TripAlreadyBooked,
+    BookingContended,
+)
 
 
 class Saga(Construct):
@@ -43,16 +62,19 @@ class Saga(Construct):
         cancel_hotel = self._step("CancelHotel", "cancel_hotel", "$.compensations.hotel")
         refund_payment = self._step("RefundPayment", "refund_payment", "$.compensations.payment")
 
-        failed = sfn.Fail(
+        start = sfn.Pass(
             self,
-            "BookingFailed",
-            error="TripBookingFailed",
-            cause="A saga step failed; the steps taken were compensated in reverse order",
+            "StartSaga",
+            comment="The execution id every step records as the holder of what it books",
+            parameters={"execution_id.$": "$$.Execution.Id"},
+            result_path="$.saga",
         )
-        cancel_flight.next(failed)
+        end = self._failure()
+        cancel_flight.next(end)
         cancel_hotel.next(cancel_flight)
         refund_payment.next(cancel_hotel)
         # The error is kept beside the execution input, which the compensations still need whole.
+        reserve_flight.add_catch(end, errors=[BookingValidationError.__name__], result_path="$.error")
         reserve_flight.add_catch(cancel_flight, errors=[sfn.Errors.ALL], result_path="$.error")
         reserve_hotel.add_catch(cancel_hotel, errors=[sfn.Errors.ALL], result_path="$.error")
         process_payment.add_catch(refund_payment, errors=[sfn.Errors.ALL], result_path="$.error")
@@ -62,7 +84,7 @@ class Saga(Construct):
             self,
             "TripSaga",
             definition_body=sfn.DefinitionBody.from_chainable(
-                reserve_flight.next(reserve_hotel).next(process_payment).next(booked)
+                start.next(reserve_flight).next(reserve_hotel).next(process_payment).next(booked)
             ),
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=EXECUTION_TIMEOUT,
@@ -89,6 +111,35 @@ class Saga(Construct):
                 arn_finding(function, ":*"),
                 f"LambdaInvoke grants {function.node.id} and its versions and aliases, nothing else",
             )
+
+    def _failure(self) -> sfn.Choice:
+        """The end of a failed execution: its error and cause are the step's, without the stack trace."""
+        refused = sfn.Fail(
+            self, "BookingRefused", error_path="$.refusal.Error", cause_path="$.refusal.Cause.errorMessage"
+        )
+        read_refusal = sfn.Pass(
+            self,
+            "ReadRefusal",
+            parameters={"Error.$": "$.error.Error", "Cause.$": "States.StringToJson($.error.Cause)"},
+            result_path="$.refusal",
+        ).next(refused)
+        failed = sfn.Fail(
+            self,
+            "BookingFailed",
+            error_path="$.error.Error",
+            cause="A saga step failed unexpectedly; the steps this execution took were compensated in reverse "
+            "order. The step's error is in the execution history.",
+        )
+        return (
+            sfn.Choice(self, "DescribeFailure")
+            .when(
+                sfn.Condition.or_(
+                    *(sfn.Condition.string_equals("$.error.Error", refusal.__name__) for refusal in REFUSALS)
+                ),
+                read_refusal,
+            )
+            .otherwise(failed)
+        )
 
     def _step(self, construct_id: str, handler: str, result_path: str) -> tasks.LambdaInvoke:
         function = self._functions.function(

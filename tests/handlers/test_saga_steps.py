@@ -1,8 +1,9 @@
-"""The saga steps on TripTable: the seed's 7.2 and 7.4 flows, idempotent retries, input validation."""
+"""The saga steps on TripTable: the seed's 7.2 and 7.4 flows, idempotent retries, input validation, and the
+semantic lock: an execution changes only what it booked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,13 +11,18 @@ from typing import Any
 import boto3
 import pytest
 
-from services.trip import config
-from services.trip.bookings import BookingValidationError, PaymentValidationError
+from services.trip import bookings, config
+from services.trip.adapters.trip_table import TripTable
+from services.trip.bookings import Attempt, BookingValidationError, PaymentValidationError, TripAlreadyBooked
 from services.trip.handlers import saga_steps
 from tests import factories as f
 
 TRIP_ID = "trip-streams-001"
 CONTEXT: Any = f.LambdaContext()  # a stand-in: only the attributes Powertools reads
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:TripSaga:first"
+SECOND = "arn:aws:states:us-east-1:123456789012:execution:TripSaga:second"
+FORWARD = ("reserve_flight", "reserve_hotel", "process_payment")
+COMPENSATIONS = ("refund_payment", "cancel_hotel", "cancel_flight")
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +32,11 @@ def fresh_settings_and_clients() -> Iterator[None]:
     saga_steps._trip_table.cache_clear()
 
 
-def saga_input(trip_id: str = TRIP_ID, amount: Any = "80000", **overrides: Any) -> dict[str, Any]:
-    """The seed's Step Functions execution input (7.2); every step receives all of it."""
+def saga_input(
+    trip_id: str = TRIP_ID, amount: Any = "80000", execution: str = EXECUTION, **overrides: Any
+) -> dict[str, Any]:
+    """The seed's Step Functions execution input (7.2) as every step receives it: with the state machine's
+    `saga.execution_id`."""
     return {
         "trip_id": trip_id,
         "flight_details": {
@@ -43,6 +52,7 @@ def saga_input(trip_id: str = TRIP_ID, amount: Any = "80000", **overrides: Any) 
             "price": {"amount": "30000", "currency": "JPY"},
         },
         "payment_details": {"amount": amount, "currency": "JPY"},
+        "saga": {"execution_id": execution},
         **overrides,
     }
 
@@ -50,6 +60,10 @@ def saga_input(trip_id: str = TRIP_ID, amount: Any = "80000", **overrides: Any) 
 def step(name: str, event: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = getattr(saga_steps, name)(event, CONTEXT)
     return result
+
+
+def outcome(entity: str, status: str, version: int, what: str) -> dict[str, Any]:
+    return {"trip_id": TRIP_ID, "entity": entity, "status": status, "version": version, "outcome": what}
 
 
 def trip_items(table: Any, trip_id: str = TRIP_ID) -> dict[str, dict[str, Any]]:
@@ -67,6 +81,14 @@ def trip_items(table: Any, trip_id: str = TRIP_ID) -> dict[str, dict[str, Any]]:
     return {item.pop("SK"): item for item in items}
 
 
+def statuses(table: Any) -> dict[str, tuple[str, int, str | None]]:
+    """(status, version, holder) of each of the trip's items, by entity."""
+    return {
+        sk.split("#")[0]: (item["status"], int(item["version"]), item.get("held_by"))
+        for sk, item in trip_items(table).items()
+    }
+
+
 FLIGHT_SK, HOTEL_SK, PAYMENT_SK = (f"{e}#{e.lower()}_for_{TRIP_ID}" for e in ("FLIGHT", "HOTEL", "PAYMENT"))
 PK = f"TRIP#{TRIP_ID}"
 FLIGHT = {
@@ -76,22 +98,47 @@ FLIGHT = {
     "arrival_time": "2026-03-15T14:00:00",
 }
 HOTEL = {"PK": PK, "hotel_name": "Grand Hotel Tokyo", "check_in_date": "2026-03-15", "check_out_date": "2026-03-17"}
+BOOKED_BY_FIRST = {
+    "FLIGHT": ("CONFIRMED", 1, EXECUTION),
+    "HOTEL": ("CONFIRMED", 1, EXECUTION),
+    "PAYMENT": ("COMPLETED", 1, EXECUTION),
+}
+COMPENSATED_BY_FIRST = {
+    "FLIGHT": ("CANCELLED", 2, EXECUTION),
+    "HOTEL": ("CANCELLED", 2, EXECUTION),
+    "PAYMENT": ("REFUNDED", 1, EXECUTION),
+}
 
 
-def test_happy_path_writes_confirmed_flight_and_hotel_and_completed_payment(trip_table: Any) -> None:
-    event = saga_input()
+def book(event: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step(name, event) for name in FORWARD]
 
-    results = [step(name, event) for name in ("reserve_flight", "reserve_hotel", "process_payment")]
+
+def compensate(event: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step(name, event) for name in COMPENSATIONS]
+
+
+def test_happy_path_writes_confirmed_flight_and_hotel_and_completed_payment_held_by_the_execution(
+    trip_table: Any,
+) -> None:
+    results = book(saga_input())
 
     assert results == [
-        {"trip_id": TRIP_ID, "entity": "FLIGHT", "status": "CONFIRMED", "version": 1},
-        {"trip_id": TRIP_ID, "entity": "HOTEL", "status": "CONFIRMED", "version": 1},
-        {"trip_id": TRIP_ID, "entity": "PAYMENT", "status": "COMPLETED", "version": 1},
+        outcome("FLIGHT", "CONFIRMED", 1, "reserved"),
+        outcome("HOTEL", "CONFIRMED", 1, "reserved"),
+        outcome("PAYMENT", "COMPLETED", 1, "reserved"),
     ]
     assert trip_items(trip_table) == {
-        FLIGHT_SK: {**FLIGHT, "status": "CONFIRMED", "version": 1},
-        HOTEL_SK: {**HOTEL, "status": "CONFIRMED", "version": 1},
-        PAYMENT_SK: {"PK": PK, "amount": 80000, "currency": "JPY", "status": "COMPLETED", "version": 1},
+        FLIGHT_SK: {**FLIGHT, "status": "CONFIRMED", "version": 1, "held_by": EXECUTION},
+        HOTEL_SK: {**HOTEL, "status": "CONFIRMED", "version": 1, "held_by": EXECUTION},
+        PAYMENT_SK: {
+            "PK": PK,
+            "amount": 80000,
+            "currency": "JPY",
+            "status": "COMPLETED",
+            "version": 1,
+            "held_by": EXECUTION,
+        },
     }
 
 
@@ -108,19 +155,26 @@ def test_failed_payment_compensates_to_cancelled_and_refunded(trip_table: Any) -
     step("reserve_flight", event)
     step("reserve_hotel", event)
 
-    with pytest.raises(PaymentValidationError, match=r"^payment_details\.amount: "):
+    with pytest.raises(PaymentValidationError, match=r"^ProcessPayment: payment_details\.amount: "):
         step("process_payment", event)
-    compensations = [step(name, event) for name in ("refund_payment", "cancel_hotel", "cancel_flight")]
+    compensations = compensate(event)
 
     assert compensations == [
-        {"trip_id": TRIP_ID, "entity": "PAYMENT", "status": "REFUNDED", "version": 1},
-        {"trip_id": TRIP_ID, "entity": "HOTEL", "status": "CANCELLED", "version": 2},
-        {"trip_id": TRIP_ID, "entity": "FLIGHT", "status": "CANCELLED", "version": 2},
+        outcome("PAYMENT", "REFUNDED", 1, "compensated"),
+        outcome("HOTEL", "CANCELLED", 2, "compensated"),
+        outcome("FLIGHT", "CANCELLED", 2, "compensated"),
     ]
     assert trip_items(trip_table) == {
-        FLIGHT_SK: {**FLIGHT, "status": "CANCELLED", "version": 2},
-        HOTEL_SK: {**HOTEL, "status": "CANCELLED", "version": 2},
-        PAYMENT_SK: {"PK": PK, "amount": -1, "currency": "JPY", "status": "REFUNDED", "version": 1},
+        FLIGHT_SK: {**FLIGHT, "status": "CANCELLED", "version": 2, "held_by": EXECUTION},
+        HOTEL_SK: {**HOTEL, "status": "CANCELLED", "version": 2, "held_by": EXECUTION},
+        PAYMENT_SK: {
+            "PK": PK,
+            "amount": -1,
+            "currency": "JPY",
+            "status": "REFUNDED",
+            "version": 1,
+            "held_by": EXECUTION,
+        },
     }
 
 
@@ -129,13 +183,14 @@ def test_refund_of_taken_payment_keeps_its_amount(trip_table: Any) -> None:
 
     result = step("refund_payment", saga_input())
 
-    assert result == {"trip_id": TRIP_ID, "entity": "PAYMENT", "status": "REFUNDED", "version": 2}
+    assert result == outcome("PAYMENT", "REFUNDED", 2, "compensated")
     assert trip_items(trip_table)[PAYMENT_SK] == {
         "PK": PK,
         "amount": 80000,
         "currency": "JPY",
         "status": "REFUNDED",
         "version": 2,
+        "held_by": EXECUTION,
     }
 
 
@@ -144,25 +199,26 @@ def test_refund_of_payment_never_taken_records_only_well_formed_details(trip_tab
 
     result = step("refund_payment", event)
 
-    assert result == {"trip_id": TRIP_ID, "entity": "PAYMENT", "status": "REFUNDED", "version": 1}
-    assert trip_items(trip_table) == {PAYMENT_SK: {"PK": PK, "status": "REFUNDED", "version": 1}}
+    assert result == outcome("PAYMENT", "REFUNDED", 1, "compensated")
+    assert trip_items(trip_table) == {PAYMENT_SK: {"PK": PK, "status": "REFUNDED", "version": 1, "held_by": EXECUTION}}
 
 
 @pytest.mark.parametrize(
-    ("name", "expected"),
+    ("name", "entity", "status"),
     [
-        ("reserve_flight", {"entity": "FLIGHT", "status": "CONFIRMED", "version": 1}),
-        ("reserve_hotel", {"entity": "HOTEL", "status": "CONFIRMED", "version": 1}),
-        ("process_payment", {"entity": "PAYMENT", "status": "COMPLETED", "version": 1}),
-        ("refund_payment", {"entity": "PAYMENT", "status": "REFUNDED", "version": 1}),
+        ("reserve_flight", "FLIGHT", "CONFIRMED"),
+        ("reserve_hotel", "HOTEL", "CONFIRMED"),
+        ("process_payment", "PAYMENT", "COMPLETED"),
+        ("refund_payment", "PAYMENT", "REFUNDED"),
     ],
 )
-def test_retried_create_does_not_bump_version(trip_table: Any, name: str, expected: dict[str, Any]) -> None:
+def test_retried_create_does_not_bump_version(trip_table: Any, name: str, entity: str, status: str) -> None:
     first = step(name, saga_input())
 
     retried = step(name, saga_input())
 
-    assert first == retried == {"trip_id": TRIP_ID, **expected}
+    assert first["version"] == retried["version"] == 1
+    assert retried == outcome(entity, status, 1, "unchanged")
     assert [item["version"] for item in trip_items(trip_table).values()] == [1]
 
 
@@ -182,7 +238,7 @@ def test_retried_compensation_does_not_bump_version(
 
     retried = step(compensation, saga_input())
 
-    assert retried == {"trip_id": TRIP_ID, "entity": entity, "status": status, "version": 2}
+    assert retried == outcome(entity, status, 2, "unchanged")
 
 
 @pytest.mark.parametrize(
@@ -201,7 +257,7 @@ def test_forward_step_retried_after_its_compensation_does_not_undo_it(
 
     late = step(forward, saga_input())
 
-    assert late == {"trip_id": TRIP_ID, "entity": entity, "status": status, "version": 2}
+    assert late == outcome(entity, status, 2, "unchanged")
     assert [(item["status"], item["version"]) for item in trip_items(trip_table).values()] == [(status, 2)]
 
 
@@ -210,15 +266,190 @@ def test_payment_arriving_after_refund_of_payment_never_taken_stays_refunded(tri
 
     late = step("process_payment", saga_input())
 
-    assert late == {"trip_id": TRIP_ID, "entity": "PAYMENT", "status": "REFUNDED", "version": 1}
+    assert late == outcome("PAYMENT", "REFUNDED", 1, "unchanged")
 
 
 @pytest.mark.parametrize(("name", "entity"), [("cancel_flight", "FLIGHT"), ("cancel_hotel", "HOTEL")])
 def test_cancel_of_something_never_reserved_writes_nothing(trip_table: Any, name: str, entity: str) -> None:
-    result = step(name, {"trip_id": TRIP_ID})
+    result = step(name, {"trip_id": TRIP_ID, "saga": {"execution_id": EXECUTION}})
 
-    assert result == {"trip_id": TRIP_ID, "entity": entity, "status": "NOT_RESERVED", "version": 0}
+    assert result == outcome(entity, "NOT_RESERVED", 0, "not_reserved")
     assert trip_items(trip_table) == {}
+
+
+# --- the semantic lock: a second execution for a booked trip ---
+
+
+@pytest.mark.parametrize(
+    ("name", "entity", "status"), [*zip(FORWARD, ("flight", "hotel", "payment"), BOOKED_BY_FIRST.values(), strict=True)]
+)
+def test_forward_step_refuses_an_entity_booked_by_another_execution(
+    trip_table: Any, name: str, entity: str, status: tuple[str, int, str]
+) -> None:
+    book(saga_input())
+
+    with pytest.raises(TripAlreadyBooked) as refused:
+        step(
+            name,
+            saga_input(execution=SECOND, flight_details={**saga_input()["flight_details"], "flight_number": "JL1"}),
+        )
+
+    state_name = "".join(part.title() for part in name.split("_"))
+    assert str(refused.value) == (
+        f"{state_name}: trip {TRIP_ID}: its {entity} is booked ({status[0]}) by execution {EXECUTION}"
+    )
+    assert (refused.value.trip_id, refused.value.entity, refused.value.holder) == (TRIP_ID, entity.upper(), EXECUTION)
+    assert statuses(trip_table) == BOOKED_BY_FIRST
+    assert trip_items(trip_table)[FLIGHT_SK]["flight_number"] == "NH001"
+
+
+def test_compensations_of_another_execution_leave_the_booking_alone(trip_table: Any) -> None:
+    book(saga_input())
+
+    results = compensate(saga_input(amount="-1", execution=SECOND))  # the issue's first scenario
+
+    reason = f"held by {EXECUTION}, not by this execution: left unchanged"
+    assert results == [
+        {**outcome("PAYMENT", "COMPLETED", 1, "held_by_another"), "reason": reason},
+        {**outcome("HOTEL", "CONFIRMED", 1, "held_by_another"), "reason": reason},
+        {**outcome("FLIGHT", "CONFIRMED", 1, "held_by_another"), "reason": reason},
+    ]
+    assert statuses(trip_table) == BOOKED_BY_FIRST
+
+
+def test_a_trip_whose_saga_was_compensated_can_be_booked_again(trip_table: Any) -> None:
+    # given the seed's 7.4: booked, payment refused, all compensated by the first execution
+    first = saga_input(amount="-1")
+    step("reserve_flight", first)
+    step("reserve_hotel", first)
+    compensate(first)
+    generations = {sk: item["created_at"] for sk, item in _raw_items(trip_table).items()}
+
+    # when a second execution books the trip with other details
+    second = saga_input(execution=SECOND, amount="90000")
+    second["flight_details"]["flight_number"] = "JL5"
+    results = book(second)
+
+    # then it takes each item over: versions continue, the generation stays, nothing of the old booking is left
+    assert results == [
+        outcome("FLIGHT", "CONFIRMED", 3, "rebooked"),
+        outcome("HOTEL", "CONFIRMED", 3, "rebooked"),
+        outcome("PAYMENT", "COMPLETED", 2, "rebooked"),
+    ]
+    assert trip_items(trip_table) == {
+        FLIGHT_SK: {**FLIGHT, "flight_number": "JL5", "status": "CONFIRMED", "version": 3, "held_by": SECOND},
+        HOTEL_SK: {**HOTEL, "status": "CONFIRMED", "version": 3, "held_by": SECOND},
+        PAYMENT_SK: {
+            "PK": PK,
+            "amount": 90000,
+            "currency": "JPY",
+            "status": "COMPLETED",
+            "version": 2,
+            "held_by": SECOND,
+        },
+    }
+    assert {sk: item["created_at"] for sk, item in _raw_items(trip_table).items()} == generations
+    # and the first execution's late compensations no longer reach the new booking
+    assert [result["outcome"] for result in compensate(first)] == ["held_by_another"] * 3
+    assert {entity: state[2] for entity, state in statuses(trip_table).items()} == dict.fromkeys(
+        BOOKED_BY_FIRST, SECOND
+    )
+
+
+def test_a_rebooking_that_fails_compensates_only_what_it_took_over(trip_table: Any) -> None:
+    first = saga_input(amount="-1")
+    step("reserve_flight", first)
+    step("reserve_hotel", first)
+    compensate(first)
+
+    second = saga_input(execution=SECOND, amount="0")
+    step("reserve_flight", second)
+    step("reserve_hotel", second)
+    with pytest.raises(PaymentValidationError):
+        step("process_payment", second)
+    results = compensate(second)
+
+    assert [result["outcome"] for result in results] == ["held_by_another", "compensated", "compensated"]
+    assert statuses(trip_table) == {
+        "FLIGHT": ("CANCELLED", 4, SECOND),
+        "HOTEL": ("CANCELLED", 4, SECOND),
+        "PAYMENT": ("REFUNDED", 1, EXECUTION),
+    }
+
+
+class Racing(TripTable):
+    """TripTable whose first take-over lets a rival execution book the trip between the step's read and write."""
+
+    def __init__(self, table: Any, rival: dict[str, Any]) -> None:
+        super().__init__(table)
+        self._rival: dict[str, Any] | None = rival
+
+    def take_over(
+        self, trip_id: str, seen: bookings.EntityState, status: str, attributes: Mapping[str, Any], holder: str
+    ) -> Attempt:
+        if self._rival is not None:
+            rival, self._rival = self._rival, None
+            bookings.reserve_flight(rival, TripTable(self._table))
+        return super().take_over(trip_id, seen, status, attributes, holder)
+
+
+def test_two_executions_racing_to_rebook_a_trip_leave_it_to_one_of_them(trip_table: Any) -> None:
+    first = saga_input()
+    step("reserve_flight", first)
+    step("cancel_flight", first)
+    third = "arn:aws:states:us-east-1:123456789012:execution:TripSaga:third"
+
+    with pytest.raises(TripAlreadyBooked) as refused:
+        bookings.reserve_flight(saga_input(execution=SECOND), Racing(trip_table, saga_input(execution=third)))
+
+    assert refused.value.holder == third
+    assert statuses(trip_table) == {"FLIGHT": ("CONFIRMED", 3, third)}
+
+
+def test_two_executions_creating_the_same_new_trip_leave_it_to_the_first_write(trip_table: Any) -> None:
+    # Each create is one conditional request: the second to reach DynamoDB finds the first's item.
+    assert step("reserve_flight", saga_input())["outcome"] == "reserved"
+
+    with pytest.raises(TripAlreadyBooked):
+        step("reserve_flight", saga_input(execution=SECOND))
+
+    assert statuses(trip_table) == {"FLIGHT": ("CONFIRMED", 1, EXECUTION)}
+
+
+# --- items written by other writers (no holder recorded) ---
+
+
+def test_a_standing_item_of_another_writer_blocks_booking_and_is_never_compensated(trip_table: Any) -> None:
+    trip_table.put_item(Item=f.written(f.flight(TRIP_ID, version=4, status="CONFIRMED"), f.T0))
+
+    with pytest.raises(TripAlreadyBooked, match=r"by another writer \(no saga execution recorded\)$"):
+        step("reserve_flight", saga_input())
+    result = step("cancel_flight", saga_input())
+
+    assert result == {
+        **outcome("FLIGHT", "CONFIRMED", 4, "held_by_another"),
+        "reason": "held by another writer, not by this execution: left unchanged",
+    }
+    assert statuses(trip_table) == {"FLIGHT": ("CONFIRMED", 4, None)}
+
+
+def test_a_cancelled_item_of_another_writer_is_taken_over(trip_table: Any) -> None:
+    trip_table.put_item(Item=f.written(f.flight(TRIP_ID, version=4, status="CANCELLED"), f.T0))
+
+    result = step("reserve_flight", saga_input())
+
+    assert result == outcome("FLIGHT", "CONFIRMED", 5, "rebooked")
+    assert statuses(trip_table) == {"FLIGHT": ("CONFIRMED", 5, EXECUTION)}
+
+
+# --- generations and stamps ---
+
+
+def _raw_items(table: Any) -> dict[str, dict[str, Any]]:
+    items = table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": PK}, ConsistentRead=True)[
+        "Items"
+    ]
+    return {item["SK"]: item for item in items}
 
 
 def test_created_at_is_set_once(trip_table: Any) -> None:
@@ -241,6 +472,9 @@ def test_a_fresh_item_was_updated_when_it_was_created(trip_table: Any) -> None:
     item = trip_table.get_item(Key={"PK": PK, "SK": HOTEL_SK})["Item"]
 
     assert item["updated_at"] == item["created_at"]
+
+
+# --- input validation: errors that name the step and the field ---
 
 
 @pytest.mark.parametrize(
@@ -272,32 +506,45 @@ def test_invalid_payment_raises_payment_validation_error_and_writes_nothing(
     [
         ("reserve_flight", {k: v for k, v in saga_input().items() if k != "trip_id"}, "trip_id"),
         ("reserve_flight", saga_input(trip_id=""), "trip_id"),
+        ("reserve_flight", {k: v for k, v in saga_input().items() if k != "saga"}, "saga"),
+        ("reserve_flight", saga_input(saga={"execution_id": ""}), "saga.execution_id"),
         ("reserve_flight", saga_input(flight_details={"flight_number": "NH001"}), "flight_details.departure_time"),
         (
             "reserve_flight",
             saga_input(flight_details={**saga_input()["flight_details"], "arrival_time": "2 pm"}),
             "flight_details.arrival_time",
         ),
-        ("reserve_hotel", {"trip_id": TRIP_ID}, "hotel_details"),
+        ("reserve_hotel", {"trip_id": TRIP_ID, "saga": {"execution_id": EXECUTION}}, "hotel_details"),
         (
             "reserve_hotel",
             saga_input(hotel_details={**saga_input()["hotel_details"], "check_in_date": "15/03/2026"}),
             "hotel_details.check_in_date",
         ),
-        ("cancel_flight", {}, "trip_id"),
-        ("cancel_hotel", {"trip_id": 42}, "trip_id"),
-        ("refund_payment", {"payment_details": {"amount": "1", "currency": "JPY"}}, "trip_id"),
+        ("cancel_flight", {"saga": {"execution_id": EXECUTION}}, "trip_id"),
+        ("cancel_hotel", {"trip_id": 42, "saga": {"execution_id": EXECUTION}}, "trip_id"),
+        ("cancel_hotel", {"trip_id": TRIP_ID}, "saga"),
+        ("refund_payment", saga_input(trip_id=None), "trip_id"),
     ],
 )
-def test_malformed_input_raises_validation_error_naming_the_field(
+def test_malformed_input_raises_validation_error_naming_the_step_and_the_field(
     trip_table: Any, name: str, event: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(BookingValidationError) as raised:
         step(name, event)
 
     assert raised.value.field == field
-    assert str(raised.value).startswith(f"{field}: ")
+    state_name = "".join(part.title() for part in name.split("_"))
+    assert str(raised.value).startswith(f"{state_name}: {field}: ")
     assert trip_items(trip_table) == {}
+
+
+def test_impossible_hotel_date_is_explained_without_pydantic_noise(trip_table: Any) -> None:
+    event = saga_input(hotel_details={**saga_input()["hotel_details"], "check_in_date": "2026-02-30"})
+
+    with pytest.raises(BookingValidationError) as raised:
+        step("reserve_hotel", event)
+
+    assert str(raised.value) == "ReserveHotel: hotel_details.check_in_date: day is out of range for month"
 
 
 def test_fractional_amount_is_kept_exactly(trip_table: Any) -> None:

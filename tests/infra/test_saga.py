@@ -1,4 +1,5 @@
-"""The saga state machine: forward steps, retries on Lambda service errors only, reverse compensation, Fail."""
+"""The saga state machine: the execution id recorded first, forward steps, retries on Lambda service errors only,
+reverse compensation, and a failure whose error and cause are the step's own."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ LAMBDA_SERVICE_ERRORS = [
 @pytest.fixture(scope="module")
 def states(synthesized: Synthesized) -> dict[str, Any]:
     definition = state_machine_definition(synthesized.resources)
-    assert definition["StartAt"] == "ReserveFlight"
+    assert definition["StartAt"] == "StartSaga"
     states: dict[str, Any] = definition["States"]
     return states
 
@@ -33,11 +34,19 @@ def step_arn(synthesized: Synthesized, handler: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("state", "handler", "result_path", "next_state", "compensation"),
+    ("state", "handler", "result_path", "next_state", "compensation", "first_catches"),
     [
-        ("ReserveFlight", "reserve_flight", "$.results.flight", "ReserveHotel", "CancelFlight"),
-        ("ReserveHotel", "reserve_hotel", "$.results.hotel", "ProcessPayment", "CancelHotel"),
-        ("ProcessPayment", "process_payment", "$.results.payment", "Booked", "RefundPayment"),
+        # Invalid input at the first step: nothing was written for a trip the input may not even identify.
+        (
+            "ReserveFlight",
+            "reserve_flight",
+            "$.results.flight",
+            "ReserveHotel",
+            "CancelFlight",
+            [{"ErrorEquals": ["BookingValidationError"], "ResultPath": "$.error", "Next": "DescribeFailure"}],
+        ),
+        ("ReserveHotel", "reserve_hotel", "$.results.hotel", "ProcessPayment", "CancelHotel", []),
+        ("ProcessPayment", "process_payment", "$.results.payment", "Booked", "RefundPayment", []),
     ],
 )
 def test_forward_step_invokes_its_function_and_compensates_on_any_error(
@@ -48,6 +57,7 @@ def test_forward_step_invokes_its_function_and_compensates_on_any_error(
     result_path: str,
     next_state: str,
     compensation: str,
+    first_catches: list[dict[str, Any]],
 ) -> None:
     assert states[state] == {
         "Type": "Task",
@@ -56,7 +66,7 @@ def test_forward_step_invokes_its_function_and_compensates_on_any_error(
         "ResultPath": result_path,
         "Next": next_state,
         "Retry": [{"ErrorEquals": LAMBDA_SERVICE_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2}],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": compensation}],
+        "Catch": [*first_catches, {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": compensation}],
     }
 
 
@@ -65,7 +75,7 @@ def test_forward_step_invokes_its_function_and_compensates_on_any_error(
     [
         ("RefundPayment", "refund_payment", "$.compensations.payment", "CancelHotel"),
         ("CancelHotel", "cancel_hotel", "$.compensations.hotel", "CancelFlight"),
-        ("CancelFlight", "cancel_flight", "$.compensations.flight", "BookingFailed"),
+        ("CancelFlight", "cancel_flight", "$.compensations.flight", "DescribeFailure"),
     ],
 )
 def test_compensations_run_in_reverse_order(
@@ -77,10 +87,50 @@ def test_compensations_run_in_reverse_order(
     assert [retry["ErrorEquals"] for retry in states[state]["Retry"]] == [LAMBDA_SERVICE_ERRORS]
 
 
-def test_saga_ends_booked_or_failed(states: dict[str, Any]) -> None:
+def test_the_execution_id_comes_from_the_context_object_and_overwrites_any_user_input(states: dict[str, Any]) -> None:
+    assert states["StartSaga"] == {
+        "Type": "Pass",
+        "Comment": "The execution id every step records as the holder of what it books",
+        "Parameters": {"execution_id.$": "$$.Execution.Id"},
+        "ResultPath": "$.saga",
+        "Next": "ReserveFlight",
+    }
+
+
+def test_a_refusal_ends_the_execution_with_the_steps_error_and_message(states: dict[str, Any]) -> None:
+    refusals = ["BookingValidationError", "PaymentValidationError", "TripAlreadyBooked", "BookingContended"]
+    assert states["DescribeFailure"] == {
+        "Type": "Choice",
+        "Choices": [
+            {
+                "Or": [{"Variable": "$.error.Error", "StringEquals": name} for name in refusals],
+                "Next": "ReadRefusal",
+            }
+        ],
+        "Default": "BookingFailed",
+    }
+    assert states["ReadRefusal"] == {
+        "Type": "Pass",
+        "Parameters": {"Error.$": "$.error.Error", "Cause.$": "States.StringToJson($.error.Cause)"},
+        "ResultPath": "$.refusal",
+        "Next": "BookingRefused",
+    }
+    # errorMessage only: the Lambda error's stackTrace never becomes the execution's cause
+    assert states["BookingRefused"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.refusal.Error",
+        "CausePath": "$.refusal.Cause.errorMessage",
+    }
+
+
+def test_an_unexpected_error_ends_the_execution_with_its_name_and_a_fixed_cause(states: dict[str, Any]) -> None:
+    assert states["BookingFailed"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "Cause": "A saga step failed unexpectedly; the steps this execution took were compensated in reverse order. "
+        "The step's error is in the execution history.",
+    }
     assert states["Booked"] == {"Type": "Succeed"}
-    assert states["BookingFailed"]["Type"] == "Fail"
-    assert states["BookingFailed"]["Error"] == "TripBookingFailed"
 
 
 def test_state_machine_name_contains_trip_saga_and_is_traced_and_logged(synthesized: Synthesized) -> None:

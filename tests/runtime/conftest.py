@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.local_runtime_session import RunningRuntime
+from local_runtime.scenarios import SEED_COMPENSATED, SEED_SUCCESS, STATUS_FIELDS
+from tests.local_runtime_session import RunningRuntime, eventually
 
 FUNCTIONS_DIR = Path(__file__).parent / "functions"
 
@@ -63,3 +64,26 @@ def test_function(local_runtime: RunningRuntime) -> RecorderFunction:
         Environment={"Variables": {"RECORDING_QUEUE_URL": queue_url, "GREETING": "hello from the function"}},
     )
     return RecorderFunction(function["FunctionName"], function["FunctionArn"], queue_url)
+
+
+@pytest.fixture
+def unbooked_seed_trips(local_runtime: RunningRuntime) -> None:
+    """The seed's trips as on a fresh stack: their TripTable items deleted and the deletions projected.
+
+    The runtime is shared by the session, and a trip booked by one test's execution is held by it: another
+    execution for the same trip would be refused (TripAlreadyBooked), as on AWS.
+    """
+    trip_table = local_runtime.client("dynamodb")
+    for saga in (SEED_SUCCESS, SEED_COMPENSATED):
+        trip_id = saga["trip_id"]
+        for entity in ("FLIGHT", "HOTEL", "PAYMENT"):
+            key = {"PK": {"S": f"TRIP#{trip_id}"}, "SK": {"S": f"{entity}#{entity.lower()}_for_{trip_id}"}}
+            trip_table.delete_item(TableName=local_runtime.outputs["TripTableName"], Key=key)
+
+        def unbooked(trip_id: str = trip_id) -> bool:
+            item = trip_table.get_item(
+                TableName=local_runtime.outputs["SearchTableName"], Key={"trip_id": {"S": trip_id}}, ConsistentRead=True
+            ).get("Item", {})
+            return not any(field in item for field in STATUS_FIELDS)
+
+        eventually(unbooked, timeout=60)

@@ -54,6 +54,7 @@ def flattened(item_json: str) -> dict[str, Any]:
     return {name: next(iter(value.values())) for name, value in json.loads(item_json)["Item"].items()}
 
 
+@pytest.mark.usefixtures("unbooked_seed_trips")
 def test_seed_section_7_with_the_aws_cli(local_runtime: RunningRuntime, tmp_path: Path) -> None:
     # 7.1
     stream_consumer = aws(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -13,61 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 from local_runtime.scenarios import SEED_COMPENSATED, SEED_SUCCESS, trip_input
-from tests import factories as f
 from tests.local_runtime_session import RunningRuntime, eventually
+from tests.runtime.sagas import SEED_DOCUMENT, run_sagas, wait_for_document
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
 
-SEED_DOCUMENT = f.SEED_72_FIELDS  # seed 7.2, numbers as DynamoDB numbers
 COMPENSATED_STATUSES = {"flight_status": "CANCELLED", "hotel_status": "CANCELLED", "payment_status": "REFUNDED"}
-
-
-def _state_machine_arn(runtime: RunningRuntime) -> str:
-    return runtime.outputs["StateMachineArn"]
-
-
-def _run_sagas(runtime: RunningRuntime, inputs: list[dict[str, Any]]) -> list[str]:
-    """Start one execution per input, wait for all of them, return their final statuses."""
-    stepfunctions = runtime.client("stepfunctions")
-    arns = [
-        stepfunctions.start_execution(
-            stateMachineArn=_state_machine_arn(runtime), name=f"test-{uuid.uuid4().hex[:12]}", input=json.dumps(item)
-        )["executionArn"]
-        for item in inputs
-    ]
-
-    def statuses() -> list[str] | None:
-        found = [stepfunctions.describe_execution(executionArn=arn)["status"] for arn in arns]
-        return None if "RUNNING" in found else found
-
-    result: list[str] = eventually(statuses, timeout=90, interval=0.5)
-    return result
-
-
-def _document(runtime: RunningRuntime, trip_id: str) -> dict[str, Any]:
-    item = (
-        runtime.client("dynamodb")
-        .get_item(TableName=runtime.outputs["SearchTableName"], Key={"trip_id": {"S": trip_id}})
-        .get("Item", {})
-    )
-    document = {key: TypeDeserializer().deserialize(value) for key, value in item.items()}
-    return {key: document[key] for key in SEED_DOCUMENT if key in document}
-
-
-def _wait_for_document(runtime: RunningRuntime, trip_id: str, expected: dict[str, Any]) -> None:
-    """Wait until the document's fields named in ``expected`` hold the expected values (7.4 names only some)."""
-
-    def named_fields() -> dict[str, Any]:
-        document = _document(runtime, trip_id)
-        return {key: document.get(key) for key in expected}
-
-    deadline = time.monotonic() + 60
-    while named_fields() != expected and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert named_fields() == expected
 
 
 def _mapping_of(runtime: RunningRuntime, function_part: str) -> str:
@@ -99,14 +51,14 @@ def test_each_pipeline_alone_projects_the_seed_documents(local_runtime: RunningR
         trip_input(succeeded, day="2026-06-15", hotel_name="Grand Hotel Tokyo"),
         trip_input(compensated, flight_number="NH999", day="2026-06-01", hotel_name="Test Hotel", payment_amount="-1"),
     ]
-    assert _run_sagas(local_runtime, inputs) == ["SUCCEEDED", "FAILED"]
+    assert run_sagas(local_runtime, inputs) == ["SUCCEEDED", "FAILED"]
 
     # then one pipeline alone gives the documents of seed 7.2 and 7.4
     june = {"departure_time": "2026-06-15T10:00:00", "arrival_time": "2026-06-15T14:00:00"}
     june |= {"check_in_date": "2026-06-15", "check_out_date": "2026-06-17"}
-    _wait_for_document(local_runtime, succeeded, SEED_DOCUMENT | june)
+    wait_for_document(local_runtime, succeeded, SEED_DOCUMENT | june)
     june_compensated = {key: value.replace("-04-", "-06-") for key, value in _compensated_document().items()}
-    _wait_for_document(local_runtime, compensated, june_compensated | COMPENSATED_STATUSES)
+    wait_for_document(local_runtime, compensated, june_compensated | COMPENSATED_STATUSES)
 
 
 def _compensated_document() -> dict[str, Any]:
@@ -142,7 +94,7 @@ def test_duplicated_and_reordered_kinesis_copy_leaves_every_document_converged(l
         for n, amount in enumerate(["1200", "-1", "3400", "-1", "5600", "7800"])
     ]
     expected_statuses = ["FAILED" if trip["payment_details"]["amount"] == "-1" else "SUCCEEDED" for trip in trips]
-    assert _run_sagas(local_runtime, trips) == expected_statuses
+    assert run_sagas(local_runtime, trips) == expected_statuses
 
     # then every document ends as the in-order history says
     for trip in trips:
@@ -160,7 +112,7 @@ def test_duplicated_and_reordered_kinesis_copy_leaves_every_document_converged(l
         else:
             expected |= {"flight_status": "CONFIRMED", "hotel_status": "CONFIRMED", "payment_status": "COMPLETED"}
             expected |= {"total_amount": Decimal(trip["payment_details"]["amount"]), "currency": "JPY"}
-        _wait_for_document(local_runtime, trip["trip_id"], expected)
+        wait_for_document(local_runtime, trip["trip_id"], expected)
 
     # and the Kinesis copy really held duplicates and changes out of their order
     ours = [c for c in _kinesis_changes(local_runtime) if f"chaos-{run}-" in c["dynamodb"]["Keys"]["PK"]["S"]]
@@ -176,6 +128,7 @@ def _search_over_api(runtime: RunningRuntime, query: str) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.usefixtures("unbooked_seed_trips")
 def test_seed_section_7_with_boto3(local_runtime: RunningRuntime) -> None:
     # 7.1: the names are found by the seed's queries
     functions = [f["FunctionName"] for f in local_runtime.client("lambda").list_functions()["Functions"]]
@@ -184,12 +137,13 @@ def test_seed_section_7_with_boto3(local_runtime: RunningRuntime) -> None:
     assert [name for name in functions if "StreamConsumer" in name]
     search_trips = next(name for name in functions if "SearchTrips" in name)
     assert next(name for name in tables if "TripSearchTable" in name) == local_runtime.outputs["SearchTableName"]
-    assert [m["stateMachineArn"] for m in machines if "TripSaga" in m["name"]] == [_state_machine_arn(local_runtime)]
+    state_machine = local_runtime.outputs["StateMachineArn"]
+    assert [m["stateMachineArn"] for m in machines if "TripSaga" in m["name"]] == [state_machine]
 
     # 7.2 and 7.4
-    assert _run_sagas(local_runtime, [SEED_SUCCESS, SEED_COMPENSATED]) == ["SUCCEEDED", "FAILED"]
-    _wait_for_document(local_runtime, "trip-streams-001", SEED_DOCUMENT)
-    _wait_for_document(local_runtime, "trip-streams-cancel-001", {**_compensated_document(), **COMPENSATED_STATUSES})
+    assert run_sagas(local_runtime, [SEED_SUCCESS, SEED_COMPENSATED]) == ["SUCCEEDED", "FAILED"]
+    wait_for_document(local_runtime, "trip-streams-001", SEED_DOCUMENT)
+    wait_for_document(local_runtime, "trip-streams-cancel-001", {**_compensated_document(), **COMPENSATED_STATUSES})
 
     # 7.3: through the API at the stack's ApiUrl, and by invoking the function directly
     march = "status=CONFIRMED&from=2026-03-01T00:00:00&to=2026-03-31T23:59:59"

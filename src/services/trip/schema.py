@@ -9,6 +9,8 @@ from __future__ import annotations
 TRIP_PK = "PK"
 TRIP_SK = "SK"
 TRIP_PK_PREFIX = "TRIP#"
+# The saga execution holding an item (its semantic lock): bookkeeping of the saga, never projected.
+TRIP_HOLDER = "held_by"
 
 SEARCH_KEY = "trip_id"
 FLIGHT_STATUS_INDEX = "flight_status-departure_time-index"

@@ -1,7 +1,7 @@
 """TripTable on DynamoDB: the saga's guarded writes, each one conditional request.
 
-A refused condition returns the item as it stood (ReturnValuesOnConditionCheckFailure), so a retried step
-learns where the item is without a second read that could race another writer.
+A refused condition returns the item as it stood (ReturnValuesOnConditionCheckFailure), so a step learns where the
+item is without a second read that could race another writer.
 """
 
 from __future__ import annotations
@@ -13,56 +13,90 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from services.trip.bookings import EntityState
+from services.trip.bookings import Attempt, EntityState
 from services.trip.changes import Entity
-from services.trip.schema import TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
+from services.trip.schema import TRIP_HOLDER, TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
 
 _deserializer = TypeDeserializer()
+_NAMES = {"#pk": TRIP_PK, "#status": "status", "#version": "version", "#held_by": TRIP_HOLDER}
 
 
 class TripTable:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def create(self, trip_id: str, entity: Entity, status: str, attributes: Mapping[str, Any]) -> EntityState:
+    def create(self, trip_id: str, entity: Entity, status: str, attributes: Mapping[str, Any], holder: str) -> Attempt:
         now = _now()
-        item = {
-            **_key(trip_id, entity),
-            **attributes,
-            "status": status,
-            "version": 1,
-            # The item's generation: a re-created item orders after the one deleted before it (CONTRACT.md).
-            "created_at": now,
-            "updated_at": now,
-        }
-        try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": TRIP_PK},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as refused:
-            existing = _item_as_it_stood(refused)
-            assert existing is not None  # attribute_not_exists was refused: the item exists
-            return _state(entity, existing)
-        return EntityState(entity, status, 1)
+        # created_at is the item's generation: a re-created item orders after the one deleted before it.
+        item = _booking(trip_id, entity, status, attributes, holder, version=1, created_at=now, updated_at=now)
+        return self._put(entity, item, "attribute_not_exists(#pk)", _names("#pk"), {})
 
-    def transition(self, trip_id: str, entity: Entity, source: str, target: str) -> EntityState | None:
+    def take_over(
+        self, trip_id: str, seen: EntityState, status: str, attributes: Mapping[str, Any], holder: str
+    ) -> Attempt:
+        # A whole new item, so nothing of the earlier booking's details survives; the generation stays.
+        now = _now()
+        item = _booking(trip_id, seen.entity, status, attributes, holder, seen.version + 1, seen.created_at or now, now)
+        condition = "#version = :seen_version AND #status = :seen_status"
+        values = {":seen_version": seen.version, ":seen_status": seen.status}
+        return self._put(seen.entity, item, condition, _names("#version", "#status"), values)
+
+    def transition(self, trip_id: str, entity: Entity, source: str, target: str, holder: str) -> Attempt:
         try:
             response = self._table.update_item(
                 Key=_key(trip_id, entity),
                 UpdateExpression="SET #status = :target, #version = #version + :one, #updated_at = :now",
-                ConditionExpression="#status = :source",
-                ExpressionAttributeNames={"#status": "status", "#version": "version", "#updated_at": "updated_at"},
-                ExpressionAttributeValues={":source": source, ":target": target, ":one": 1, ":now": _now()},
+                ConditionExpression="#status = :source AND #held_by = :holder",
+                ExpressionAttributeNames={**_names("#status", "#version", "#held_by"), "#updated_at": "updated_at"},
+                ExpressionAttributeValues={
+                    ":source": source,
+                    ":target": target,
+                    ":holder": holder,
+                    ":one": 1,
+                    ":now": _now(),
+                },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as refused:
-            item = _item_as_it_stood(refused)
-            return None if item is None else _state(entity, item)
-        return _state(entity, response["Attributes"])
+            return Attempt(_item_as_it_stood(refused, entity), wrote=False)
+        return Attempt(_state(entity, response["Attributes"]), wrote=True)
+
+    def _put(
+        self, entity: Entity, item: dict[str, Any], condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> Attempt:
+        try:
+            self._table.put_item(
+                Item=item,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                **({"ExpressionAttributeValues": values} if values else {}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as refused:
+            return Attempt(_item_as_it_stood(refused, entity), wrote=False)
+        return Attempt(_state(entity, item), wrote=True)
+
+
+def _booking(
+    trip_id: str,
+    entity: Entity,
+    status: str,
+    attributes: Mapping[str, Any],
+    holder: str,
+    version: int,
+    created_at: str,
+    updated_at: str,
+) -> dict[str, Any]:
+    return {
+        **_key(trip_id, entity),
+        **attributes,
+        "status": status,
+        "version": version,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        TRIP_HOLDER: holder,
+    }
 
 
 def _now() -> str:
@@ -74,13 +108,24 @@ def _key(trip_id: str, entity: Entity) -> dict[str, str]:
     return {TRIP_PK: f"{TRIP_PK_PREFIX}{trip_id}", TRIP_SK: f"{entity}#{entity.lower()}_for_{trip_id}"}
 
 
-def _item_as_it_stood(refused: ClientError) -> dict[str, Any] | None:
+def _names(*placeholders: str) -> dict[str, str]:
+    return {placeholder: _NAMES[placeholder] for placeholder in placeholders}
+
+
+def _item_as_it_stood(refused: ClientError, entity: Entity) -> EntityState | None:
     if refused.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
         raise refused
     # The failure response carries the item in DynamoDB JSON even through the resource API.
     raw = refused.response.get("Item")
-    return None if raw is None else {name: _deserializer.deserialize(value) for name, value in raw.items()}
+    return None if raw is None else _state(entity, {name: _deserializer.deserialize(v) for name, v in raw.items()})
 
 
 def _state(entity: Entity, item: Mapping[str, Any]) -> EntityState:
-    return EntityState(entity, str(item["status"]), int(item["version"]))
+    holder, created_at = item.get(TRIP_HOLDER), item.get("created_at")
+    return EntityState(
+        entity=entity,
+        status=str(item["status"]),
+        version=int(item["version"]),
+        holder=holder if isinstance(holder, str) else None,
+        created_at=created_at if isinstance(created_at, str) else None,
+    )

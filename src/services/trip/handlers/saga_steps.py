@@ -1,7 +1,10 @@
-"""The saga's Lambda tasks: each takes the whole execution input and returns {trip_id, entity, status, version}.
+"""The saga's Lambda tasks: each takes the whole execution input (with the state machine's `saga.execution_id`)
+and returns {trip_id, entity, status, version, outcome[, reason]}.
 
 Handler names (CONTRACT.md): reserve_flight, reserve_hotel, process_payment, cancel_flight, cancel_hotel,
-refund_payment.
+refund_payment; each is the task of the state of the same name in CamelCase (infra/saga.py). A refusal
+(`bookings.SagaStepError`) is raised with that state's name in its message, which the state machine makes the
+execution's cause: `ReserveHotel: hotel_details.check_in_date: day is out of range for month`.
 """
 
 from __future__ import annotations
@@ -29,19 +32,24 @@ def _trip_table() -> TripTable:
     return TripTable(boto3.resource("dynamodb").Table(saga_settings().table_name))
 
 
-def _saga_step(command: Command) -> Handler:
+def _saga_step(state_name: str, command: Command) -> Handler:
     @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: LambdaContext) -> bookings.StepResult:
-        result = command(event, _trip_table())
-        logger.info(f"{command.__name__} done", extra=dict(result))
+        try:
+            result = command(event, _trip_table())
+        except bookings.SagaStepError as refused:
+            refused.step = state_name
+            logger.info(f"{state_name} refused", extra={"error": type(refused).__name__, "cause": str(refused)})
+            raise
+        logger.info(f"{state_name} done", extra=dict(result))
         return result
 
     return handler
 
 
-reserve_flight = _saga_step(bookings.reserve_flight)
-reserve_hotel = _saga_step(bookings.reserve_hotel)
-process_payment = _saga_step(bookings.process_payment)
-cancel_flight = _saga_step(bookings.cancel_flight)
-cancel_hotel = _saga_step(bookings.cancel_hotel)
-refund_payment = _saga_step(bookings.refund_payment)
+reserve_flight = _saga_step("ReserveFlight", bookings.reserve_flight)
+reserve_hotel = _saga_step("ReserveHotel", bookings.reserve_hotel)
+process_payment = _saga_step("ProcessPayment", bookings.process_payment)
+cancel_flight = _saga_step("CancelFlight", bookings.cancel_flight)
+cancel_hotel = _saga_step("CancelHotel", bookings.cancel_hotel)
+refund_payment = _saga_step("RefundPayment", bookings.refund_payment)
