@@ -10,7 +10,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint format synth deploy diff destroy up demo clean
+.PHONY: dev test lint format synth deploy diff destroy up demo bench clean
 
 dev: $(INSTALLED) $(NPM_INSTALLED) ## create .venv/ and node_modules/ with everything installed
 
@@ -30,7 +30,7 @@ test: dev ## run the whole test suite
 lint: dev ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy src infra replay local_runtime app.py
+	$(VENV)/bin/mypy src infra replay local_runtime bench app.py
 
 format: dev
 	$(VENV)/bin/ruff check --fix .
@@ -53,6 +53,9 @@ up: dev ## run the whole stack locally (no AWS account, no Docker) until Ctrl-C
 
 demo: dev ## run the seed's scenarios end to end on the local runtime
 	$(PY) -m local_runtime demo
+
+bench: dev ## measure the projection's figures, each as a ratio to a baseline measured in the same run
+	PYTHONPATH=src:. $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis .local

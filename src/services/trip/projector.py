@@ -3,14 +3,21 @@
 The changes of a batch are grouped by trip and folded onto the stored documents (`projection.fold`); each trip
 whose document changed is written once, conditioned on the revision that was read. When another writer got
 there first (the other pipeline, a replay), the fold is redone on the document it wrote.
+
+The round trips of a batch overlap: its reads (one BatchGetItem per 100 trips) run at once, then each trip is
+folded and written on its own thread, at most `SearchDocuments.concurrent_requests` in flight. A trip's changes
+stay on one thread, so the guarantees are those of one trip at a time: the version gate at write time, the re-fold
+on a conflict, and a failure that concerns only that trip's records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from services.trip.adapters.search_documents import (
+    BATCH_GET_LIMIT,
     DocumentConflict,
     PermanentStoreError,
     SearchDocuments,
@@ -44,6 +51,7 @@ class Projector:
     def __init__(self, documents: SearchDocuments, tombstone_ttl_seconds: int) -> None:
         self.documents = documents
         self.tombstone_ttl_seconds = tombstone_ttl_seconds
+        self._threads = ThreadPoolExecutor(documents.concurrent_requests, thread_name_prefix="projector")
 
     def project(self, changes: Sequence[TripChange]) -> BatchProjection:
         by_trip: dict[str, list[int]] = {}
@@ -51,21 +59,33 @@ class Projector:
             by_trip.setdefault(change.trip_id, []).append(index)
         results: list[Result | None] = [None] * len(changes)
         try:
-            stored = self.documents.load_many(by_trip)
+            stored = self._load(by_trip)
         except TransientStoreError as error:
             failure = ProjectionFailure(f"could not read the search documents: {error}", retryable=True)
             return BatchProjection((failure,) * len(changes), writes=0, conflicts=0)
 
+        projections = {
+            trip_id: self._threads.submit(
+                self._project_trip, stored.get(trip_id, SearchDocument(trip_id)), [changes[i] for i in indexes]
+            )
+            for trip_id, indexes in by_trip.items()
+        }
         writes = conflicts = 0
         for trip_id, indexes in by_trip.items():
-            trip_changes = [changes[i] for i in indexes]
-            document = stored.get(trip_id, SearchDocument(trip_id))
-            trip_results, trip_writes, trip_conflicts = self._project_trip(document, trip_changes)
+            trip_results, trip_writes, trip_conflicts = projections[trip_id].result()
             writes += trip_writes
             conflicts += trip_conflicts
             for index, result in zip(indexes, trip_results, strict=True):
                 results[index] = result
         return BatchProjection(tuple(r for r in results if r is not None), writes, conflicts)
+
+    def _load(self, trip_ids: Iterable[str]) -> dict[str, SearchDocument]:
+        ids = sorted(trip_ids)
+        parts = [ids[start : start + BATCH_GET_LIMIT] for start in range(0, len(ids), BATCH_GET_LIMIT)]
+        stored: dict[str, SearchDocument] = {}
+        for found in self._threads.map(self.documents.load_many, parts):
+            stored.update(found)
+        return stored
 
     def _project_trip(self, document: SearchDocument, changes: list[TripChange]) -> tuple[Sequence[Result], int, int]:
         writes = 0

@@ -2,6 +2,10 @@
 
 AWS errors are translated into the project's own: `DocumentConflict` (someone wrote the document since we read
 it), `TransientStoreError` (retry later), `PermanentStoreError` (no retry will help).
+
+Safe to call from several threads at once: it calls the resource's client (boto3 clients are thread-safe,
+resources are not; this client still converts Python values to DynamoDB's and back), whose connection pool
+bounds how many requests are in flight (`concurrent_requests`).
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.trip.projection import REVISION, SearchDocument, from_item, to_item
 from services.trip.schema import SEARCH_KEY
 
 _deserializer = TypeDeserializer()
-_BATCH_GET_LIMIT = 100
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem (AWS DynamoDB API reference)
+# Requests in flight at once: a batch of 100 records touches up to 100 trips, each written once.
+CONCURRENT_REQUESTS = 50
 _UNPROCESSED_RETRIES = 5
 # DynamoDB rejects these because of what we sent: retrying cannot help.
 _PERMANENT_ERRORS = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
@@ -51,16 +58,23 @@ class SearchDocuments:
     """The documents of one search table (the live one, or a rebuild target)."""
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        """`dynamodb`: a boto3 DynamoDB resource (default: one whose pool holds `CONCURRENT_REQUESTS`)."""
         self.table_name = table_name
-        self._dynamodb = dynamodb or boto3.resource("dynamodb")
-        self._table = self._dynamodb.Table(table_name)
+        resource = dynamodb or boto3.resource("dynamodb", config=Config(max_pool_connections=CONCURRENT_REQUESTS))
+        self._client = resource.meta.client
+
+    @property
+    def concurrent_requests(self) -> int:
+        """How many requests may be in flight at once: the client's connection pool."""
+        pool: int = self._client.meta.config.max_pool_connections
+        return pool
 
     def load_many(self, trip_ids: Iterable[str]) -> dict[str, SearchDocument]:
         """The stored documents of these trips (strongly consistent); absent trips are missing from the result."""
         ids = sorted(set(trip_ids))
         found: dict[str, SearchDocument] = {}
-        for start in range(0, len(ids), _BATCH_GET_LIMIT):
-            keys = [{SEARCH_KEY: trip_id} for trip_id in ids[start : start + _BATCH_GET_LIMIT]]
+        for start in range(0, len(ids), BATCH_GET_LIMIT):
+            keys = [{SEARCH_KEY: trip_id} for trip_id in ids[start : start + BATCH_GET_LIMIT]]
             for item in self._batch_get(keys):
                 document = from_item(item)
                 found[document.trip_id] = document
@@ -71,7 +85,7 @@ class SearchDocuments:
         request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
         for attempt in range(_UNPROCESSED_RETRIES + 1):
             try:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
+                response = self._client.batch_get_item(RequestItems=request)
             except (ClientError, BotoCoreError) as error:
                 raise _translate(error) from error
             items.extend(response.get("Responses", {}).get(self.table_name, []))
@@ -97,7 +111,8 @@ class SearchDocuments:
             }
         )
         try:
-            self._table.put_item(
+            self._client.put_item(
+                TableName=self.table_name,
                 Item=to_item(written, tombstone_ttl_seconds),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **condition,
@@ -114,4 +129,5 @@ class SearchDocuments:
         item = error.response.get("Item")
         if item is None:  # endpoints that ignore ReturnValuesOnConditionCheckFailure: read it instead
             return self.load_many([trip_id]).get(trip_id, SearchDocument(trip_id))
+        # The failure response carries the item in DynamoDB JSON even through the resource's client.
         return from_item({key: _deserializer.deserialize(value) for key, value in item.items()})

@@ -1,0 +1,18 @@
+"""Each benchmark runs once, small, for correctness only: `make bench` gives the figures."""
+
+from __future__ import annotations
+
+from bench.batch_latency import kinesis_batch, measure, streams_batch
+
+
+def test_batch_latency_benchmark_reads_once_and_writes_each_trip_once() -> None:
+    figure = measure(streams_batch(8), latency_s=0.001, rounds=1)
+
+    assert (figure.records, figure.trips, figure.requests) == (8, 2, 3)  # one BatchGetItem, one PutItem per trip
+    assert figure.floor_s > 0.002 and figure.duration_s > 0.002  # at least the two round trips
+
+
+def test_kinesis_batch_is_drawn_from_many_trips() -> None:
+    workload = kinesis_batch(100)
+
+    assert (len(workload.records), workload.trips) == (100, 94)
