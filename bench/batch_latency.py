@@ -94,7 +94,10 @@ class AnsweredDynamoDB:
     """DynamoDB as the default session sees it: each call waits `latency_s`, is counted, and is answered at once
     as an empty search table answers (no documents found; every conditional write accepted)."""
 
-    ANSWERS: dict[str, dict[str, Any]] = {"BatchGetItem": {"Responses": {SEARCH_TABLE: []}, "UnprocessedKeys": {}}, "PutItem": {}}
+    ANSWERS: dict[str, dict[str, Any]] = {
+        "BatchGetItem": {"Responses": {SEARCH_TABLE: []}, "UnprocessedKeys": {}},
+        "PutItem": {},
+    }
 
     def __init__(self) -> None:
         self.latency_s = 0.0
