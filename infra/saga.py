@@ -28,6 +28,7 @@ from services.trip.bookings import (
     PaymentValidationError,
     SagaStepError,
     TripAlreadyBooked,
+    UnreadableBooking,
 )
 
 HANDLER_MODULE = "services.trip.handlers.saga_steps"
@@ -38,6 +39,7 @@ REFUSALS: tuple[type[SagaStepError], ...] = (
     PaymentValidationError,
     TripAlreadyBooked,
     BookingContended,
+    UnreadableBooking,
 )
 
 
@@ -58,9 +60,9 @@ class Saga(Construct):
         reserve_flight = self._step("ReserveFlight", "reserve_flight", "$.results.flight")
         reserve_hotel = self._step("ReserveHotel", "reserve_hotel", "$.results.hotel")
         process_payment = self._step("ProcessPayment", "process_payment", "$.results.payment")
-        cancel_flight = self._step("CancelFlight", "cancel_flight", "$.compensations.flight")
-        cancel_hotel = self._step("CancelHotel", "cancel_hotel", "$.compensations.hotel")
-        refund_payment = self._step("RefundPayment", "refund_payment", "$.compensations.payment")
+        cancel_flight = self._compensation("CancelFlight", "cancel_flight", "$.compensations.flight")
+        cancel_hotel = self._compensation("CancelHotel", "cancel_hotel", "$.compensations.hotel")
+        refund_payment = self._compensation("RefundPayment", "refund_payment", "$.compensations.payment")
 
         start = sfn.Pass(
             self,
@@ -70,9 +72,12 @@ class Saga(Construct):
             result_path="$.saga",
         )
         end = self._failure()
+        # A compensation that still fails after its retries must not abandon the ones after it.
+        for compensation, following in ((refund_payment, cancel_hotel), (cancel_hotel, cancel_flight)):
+            compensation.next(following)
+            compensation.add_catch(following, errors=[sfn.Errors.ALL], result_path="$.compensation_error")
         cancel_flight.next(end)
-        cancel_hotel.next(cancel_flight)
-        refund_payment.next(cancel_hotel)
+        cancel_flight.add_catch(end, errors=[sfn.Errors.ALL], result_path="$.compensation_error")
         # The error is kept beside the execution input, which the compensations still need whole.
         reserve_flight.add_catch(end, errors=[BookingValidationError.__name__], result_path="$.error")
         reserve_flight.add_catch(cancel_flight, errors=[sfn.Errors.ALL], result_path="$.error")
@@ -130,8 +135,16 @@ class Saga(Construct):
             cause="A saga step failed unexpectedly; the steps this execution took were compensated in reverse "
             "order. The step's error is in the execution history.",
         )
+        compensation_failed = sfn.Fail(
+            self,
+            "CompensationFailed",
+            error="CompensationFailed",
+            cause="A compensation still failed after its retries: this execution may still hold items of the "
+            "trip. The execution history holds the errors.",
+        )
         return (
             sfn.Choice(self, "DescribeFailure")
+            .when(sfn.Condition.is_present("$.compensation_error"), compensation_failed)
             .when(
                 sfn.Condition.or_(
                     *(sfn.Condition.string_equals("$.error.Error", refusal.__name__) for refusal in REFUSALS)
@@ -140,6 +153,13 @@ class Saga(Construct):
             )
             .otherwise(failed)
         )
+
+    def _compensation(self, construct_id: str, handler: str, result_path: str) -> tasks.LambdaInvoke:
+        """A compensation step: retried on any error, with backoff (a throttled write, a timeout), since it
+        changes only this execution's items and is idempotent."""
+        step = self._step(construct_id, handler, result_path)
+        step.add_retry(errors=[sfn.Errors.ALL], interval=Duration.seconds(1), max_attempts=3, backoff_rate=2)
+        return step
 
     def _step(self, construct_id: str, handler: str, result_path: str) -> tasks.LambdaInvoke:
         function = self._functions.function(

@@ -160,7 +160,7 @@ def test_failed_payment_compensates_to_cancelled_and_refunded(trip_table: Any) -
     compensations = compensate(event)
 
     assert compensations == [
-        outcome("PAYMENT", "REFUNDED", 1, "compensated"),
+        outcome("PAYMENT", "REFUNDED", 1, "recorded"),
         outcome("HOTEL", "CANCELLED", 2, "compensated"),
         outcome("FLIGHT", "CANCELLED", 2, "compensated"),
     ]
@@ -199,7 +199,7 @@ def test_refund_of_payment_never_taken_records_only_well_formed_details(trip_tab
 
     result = step("refund_payment", event)
 
-    assert result == outcome("PAYMENT", "REFUNDED", 1, "compensated")
+    assert result == outcome("PAYMENT", "REFUNDED", 1, "recorded")
     assert trip_items(trip_table) == {PAYMENT_SK: {"PK": PK, "status": "REFUNDED", "version": 1, "held_by": EXECUTION}}
 
 
@@ -269,12 +269,27 @@ def test_payment_arriving_after_refund_of_payment_never_taken_stays_refunded(tri
     assert late == outcome("PAYMENT", "REFUNDED", 1, "unchanged")
 
 
-@pytest.mark.parametrize(("name", "entity"), [("cancel_flight", "FLIGHT"), ("cancel_hotel", "HOTEL")])
-def test_cancel_of_something_never_reserved_writes_nothing(trip_table: Any, name: str, entity: str) -> None:
-    result = step(name, {"trip_id": TRIP_ID, "saga": {"execution_id": EXECUTION}})
+@pytest.mark.parametrize(
+    ("forward", "compensation", "entity", "status"),
+    [
+        ("reserve_flight", "cancel_flight", "FLIGHT", "CANCELLED"),
+        ("reserve_hotel", "cancel_hotel", "HOTEL", "CANCELLED"),
+        ("process_payment", "refund_payment", "PAYMENT", "REFUNDED"),
+    ],
+)
+def test_a_compensation_that_finds_nothing_records_it_so_a_late_forward_attempt_cannot_land(
+    trip_table: Any, forward: str, compensation: str, entity: str, status: str
+) -> None:
+    # Step Functions gave up on the forward attempt (a client timeout) while it was still running
+    recorded = step(compensation, saga_input())
 
-    assert result == outcome(entity, "NOT_RESERVED", 0, "not_reserved")
-    assert trip_items(trip_table) == {}
+    late = step(forward, saga_input())
+
+    assert recorded == outcome(entity, status, 1, "recorded")
+    assert late == outcome(entity, status, 1, "unchanged")
+    assert statuses(trip_table) == {entity: (status, 1, EXECUTION)}
+    # and the trip stays free for the next execution
+    assert step(forward, saga_input(execution=SECOND))["outcome"] == "rebooked"
 
 
 # --- the semantic lock: a second execution for a booked trip ---
@@ -369,12 +384,15 @@ def test_a_rebooking_that_fails_compensates_only_what_it_took_over(trip_table: A
         step("process_payment", second)
     results = compensate(second)
 
-    assert [result["outcome"] for result in results] == ["held_by_another", "compensated", "compensated"]
+    # the first execution's refund is recorded as this execution's, so a late payment of this one cannot land
+    assert [result["outcome"] for result in results] == ["recorded", "compensated", "compensated"]
     assert statuses(trip_table) == {
         "FLIGHT": ("CANCELLED", 4, SECOND),
         "HOTEL": ("CANCELLED", 4, SECOND),
-        "PAYMENT": ("REFUNDED", 1, EXECUTION),
+        "PAYMENT": ("REFUNDED", 2, SECOND),
     }
+    assert step("process_payment", saga_input(execution=SECOND))["outcome"] == "unchanged"
+    assert statuses(trip_table)["PAYMENT"] == ("REFUNDED", 2, SECOND)
 
 
 class Racing(TripTable):
@@ -440,6 +458,80 @@ def test_a_cancelled_item_of_another_writer_is_taken_over(trip_table: Any) -> No
 
     assert result == outcome("FLIGHT", "CONFIRMED", 5, "rebooked")
     assert statuses(trip_table) == {"FLIGHT": ("CONFIRMED", 5, EXECUTION)}
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"status": "CONFIRMED"},
+        {"status": "CANCELLED"},
+        {"version": Decimal(1)},
+        {"status": "CANCELLED", "version": "2"},
+        {"status": "CANCELLED", "version": Decimal("1.5")},
+        {"status": 7, "version": Decimal(1)},
+    ],
+    ids=["no-version", "cancelled-no-version", "no-status", "string-version", "fractional-version", "number-status"],
+)
+def test_an_item_that_breaks_the_writer_contract_is_refused_and_never_compensated(
+    trip_table: Any, broken: dict[str, Any]
+) -> None:
+    trip_table.put_item(Item={"PK": PK, "SK": FLIGHT_SK, **broken})
+
+    with pytest.raises(bookings.UnreadableBooking) as refused:
+        step("reserve_flight", saga_input())
+    result = step("cancel_flight", saga_input())
+
+    assert str(refused.value) == (
+        f"ReserveFlight: trip {TRIP_ID}: its flight item breaks the writer contract (version must be a whole "
+        "number, status a string): it cannot be booked over"
+    )
+    assert (result["outcome"], result["reason"]) == (
+        "held_by_another",
+        "held by another writer, not by this execution: left unchanged",
+    )
+    assert trip_table.get_item(Key={"PK": PK, "SK": FLIGHT_SK})["Item"] == {"PK": PK, "SK": FLIGHT_SK, **broken}
+
+
+class Recreating(TripTable):
+    """TripTable whose first take-over finds the item deleted, then re-created and cancelled by a third
+    execution, between the step's read and its write."""
+
+    def __init__(self, table: Any, third: dict[str, Any]) -> None:
+        super().__init__(table)
+        self._third: dict[str, Any] | None = third
+
+    def take_over(
+        self, trip_id: str, seen: bookings.EntityState, status: str, attributes: Mapping[str, Any], holder: str
+    ) -> Attempt:
+        if self._third is not None:
+            third, self._third = self._third, None
+            self._table.delete_item(Key={"PK": PK, "SK": FLIGHT_SK})
+            bookings.reserve_flight(third, TripTable(self._table))
+            bookings.cancel_flight(third, TripTable(self._table))
+        return super().take_over(trip_id, seen, status, attributes, holder)
+
+
+def test_a_take_over_never_moves_an_item_back_a_generation(trip_table: Any) -> None:
+    step("reserve_flight", saga_input())
+    step("cancel_flight", saga_input())
+    first_generation = _raw_items(trip_table)[FLIGHT_SK]["created_at"]
+    third = "arn:aws:states:us-east-1:123456789012:execution:TripSaga:third"
+
+    result = bookings.reserve_flight(saga_input(execution=SECOND), Recreating(trip_table, saga_input(execution=third)))
+
+    # the take-over of the deleted item was refused; the second round took over the third execution's item,
+    # whose generation is the later one (the projection would otherwise rank the booking below the third's)
+    assert result == outcome("FLIGHT", "CONFIRMED", 3, "rebooked")
+    assert statuses(trip_table) == {"FLIGHT": ("CONFIRMED", 3, SECOND)}
+    assert _raw_items(trip_table)[FLIGHT_SK]["created_at"] > first_generation
+
+
+def test_a_trip_id_too_long_for_a_dynamodb_key_is_a_validation_error(trip_table: Any) -> None:
+    with pytest.raises(BookingValidationError) as raised:
+        step("reserve_flight", saga_input(trip_id="x" * 1100))
+
+    assert raised.value.field == "trip_id"
+    assert trip_items(trip_table) == {}
 
 
 # --- generations and stamps ---

@@ -78,13 +78,21 @@ def test_forward_step_invokes_its_function_and_compensates_on_any_error(
         ("CancelFlight", "cancel_flight", "$.compensations.flight", "DescribeFailure"),
     ],
 )
-def test_compensations_run_in_reverse_order(
+def test_compensations_run_in_reverse_order_retried_on_any_error_and_never_abandon_the_rest(
     states: dict[str, Any], synthesized: Synthesized, state: str, handler: str, result_path: str, next_state: str
 ) -> None:
-    assert states[state]["Resource"] == step_arn(synthesized, handler)
-    assert states[state]["ResultPath"] == result_path
-    assert states[state]["Next"] == next_state
-    assert [retry["ErrorEquals"] for retry in states[state]["Retry"]] == [LAMBDA_SERVICE_ERRORS]
+    assert states[state] == {
+        "Type": "Task",
+        "Resource": step_arn(synthesized, handler),
+        "ResultPath": result_path,
+        "Next": next_state,
+        "Retry": [
+            {"ErrorEquals": LAMBDA_SERVICE_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2},
+            {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2},
+        ],
+        # still failing after the retries: the next compensation runs all the same
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.compensation_error", "Next": next_state}],
+    }
 
 
 def test_the_execution_id_comes_from_the_context_object_and_overwrites_any_user_input(states: dict[str, Any]) -> None:
@@ -98,14 +106,21 @@ def test_the_execution_id_comes_from_the_context_object_and_overwrites_any_user_
 
 
 def test_a_refusal_ends_the_execution_with_the_steps_error_and_message(states: dict[str, Any]) -> None:
-    refusals = ["BookingValidationError", "PaymentValidationError", "TripAlreadyBooked", "BookingContended"]
+    refusals = [
+        "BookingValidationError",
+        "PaymentValidationError",
+        "TripAlreadyBooked",
+        "BookingContended",
+        "UnreadableBooking",
+    ]
     assert states["DescribeFailure"] == {
         "Type": "Choice",
         "Choices": [
+            {"Variable": "$.compensation_error", "IsPresent": True, "Next": "CompensationFailed"},
             {
                 "Or": [{"Variable": "$.error.Error", "StringEquals": name} for name in refusals],
                 "Next": "ReadRefusal",
-            }
+            },
         ],
         "Default": "BookingFailed",
     }
@@ -120,6 +135,15 @@ def test_a_refusal_ends_the_execution_with_the_steps_error_and_message(states: d
         "Type": "Fail",
         "ErrorPath": "$.refusal.Error",
         "CausePath": "$.refusal.Cause.errorMessage",
+    }
+
+
+def test_a_compensation_that_failed_for_good_ends_the_execution_saying_so(states: dict[str, Any]) -> None:
+    assert states["CompensationFailed"] == {
+        "Type": "Fail",
+        "Error": "CompensationFailed",
+        "Cause": "A compensation still failed after its retries: this execution may still hold items of the trip. "
+        "The execution history holds the errors.",
     }
 
 

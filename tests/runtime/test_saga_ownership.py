@@ -27,8 +27,8 @@ def new_trip() -> str:
     return f"owned-{uuid.uuid4().hex[:8]}"
 
 
-def trip_items(runtime: RunningRuntime, trip_id: str) -> dict[str, tuple[str, int, str | None]]:
-    """(status, version, holder) of the trip's TripTable items, by entity."""
+def trip_items(runtime: RunningRuntime, trip_id: str) -> dict[str, tuple[str, int | None, str | None]]:
+    """(status, version, holder) of the trip's TripTable items, by entity (version None where it has none)."""
     items = runtime.client("dynamodb").query(
         TableName=runtime.outputs["TripTableName"],
         KeyConditionExpression="PK = :pk",
@@ -38,7 +38,7 @@ def trip_items(runtime: RunningRuntime, trip_id: str) -> dict[str, tuple[str, in
     return {
         item["SK"]["S"].split("#")[0]: (
             item["status"]["S"],
-            int(item["version"]["N"]),
+            int(item["version"]["N"]) if "version" in item else None,
             item.get("held_by", {}).get("S"),
         )
         for item in items
@@ -57,7 +57,7 @@ def book(runtime: RunningRuntime, saga: dict[str, Any]) -> str:
     return arn
 
 
-def held_by(arn: str) -> dict[str, tuple[str, int, str | None]]:
+def held_by(arn: str) -> dict[str, tuple[str, int | None, str | None]]:
     return {"FLIGHT": ("CONFIRMED", 1, arn), "HOTEL": ("CONFIRMED", 1, arn), "PAYMENT": ("COMPLETED", 1, arn)}
 
 
@@ -142,8 +142,35 @@ def test_an_impossible_hotel_date_fails_naming_the_step_and_the_field(local_runt
         "BookingValidationError",
         "ReserveHotel: hotel_details.check_in_date: day is out of range for month",
     )
-    # the flight this execution reserved is cancelled; nothing else was written
-    assert trip_items(local_runtime, trip_id) == {"FLIGHT": ("CANCELLED", 2, arn)}
+    # the flight this execution reserved is cancelled, the hotel it never reserved recorded as cancelled
+    assert trip_items(local_runtime, trip_id) == {"FLIGHT": ("CANCELLED", 2, arn), "HOTEL": ("CANCELLED", 1, arn)}
+
+
+def test_an_item_that_breaks_the_writer_contract_is_refused_and_the_rest_compensated(
+    local_runtime: RunningRuntime,
+) -> None:
+    # given another writer's hotel item without a version
+    trip_id = new_trip()
+    hotel_key = {"PK": {"S": f"TRIP#{trip_id}"}, "SK": {"S": f"HOTEL#hotel_for_{trip_id}"}}
+    trip_table = local_runtime.client("dynamodb")
+    trip_table.put_item(
+        TableName=local_runtime.outputs["TripTableName"], Item={**hotel_key, "status": {"S": "CONFIRMED"}}
+    )
+
+    [arn] = start_sagas(local_runtime, [saga_for(trip_id)])
+    [execution] = finished(local_runtime, [arn])
+
+    assert (execution["status"], execution["error"], execution["cause"]) == (
+        "FAILED",
+        "UnreadableBooking",
+        f"ReserveHotel: trip {trip_id}: its hotel item breaks the writer contract (version must be a whole number, "
+        "status a string): it cannot be booked over",
+    )
+    # this execution's flight is cancelled; the other writer's hotel is left as it was
+    items = trip_items(local_runtime, trip_id)
+    assert items["FLIGHT"] == ("CANCELLED", 2, arn)
+    item = trip_table.get_item(TableName=local_runtime.outputs["TripTableName"], Key=hotel_key)["Item"]
+    assert item == {**hotel_key, "status": {"S": "CONFIRMED"}}
 
 
 def test_input_without_a_trip_id_fails_at_the_first_step_and_compensates_nothing(
@@ -180,5 +207,5 @@ def test_the_seed_flows_still_end_booked_and_compensated(local_runtime: RunningR
     assert statuses(_items_as_document(trip_items(local_runtime, compensated))) == COMPENSATED
 
 
-def _items_as_document(items: dict[str, tuple[str, int, str | None]]) -> dict[str, str]:
+def _items_as_document(items: dict[str, tuple[str, int | None, str | None]]) -> dict[str, str]:
     return {f"{entity.lower()}_status": status for entity, (status, _, _) in items.items()}

@@ -8,10 +8,15 @@ from user input); the commands use it so that one execution changes only what it
   a second version bump, never undoing a later compensation), or finds another holder's booking: a booking that
   stands (CONFIRMED / COMPLETED, or any status but a compensated one) refuses with `TripAlreadyBooked` before
   writing; a compensated one (CANCELLED / REFUNDED) is taken over: a new booking of the same item, version + 1;
-- a compensation changes the item only if this execution holds it, and otherwise writes nothing and says why.
+- a compensation moves this execution's item to its compensated status; where there is no item, or another
+  holder's compensated one, it records the compensation as this execution's item (so a late forward attempt of
+  this execution, still running when Step Functions gave up on it, finds it and leaves it alone); another
+  holder's standing booking it leaves alone, writing nothing, and says so in its result.
 
 Items written by other writers carry no holder: they are another holder's (they block while they stand, are taken
-over once compensated, and are never compensated by a saga).
+over once compensated, and are never compensated by a saga). An item whose `version` is not a whole number or
+whose `status` is not a string breaks the writer contract: a forward step refuses it (`UnreadableBooking`), a
+compensation leaves it alone.
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ class BookingStatus(StrEnum):
     CANCELLED = "CANCELLED"
     COMPLETED = "COMPLETED"
     REFUNDED = "REFUNDED"
-    NOT_RESERVED = "NOT_RESERVED"  # reported by a cancel that found nothing to cancel; never stored
 
 
 # A booking in one of these statuses was compensated: a later execution may book the item again.
@@ -47,9 +51,9 @@ class StepOutcome(StrEnum):
     RESERVED = "reserved"  # created the item, held by this execution
     REBOOKED = "rebooked"  # took over an item whose earlier booking was compensated
     COMPENSATED = "compensated"  # moved this execution's item to CANCELLED / REFUNDED
+    RECORDED = "recorded"  # found nothing of this execution's: recorded the compensation as its item
     UNCHANGED = "unchanged"  # this execution's item was already where the step leaves it (a retry)
-    NOT_RESERVED = "not_reserved"  # a compensation found no item
-    HELD_BY_ANOTHER = "held_by_another"  # a compensation found another holder's item and left it alone
+    HELD_BY_ANOTHER = "held_by_another"  # a compensation found another holder's standing booking and left it
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,15 @@ class EntityState:
     """A TripTable item as the commands see it."""
 
     entity: Entity
-    status: str
-    version: int
+    status: str  # "" when the item's status is not a string
+    version: int | None  # None when the item's version is not a whole number
     holder: str | None  # the execution id holding the item; None: written by another writer
     created_at: str | None  # the item's generation, kept when the item is taken over
+
+    @property
+    def readable(self) -> bool:
+        """The item keeps the writer contract's `version` and `status`."""
+        return self.version is not None and bool(self.status)
 
 
 class Attempt(NamedTuple):
@@ -74,7 +83,7 @@ class StepResult(TypedDict):
     trip_id: str
     entity: str
     status: str
-    version: int  # 0: the step found no item and wrote none
+    version: int | None  # None: the item's version is unreadable (another writer's)
     outcome: str  # a StepOutcome
     reason: NotRequired[str]  # why a compensation left the item alone
 
@@ -90,8 +99,8 @@ class TripItems(Protocol):
     def take_over(
         self, trip_id: str, seen: EntityState, status: str, attributes: Mapping[str, Any], holder: str
     ) -> Attempt:
-        """Replace the item, if it is still as `seen` (version and status), by a booking held by `holder` at
-        `seen.version + 1` with `seen.created_at`."""
+        """Replace the item, if it is still as `seen` (version, status, generation and holder), by a booking held
+        by `holder` at `seen.version + 1` with `seen.created_at`; `seen` must be readable."""
         ...
 
     def transition(self, trip_id: str, entity: Entity, source: str, target: str, holder: str) -> Attempt:
@@ -136,6 +145,17 @@ class BookingContended(SagaStepError):
     """The item kept changing under the step (deleted, re-created, taken over) while it tried to book it."""
 
 
+class UnreadableBooking(SagaStepError):
+    """Another writer's item lacks a whole-number `version` or a string `status`: no saga can tell whether it
+    stands. Nothing was written."""
+
+    def __init__(self, trip_id: str, seen: EntityState) -> None:
+        super().__init__(
+            f"trip {trip_id}: its {seen.entity.lower()} item breaks the writer contract "
+            "(version must be a whole number, status a string): it cannot be booked over"
+        )
+
+
 def _iso_datetime(value: str) -> str:
     datetime.fromisoformat(value)  # departure/arrival times are searched as ISO-8601 strings
     return value
@@ -158,7 +178,8 @@ class SagaContext(BaseModel):
 
 
 class TripRequest(BaseModel):
-    trip_id: Text
+    # Bounded so that TripTable's sort key (`HOTEL#hotel_for_<trip_id>`) stays within DynamoDB's 1,024 bytes.
+    trip_id: Annotated[Text, Field(max_length=200)]
     saga: SagaContext
 
 
@@ -208,23 +229,18 @@ def process_payment(event: Mapping[str, Any], items: TripItems) -> StepResult:
 
 def cancel_flight(event: Mapping[str, Any], items: TripItems) -> StepResult:
     request = _parse(TripRequest, event, BookingValidationError)
-    return _compensate(items, request, Entity.FLIGHT, BookingStatus.CONFIRMED, BookingStatus.CANCELLED)
+    return _compensate(items, request, Entity.FLIGHT, BookingStatus.CONFIRMED, BookingStatus.CANCELLED, {})
 
 
 def cancel_hotel(event: Mapping[str, Any], items: TripItems) -> StepResult:
     request = _parse(TripRequest, event, BookingValidationError)
-    return _compensate(items, request, Entity.HOTEL, BookingStatus.CONFIRMED, BookingStatus.CANCELLED)
+    return _compensate(items, request, Entity.HOTEL, BookingStatus.CONFIRMED, BookingStatus.CANCELLED, {})
 
 
 def refund_payment(event: Mapping[str, Any], items: TripItems) -> StepResult:
     request = _parse(TripRequest, event, BookingValidationError)
-    # Recording the refund first, then refunding a taken payment, leaves no gap in which a late payment of this
-    # execution could land unrefunded: once the item exists, the late payment finds it and leaves it alone.
     never_taken = _refund_of_payment_never_taken(event)
-    recorded = items.create(request.trip_id, Entity.PAYMENT, BookingStatus.REFUNDED, never_taken, _holder(request))
-    if recorded.wrote:
-        return _result(request.trip_id, _stands(recorded), StepOutcome.COMPENSATED)
-    return _compensate(items, request, Entity.PAYMENT, BookingStatus.COMPLETED, BookingStatus.REFUNDED)
+    return _compensate(items, request, Entity.PAYMENT, BookingStatus.COMPLETED, BookingStatus.REFUNDED, never_taken)
 
 
 # Each round either decides or finds that another writer changed the item since the round began.
@@ -238,6 +254,8 @@ def _reserve(items: TripItems, request: TripRequest, entity: Entity, status: str
         state = _stands(found)
         if state.holder == holder:
             return _result(request.trip_id, state, StepOutcome.RESERVED if found.wrote else StepOutcome.UNCHANGED)
+        if not state.readable:
+            raise UnreadableBooking(request.trip_id, state)
         if state.status not in COMPENSATED_STATUSES:
             raise TripAlreadyBooked(request.trip_id, state)
         taken = items.take_over(request.trip_id, state, status, attributes, holder)
@@ -246,25 +264,37 @@ def _reserve(items: TripItems, request: TripRequest, entity: Entity, status: str
     raise BookingContended(f"trip {request.trip_id}: its {entity.lower()} kept changing while it was being booked")
 
 
-def _compensate(items: TripItems, request: TripRequest, entity: Entity, source: str, target: str) -> StepResult:
+def _compensate(
+    items: TripItems,
+    request: TripRequest,
+    entity: Entity,
+    source: str,
+    target: str,
+    record: Mapping[str, Any],
+) -> StepResult:
+    """Compensate this execution's `entity`: `source` -> `target` if it holds it; where nothing of its is there,
+    `record` it as this execution's compensated item (a late forward attempt then finds it); never touch
+    another holder's standing booking."""
     holder = _holder(request)
-    attempt = items.transition(request.trip_id, entity, source, target, holder)
-    state = attempt.state
-    if state is None:
-        return {
-            "trip_id": request.trip_id,
-            "entity": entity,
-            "status": BookingStatus.NOT_RESERVED,
-            "version": 0,
-            "outcome": StepOutcome.NOT_RESERVED,
-        }
-    if attempt.wrote:
-        return _result(request.trip_id, state, StepOutcome.COMPENSATED)
-    if state.holder != holder:
-        result = _result(request.trip_id, state, StepOutcome.HELD_BY_ANOTHER)
-        result["reason"] = f"held by {state.holder or 'another writer'}, not by this execution: left unchanged"
-        return result
-    return _result(request.trip_id, state, StepOutcome.UNCHANGED)
+    for _ in range(_BOOKING_ROUNDS):
+        moved = items.transition(request.trip_id, entity, source, target, holder)
+        state = moved.state
+        if moved.wrote:
+            return _result(request.trip_id, _stands(moved), StepOutcome.COMPENSATED)
+        if state is None:
+            recorded = items.create(request.trip_id, entity, target, record, holder)
+        elif state.holder == holder:
+            return _result(request.trip_id, state, StepOutcome.UNCHANGED)
+        elif state.readable and state.status in COMPENSATED_STATUSES:
+            recorded = items.take_over(request.trip_id, state, target, record, holder)
+        else:
+            result = _result(request.trip_id, state, StepOutcome.HELD_BY_ANOTHER)
+            result["reason"] = f"held by {state.holder or 'another writer'}, not by this execution: left unchanged"
+            return result
+        if recorded.wrote:
+            return _result(request.trip_id, _stands(recorded), StepOutcome.RECORDED)
+        # Another writer got there between the two requests (a late attempt of this execution, say): look again.
+    raise BookingContended(f"trip {request.trip_id}: its {entity.lower()} kept changing while it was compensated")
 
 
 def _holder(request: TripRequest) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -18,7 +19,14 @@ from services.trip.changes import Entity
 from services.trip.schema import TRIP_HOLDER, TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
 
 _deserializer = TypeDeserializer()
-_NAMES = {"#pk": TRIP_PK, "#status": "status", "#version": "version", "#held_by": TRIP_HOLDER}
+_NAMES = {
+    "#pk": TRIP_PK,
+    "#status": "status",
+    "#version": "version",
+    "#held_by": TRIP_HOLDER,
+    "#created_at": "created_at",
+    "#updated_at": "updated_at",
+}
 
 
 class TripTable:
@@ -34,12 +42,23 @@ class TripTable:
     def take_over(
         self, trip_id: str, seen: EntityState, status: str, attributes: Mapping[str, Any], holder: str
     ) -> Attempt:
-        # A whole new item, so nothing of the earlier booking's details survives; the generation stays.
+        # A whole new item, so nothing of the earlier booking's details survives; the generation stays. The item
+        # must still be the one seen: the same version and status, the same generation (not deleted and
+        # re-created meanwhile) and the same holder.
+        version = seen.version
+        assert version is not None, "only a readable item is taken over"
         now = _now()
-        item = _booking(trip_id, seen.entity, status, attributes, holder, seen.version + 1, seen.created_at or now, now)
-        condition = "#version = :seen_version AND #status = :seen_status"
-        values = {":seen_version": seen.version, ":seen_status": seen.status}
-        return self._put(seen.entity, item, condition, _names("#version", "#status"), values)
+        item = _booking(trip_id, seen.entity, status, attributes, holder, version + 1, seen.created_at or now, now)
+        conditions = ["#version = :seen_version", "#status = :seen_status"]
+        values: dict[str, Any] = {":seen_version": version, ":seen_status": seen.status}
+        for placeholder, value in (("#created_at", seen.created_at), ("#held_by", seen.holder)):
+            if value is None:
+                conditions.append(f"attribute_not_exists({placeholder})")
+            else:
+                conditions.append(f"{placeholder} = :seen_{placeholder[1:]}")
+                values[f":seen_{placeholder[1:]}"] = value
+        names = _names("#version", "#status", "#created_at", "#held_by")
+        return self._put(seen.entity, item, " AND ".join(conditions), names, values)
 
     def transition(self, trip_id: str, entity: Entity, source: str, target: str, holder: str) -> Attempt:
         try:
@@ -47,7 +66,7 @@ class TripTable:
                 Key=_key(trip_id, entity),
                 UpdateExpression="SET #status = :target, #version = #version + :one, #updated_at = :now",
                 ConditionExpression="#status = :source AND #held_by = :holder",
-                ExpressionAttributeNames={**_names("#status", "#version", "#held_by"), "#updated_at": "updated_at"},
+                ExpressionAttributeNames=_names("#status", "#version", "#held_by", "#updated_at"),
                 ExpressionAttributeValues={
                     ":source": source,
                     ":target": target,
@@ -121,11 +140,19 @@ def _item_as_it_stood(refused: ClientError, entity: Entity) -> EntityState | Non
 
 
 def _state(entity: Entity, item: Mapping[str, Any]) -> EntityState:
+    """The item as the commands see it; what another writer left unreadable is reported, never raised."""
+    status, version = item.get("status"), item.get("version")
     holder, created_at = item.get(TRIP_HOLDER), item.get("created_at")
     return EntityState(
         entity=entity,
-        status=str(item["status"]),
-        version=int(item["version"]),
+        status=status if isinstance(status, str) else "",
+        version=_whole_number(version),
         holder=holder if isinstance(holder, str) else None,
         created_at=created_at if isinstance(created_at, str) else None,
     )
+
+
+def _whole_number(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        return None
+    return int(value) if value == int(value) else None
