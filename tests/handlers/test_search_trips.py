@@ -567,3 +567,16 @@ def test_direct_invocation_with_a_repeated_parameter_is_a_400(search_table: Any)
         400,
         "invalid query parameter 'status': may be given once",
     )
+
+
+def test_openapi_describes_the_responses_with_the_amount_as_a_number() -> None:
+    schema_document = json.loads(search_trips.app.get_openapi_json_schema())
+    paths, components = schema_document["paths"], schema_document["components"]["schemas"]
+
+    assert paths["/trips/search"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SearchResult"
+    }
+    assert paths["/trips/{trip_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TripView"
+    }
+    assert components["TripView"]["properties"]["total_amount"] == {"type": "number", "title": "Total Amount"}

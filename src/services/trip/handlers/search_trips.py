@@ -41,7 +41,7 @@ def _reader() -> SearchTableReader:
     return SearchTableReader(boto3.resource("dynamodb").Table(search_settings().search_table_name))
 
 
-def _documented(model: Any, description: str) -> dict[int | str, OpenAPIResponse]:
+def _documented(model: Any, description: str) -> dict[int, OpenAPIResponse]:
     """The OpenAPI description of a 200 whose body `exact_json` writes (so not Powertools' float conversion)."""
     return {200: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}}
 
