@@ -8,7 +8,7 @@ from typing import Annotated, Any, NotRequired, cast
 
 from pydantic import WithJsonSchema
 
-# pydantic (the resolver's response validation) needs this TypedDict before Python 3.12
+# pydantic (the OpenAPI description of the responses) needs this TypedDict before Python 3.12
 from typing_extensions import TypedDict
 
 from services.trip import schema
