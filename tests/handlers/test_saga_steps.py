@@ -328,6 +328,7 @@ def test_trip_ids_a_url_carries_unambiguously_are_accepted(trip_table: Any, trip
         (" trip-002", "must not start or end with a space"),
         ("trip-002 ", "must not start or end with a space"),
         ("..", "must not be made of dots only"),
+        ("search", "must not be 'search': GET /trips/search is the search"),
         ("t" * 129, "must be 1 to 128 characters, got 129"),
         ("tri\u0302p", "must be in Unicode NFC ('trîp')"),
     ],

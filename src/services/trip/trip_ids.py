@@ -1,8 +1,8 @@
 """Which trip ids can exist: the ones a URL path carries unambiguously, whether or not it is percent-encoded.
 
 A trip id is 1 to 128 characters in Unicode NFC, each a letter, combining mark or digit of any script, or one of
-``- _ . ~ @ :`` and the space; it neither starts nor ends with a space and is not made of dots only.
-Why these and no others:
+``- _ . ~ @ :`` and the space; it neither starts nor ends with a space, is not made of dots only, and is not
+``search`` (``GET /trips/search`` is the search itself). Why these and no others:
 
 - ``%`` is the escape character itself: without it, an id found in a path decodes the same way whether API
   Gateway hands the path parameter decoded or still percent-encoded (public reports disagree), so decoding it
@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 MAX_LENGTH = 128
 PUNCTUATION = "-_.~@: "
+SEARCH_SEGMENT = "search"  # GET /trips/search: API Gateway routes a literal segment before /trips/{trip_id}
 
 
 class InvalidTripId(ValueError):
@@ -41,6 +42,8 @@ def check_trip_id(trip_id: str) -> str:
         raise InvalidTripId("must not start or end with a space")
     if not trip_id.strip("."):
         raise InvalidTripId("must not be made of dots only")
+    if trip_id == SEARCH_SEGMENT:
+        raise InvalidTripId(f"must not be {trip_id!r}: GET /trips/{trip_id} is the search")
     if not unicodedata.is_normalized("NFC", trip_id):
         raise InvalidTripId(f"must be in Unicode NFC ({unicodedata.normalize('NFC', trip_id)!r})")
     return trip_id

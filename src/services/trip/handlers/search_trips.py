@@ -26,10 +26,10 @@ from services.trip.search import page_token
 from services.trip.search.criteria import InvalidSearchParameter, search_query
 from services.trip.search.documents import SearchResult, TripView, is_tombstone, public_view
 from services.trip.search.reader import SearchTableReader
-from services.trip.trip_ids import InvalidTripId, trip_id_of_path_segment
+from services.trip.trip_ids import SEARCH_SEGMENT, InvalidTripId, trip_id_of_path_segment
 
-SEARCH_PATH = "/trips/search"
 TRIP_PATH_PREFIX = "/trips/"
+SEARCH_PATH = f"{TRIP_PATH_PREFIX}{SEARCH_SEGMENT}"
 TRIP_PATH = f"{TRIP_PATH_PREFIX}<trip_id>"
 
 logger = Logger()
