@@ -380,8 +380,14 @@ def test_trip_id_no_trip_can_have_is_a_400_naming_trip_id(search_table: Any, pat
     )
 
 
-def test_other_paths_stay_a_404(search_table: Any) -> None:
-    response = search_trips.lambda_handler(api_event("/hotels/{id}", "/hotels/h1"), CONTEXT)
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/hotels/h1"), ("POST", "/trips/tri\u0302p"), ("DELETE", "/trips/✈")]
+)
+def test_other_routes_stay_a_404(search_table: Any, method: str, path: str) -> None:
+    put_document(search_table, {**SEED_TRIP, "trip_id": "tr\u00eep"})
+    event = api_event("/{proxy+}", path) | {"httpMethod": method}
+
+    response = search_trips.lambda_handler(event, CONTEXT)
 
     assert (response["statusCode"], json.loads(response["body"])) == (404, {"statusCode": 404, "message": "Not found"})
 

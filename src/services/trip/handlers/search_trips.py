@@ -88,7 +88,7 @@ def _no_route(_: NotFoundError) -> Response[Any]:
     """Powertools matches a path parameter of word characters and some punctuation only: a trip id holding a
     combining mark (`trîp` typed decomposed), or a character no trip id may hold (`"`, `✈`, a `/`), lands here."""
     path = app.current_event.path
-    if not path.startswith(TRIP_PATH_PREFIX):
+    if app.current_event.http_method != "GET" or not path.startswith(TRIP_PATH_PREFIX):
         return _not_found("Not found")
     try:
         return _trip(path.removeprefix(TRIP_PATH_PREFIX))
