@@ -12,7 +12,8 @@ A trip id is 1 to 128 characters in Unicode NFC, each a letter, combining mark o
   control and invisible characters cannot be typed nor seen; ``.`` and ``..`` are dot segments that clients
   resolve away.
 - NFC: the same text has one spelling, so ``trîp-é1`` typed decomposed (macOS) finds the trip stored composed.
-- 128 characters fit DynamoDB's 1,024-byte sort key (``PAYMENT#payment_for_<trip_id>``) in any script.
+- 128 characters (at most 512 UTF-8 bytes) fit the sort key ``PAYMENT#payment_for_<trip_id>`` in any script:
+  DynamoDB allows 1,024 bytes (AWS, "Constraints in Amazon DynamoDB", sort key length).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from urllib.parse import unquote
 
 MAX_LENGTH = 128
 PUNCTUATION = "-_.~@: "
-SEARCH_SEGMENT = "search"  # GET /trips/search: API Gateway routes a literal segment before /trips/{trip_id}
+SEARCH_SEGMENT = "search"  # GET /trips/search is its own resource beside /trips/{trip_id}: the search
 
 
 class InvalidTripId(ValueError):
