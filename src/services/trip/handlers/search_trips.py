@@ -56,7 +56,8 @@ def search_trips(
         str | None, Query(min_length=1, description="Flight status, CONFIRMED or CANCELLED, in any letter case")
     ] = None,
     hotel_name: Annotated[
-        str | None, Query(min_length=1, description="Case-insensitive hotel-name prefix; excludes the others")
+        str | None,
+        Query(min_length=1, description="Hotel-name prefix, any case or Unicode spelling; excludes the others"),
     ] = None,
     departure_from: Annotated[
         str | None, Query(alias="from", description="Earliest departure, ISO-8601 local date or date-time")
