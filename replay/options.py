@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ import typer
 from rich.console import Console
 
 from replay.errors import ReplayError
+from services.trip import exact_json
 
 StackName = Annotated[
     str, typer.Option("--stack-name", help="The deployed stack whose outputs name the tables, stream and queue.")
@@ -36,4 +36,5 @@ def operator_errors() -> Iterator[None]:
 
 
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    """Every `--json` output: numbers with all their digits (`exact_json`), other values (times, ...) as text."""
+    sys.stdout.write(exact_json.dumps(document, indent=2, default=str) + "\n")

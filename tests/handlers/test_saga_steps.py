@@ -643,3 +643,134 @@ def test_fractional_amount_is_kept_exactly(trip_table: Any) -> None:
     step("process_payment", saga_input(payment_details={"amount": 123.45, "currency": "USD"}))
 
     assert trip_items(trip_table)[PAYMENT_SK]["amount"] == Decimal("123.45")
+
+
+# Trip ids (README: trip ids): what round-trips a URL path unambiguously, in any script.
+@pytest.mark.parametrize(
+    "trip_id", ["trip-001", "trip 002", "trip@001", "trîp-é1", "旅行:2026~1.a_b", "यात्रा-1", "t" * 128]
+)
+def test_trip_ids_a_url_carries_unambiguously_are_accepted(trip_table: Any, trip_id: str) -> None:
+    result = step("reserve_flight", saga_input(trip_id=trip_id))
+
+    assert result == {
+        "trip_id": trip_id,
+        "entity": "FLIGHT",
+        "status": "CONFIRMED",
+        "version": 1,
+        "outcome": "reserved",
+    }
+    assert trip_items(trip_table, trip_id)[f"FLIGHT#flight_for_{trip_id}"]["PK"] == f"TRIP#{trip_id}"
+
+
+@pytest.mark.parametrize(
+    ("trip_id", "reason"),
+    [
+        ("trip%20002", "may hold letters, digits and - _ . ~ @ : and space only, not '%'"),
+        ("trip/002", "may hold letters, digits and - _ . ~ @ : and space only, not '/'"),
+        ("trip?002", "may hold letters, digits and - _ . ~ @ : and space only, not '?'"),
+        ("trip#002", "may hold letters, digits and - _ . ~ @ : and space only, not '#'"),
+        ("trip+002", "may hold letters, digits and - _ . ~ @ : and space only, not '+'"),
+        ("trip\t002", "may hold letters, digits and - _ . ~ @ : and space only, not '\\t'"),
+        ("✈-002", "may hold letters, digits and - _ . ~ @ : and space only, not '✈'"),
+        (" trip-002", "must not start or end with a space"),
+        ("trip-002 ", "must not start or end with a space"),
+        ("..", "must not be made of dots only"),
+        ("search", "must not be 'search': GET /trips/search is the search"),
+        ("t" * 129, "must be 1 to 128 characters, got 129"),
+        ("tri\u0302p", "must be in Unicode NFC ('trîp')"),
+    ],
+)
+@pytest.mark.parametrize("name", ["reserve_flight", "reserve_hotel", "process_payment", "cancel_flight"])
+def test_trip_id_a_url_cannot_carry_is_a_validation_error_naming_trip_id(
+    trip_table: Any, name: str, trip_id: str, reason: str
+) -> None:
+    with pytest.raises(BookingValidationError) as raised:
+        step(name, saga_input(trip_id=trip_id))
+
+    state_name = "".join(part.title() for part in name.split("_"))
+    assert (raised.value.field, str(raised.value)) == ("trip_id", f"{state_name}: trip_id: {reason}")
+    assert trip_table.scan()["Items"] == []
+
+
+# Times (services.trip.times): accepted in any ISO-8601 shape, stored in the one canonical form.
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("2026-03-15T10:00", "2026-03-15T10:00:00"),
+        ("2026-03-15 10:30:00", "2026-03-15T10:30:00"),
+        ("2026-03-15T10:30:00.250", "2026-03-15T10:30:00.250000"),
+        ("20260315T103000", "2026-03-15T10:30:00"),
+    ],
+)
+def test_flight_times_are_stored_in_canonical_form(trip_table: Any, given: str, stored: str) -> None:
+    details = {**saga_input()["flight_details"], "departure_time": given, "arrival_time": given}
+
+    step("reserve_flight", saga_input(flight_details=details))
+
+    flight = trip_items(trip_table)[FLIGHT_SK]
+    assert (flight["departure_time"], flight["arrival_time"]) == (stored, stored)
+
+
+@pytest.mark.parametrize(("given", "stored"), [("2026-03-15", "2026-03-15"), ("20260315", "2026-03-15")])
+def test_hotel_dates_are_stored_in_canonical_form(trip_table: Any, given: str, stored: str) -> None:
+    details = {**saga_input()["hotel_details"], "check_in_date": given, "check_out_date": given}
+
+    step("reserve_hotel", saga_input(hotel_details=details))
+
+    hotel = trip_items(trip_table)[HOTEL_SK]
+    assert (hotel["check_in_date"], hotel["check_out_date"]) == (stored, stored)
+
+
+@pytest.mark.parametrize(
+    ("name", "details", "field", "reason"),
+    [
+        (
+            "flight_details",
+            {"departure_time": "2026-03-15T10:00:00+09:00"},
+            "flight_details.departure_time",
+            "'2026-03-15T10:00:00+09:00' must be a local time without a UTC offset",
+        ),
+        (
+            "flight_details",
+            {"arrival_time": "2026-03-15T01:00:00Z"},
+            "flight_details.arrival_time",
+            "'2026-03-15T01:00:00Z' must be a local time without a UTC offset",
+        ),
+        (
+            "flight_details",
+            {"departure_time": "2026-03-15"},
+            "flight_details.departure_time",
+            "'2026-03-15' is a date without a time of day",
+        ),
+        (
+            "hotel_details",
+            {"check_in_date": "2026-03-15T00:00"},
+            "hotel_details.check_in_date",
+            "'2026-03-15T00:00' is not an ISO-8601 date",
+        ),
+        (
+            "hotel_details",
+            {"check_out_date": "2026-04-31"},
+            "hotel_details.check_out_date",
+            "day is out of range for month",
+        ),
+        ("hotel_details", {"check_in_date": "2026-13-01"}, "hotel_details.check_in_date", "month must be in 1..12"),
+        (
+            "flight_details",
+            {"arrival_time": "2026-03-15T24:30"},
+            "flight_details.arrival_time",
+            "hour must be in 0..23",
+        ),
+    ],
+)
+def test_time_of_the_wrong_kind_is_a_validation_error_naming_the_field(
+    trip_table: Any, name: str, details: dict[str, str], field: str, reason: str
+) -> None:
+    command = "reserve_flight" if name == "flight_details" else "reserve_hotel"
+
+    with pytest.raises(BookingValidationError) as raised:
+        step(command, saga_input(**{name: {**saga_input()[name], **details}}))
+
+    state_name = "ReserveFlight" if command == "reserve_flight" else "ReserveHotel"
+    assert (raised.value.field, str(raised.value)) == (field, f"{state_name}: {field}: {reason}")
+    assert trip_items(trip_table) == {}

@@ -7,11 +7,13 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from boto3.dynamodb.conditions import Key
 
-from services.trip import config, schema
-from services.trip.handlers import search_trips
+from services.trip import config, consumer, schema
+from services.trip.handlers import saga_steps, search_trips, stream_consumer
 from tests import factories as f
 
 CONTEXT: Any = f.LambdaContext()  # a stand-in: only the attributes Powertools reads
@@ -26,9 +28,16 @@ def fresh_settings_and_clients() -> Iterator[None]:
     search_trips._reader.cache_clear()
 
 
-def api_event(resource: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
-    """An API Gateway REST proxy event, shaped like `sam local generate-event apigateway aws-proxy`."""
-    path_parameters = {"trip_id": path.rsplit("/", 1)[1]} if "{trip_id}" in resource else None
+def api_event(
+    resource: str, path: str, query: dict[str, str] | None = None, repeated: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, shaped like `sam local generate-event apigateway aws-proxy`.
+
+    `repeated`: parameters given more than once; API Gateway keeps the last value in queryStringParameters.
+    """
+    path_parameters = {"trip_id": path.removeprefix("/trips/")} if "{trip_id}" in resource else None
+    multi_values = {name: [value] for name, value in (query or {}).items()} | (repeated or {})
+    query = (query or {}) | {name: values[-1] for name, values in (repeated or {}).items()}
     headers = {"Accept": "application/json", "Host": "abc123.execute-api.us-east-1.amazonaws.com"}
     return {
         "resource": resource,
@@ -37,7 +46,7 @@ def api_event(resource: str, path: str, query: dict[str, str] | None = None) -> 
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": {name: [value] for name, value in query.items()} if query else None,
+        "multiValueQueryStringParameters": multi_values or None,
         "pathParameters": path_parameters,
         "stageVariables": None,
         "requestContext": {
@@ -325,3 +334,257 @@ def test_openapi_schema_lists_both_routes_and_their_parameters() -> None:
         "next_token": "query",
     }
     assert trip_parameters == {"trip_id": "path"}
+
+
+# Trip ids in paths (README: trip ids). API Gateway REST may hand the path decoded or still percent-encoded.
+# "यात्रा-1" keeps combining marks in NFC (no precomposed forms), which Powertools' route pattern does not match.
+ODD_TRIP_IDS = ["trip 002", "trip@001", "trîp-é1", "ホテル旅行:2026~1", "यात्रा-1", "trip-001"]
+
+
+@pytest.mark.parametrize("trip_id", ODD_TRIP_IDS)
+@pytest.mark.parametrize(
+    "arrives", [lambda trip_id: trip_id, lambda trip_id: quote(trip_id, safe="")], ids=["decoded", "encoded"]
+)
+def test_trip_is_found_whether_its_path_arrives_decoded_or_encoded(
+    search_table: Any, trip_id: str, arrives: Any
+) -> None:
+    put_document(search_table, {**SEED_TRIP, "trip_id": trip_id})
+
+    assert get_trip(arrives(trip_id)) == (200, {**SEED_TRIP, "trip_id": trip_id})
+
+
+@pytest.mark.parametrize("path_segment", ["tri\u0302p-e\u03011", "tri%CC%82p-e%CC%811"], ids=["decoded", "encoded"])
+def test_trip_id_typed_decomposed_finds_the_trip_stored_composed(search_table: Any, path_segment: str) -> None:
+    put_document(search_table, {**SEED_TRIP, "trip_id": "tr\u00eep-\u00e91"})
+
+    assert get_trip(path_segment) == (200, {**SEED_TRIP, "trip_id": "tr\u00eep-\u00e91"})
+
+
+@pytest.mark.parametrize(
+    ("path_segment", "reason"),
+    [
+        ("trip%25002", "may hold letters, digits and - _ . ~ @ : and space only, not '%'"),
+        ("trip%2F002", "may hold letters, digits and - _ . ~ @ : and space only, not '/'"),
+        ("trip+002", "may hold letters, digits and - _ . ~ @ : and space only, not '+'"),
+        ('trip"002', "may hold letters, digits and - _ . ~ @ : and space only, not '\"'"),
+        ("%E2%9C%88", "may hold letters, digits and - _ . ~ @ : and space only, not '✈'"),
+        ("trip%FF", "'trip%FF' percent-encodes bytes that are not UTF-8"),
+        ("%20trip", "must not start or end with a space"),
+        ("..", "must not be made of dots only"),
+        ("t" * 129, "must be 1 to 128 characters, got 129"),
+    ],
+)
+def test_trip_id_no_trip_can_have_is_a_400_naming_trip_id(search_table: Any, path_segment: str, reason: str) -> None:
+    assert get_trip(path_segment) == (
+        400,
+        {"statusCode": 400, "message": f"invalid path parameter 'trip_id': {reason}", "parameter": "trip_id"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/hotels/h1"), ("POST", "/trips/tri\u0302p"), ("DELETE", "/trips/✈")]
+)
+def test_other_routes_stay_a_404(search_table: Any, method: str, path: str) -> None:
+    put_document(search_table, {**SEED_TRIP, "trip_id": "tr\u00eep"})
+    event = api_event("/{proxy+}", path) | {"httpMethod": method}
+
+    response = search_trips.lambda_handler(event, CONTEXT)
+
+    assert (response["statusCode"], json.loads(response["body"])) == (404, {"statusCode": 404, "message": "Not found"})
+
+
+# Times: one canonical form (services.trip.times), written by the saga, normalised by the projection.
+@pytest.fixture
+def saga_and_projection(trip_table: Any, search_table: Any, dlq_url: str) -> Iterator[None]:
+    yield
+    for cached in (config.saga_settings, saga_steps._trip_table, config.projector_settings, consumer._adapters):
+        cached.cache_clear()
+
+
+def reserve_flight_and_project(trip_table: Any, trip_id: str, departure_time: str) -> None:
+    """ReserveFlight, then the stream record of the item it wrote through the DynamoDB Streams consumer."""
+    details = {"flight_number": "NH001", "departure_time": departure_time, "arrival_time": "2026-03-15T14:00"}
+    saga = {"execution_id": f"arn:aws:states:us-east-1:123456789012:execution:TripSaga:{trip_id}"}
+    saga_steps.reserve_flight({"trip_id": trip_id, "flight_details": details, "saga": saga}, CONTEXT)
+    project_items(trip_table, trip_id)
+
+
+def project_items(trip_table: Any, trip_id: str) -> None:
+    items = trip_table.query(KeyConditionExpression=Key("PK").eq(f"TRIP#{trip_id}"))["Items"]
+    records = [f.stream_record(f.Change("INSERT", item, None)) for item in items]
+    assert stream_consumer.lambda_handler(f.event(*records), CONTEXT) == {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected_ids"),
+    [
+        ({"from": "2026-03-15T10:00"}, ["trip-1000", "trip-1030"]),
+        ({"to": "2026-03-15T09:00"}, []),
+        ({"from": "2026-03-15T10:00:01", "to": "2026-03-15 10:30"}, ["trip-1030"]),
+        ({"to": "2026-03-15"}, ["trip-1000", "trip-1030"]),
+    ],
+)
+def test_departure_times_of_other_shapes_compare_as_times(
+    saga_and_projection: None, trip_table: Any, bounds: dict[str, str], expected_ids: list[str]
+) -> None:
+    reserve_flight_and_project(trip_table, "trip-1000", "2026-03-15T10:00")
+    reserve_flight_and_project(trip_table, "trip-1030", "2026-03-15 10:30:00")
+
+    status, body = search(status="CONFIRMED", **bounds)
+
+    assert status == 200
+    assert [(t["trip_id"], t["departure_time"], t["arrival_time"]) for t in body["trips"]] == [
+        (
+            trip_id,
+            {"trip-1000": "2026-03-15T10:00:00", "trip-1030": "2026-03-15T10:30:00"}[trip_id],
+            "2026-03-15T14:00:00",
+        )
+        for trip_id in expected_ids
+    ]
+
+
+def test_times_others_write_to_the_trip_table_are_projected_in_canonical_form(
+    saga_and_projection: None, trip_table: Any
+) -> None:
+    trip_table.put_item(
+        Item=f.flight("trip-other", departure_time="2026-03-15 09:30", arrival_time="2026-03-15T13:30:00.5")
+    )
+    trip_table.put_item(Item=f.hotel("trip-other", check_in_date="20260315", check_out_date="2026-W11-2"))
+    project_items(trip_table, "trip-other")
+
+    status, trip = get_trip("trip-other")
+
+    assert status == 200
+    assert (trip["departure_time"], trip["arrival_time"], trip["check_in_date"], trip["check_out_date"]) == (
+        "2026-03-15T09:30:00",
+        "2026-03-15T13:30:00.500000",
+        "2026-03-15",
+        "2026-03-10",
+    )
+    _, body = search(status="CONFIRMED", **{"from": "2026-03-15T09:30", "to": "2026-03-15T09:30"})
+    assert [t["trip_id"] for t in body["trips"]] == ["trip-other"]
+
+
+# Hotel names: one Unicode normalisation (NFKC case fold, schema.hotel_name_index_key) for key and query.
+@pytest.mark.parametrize(
+    ("stored", "query"),
+    [
+        ("H\u00f4tel Dupont", "Ho\u0302tel"),  # composed stored, decomposed typed (macOS)
+        ("Ho\u0302tel Dupont", "H\u00f4tel"),  # and the other way round
+        (
+            "\u30ac\u30fc\u30c7\u30f3\u30db\u30c6\u30eb",
+            "\u30ab\u3099\u30fc\u30c6\u3099\u30f3",
+        ),  # ガーデン, dakuten combined
+        ("\u30ab\u3099\u30fc\u30c6\u3099\u30f3\u30db\u30c6\u30eb", "\u30ac\u30fc\u30c7\u30f3"),  # and precomposed
+        ("ガーデンホテル", "ｶﾞｰﾃﾞﾝ"),  # half-width katakana
+        ("Grand Hotel Tokyo", "\uff27\uff52\uff41\uff4e\uff44"),  # full-width Latin
+        ("Große Pension", "GROSSE"),  # case folding, not lower-casing
+    ],
+)
+def test_hotel_name_prefix_finds_equivalent_unicode_spellings(search_table: Any, stored: str, query: str) -> None:
+    put_document(search_table, {"trip_id": "trip-hotel", "hotel_name": stored})
+    put_document(search_table, {"trip_id": "trip-other", "hotel_name": "Hotel Other"})
+
+    _, body = search(hotel_name=query)
+
+    assert body == {"trips": [{"trip_id": "trip-hotel", "hotel_name": stored}], "count": 1}
+
+
+def test_a_prefix_matches_whole_characters(search_table: Any) -> None:
+    put_document(search_table, {"trip_id": "trip-hotel", "hotel_name": "H\u00f4tel Dupont"})
+
+    _, body = search(hotel_name="Ho")
+
+    assert body == {"trips": [], "count": 0}
+
+
+# Numbers: every digit DynamoDB holds, in every response.
+@pytest.mark.parametrize(
+    "amount", ["0.123456789012345678", "1234567890123456.78", "12345678901234567890.123456789012345678", "80000"]
+)
+def test_amount_comes_back_with_every_digit(search_table: Any, amount: str) -> None:
+    put_document(search_table, {**SEED_TRIP, "total_amount": Decimal(amount)})
+    expected_text = f'"total_amount":{amount},'
+
+    found = search_trips.lambda_handler(api_event("/trips/{trip_id}", "/trips/trip-streams-001"), CONTEXT)
+    searched = search_trips.lambda_handler(
+        api_event("/trips/search", "/trips/search", {"status": "CONFIRMED"}), CONTEXT
+    )
+
+    for response in (found, searched):
+        assert expected_text in response["body"]
+    assert json.loads(found["body"], parse_float=Decimal)["total_amount"] == Decimal(amount)
+    assert json.loads(searched["body"], parse_float=Decimal)["trips"][0]["total_amount"] == Decimal(amount)
+
+
+# status: case-insensitive among the flight statuses; anything else a 400 listing them.
+@pytest.mark.parametrize(("given", "stored"), [("confirmed", "CONFIRMED"), ("Cancelled", "CANCELLED")])
+def test_status_is_matched_in_any_letter_case(search_table: Any, given: str, stored: str) -> None:
+    put_document(search_table, flight("trip-1", "2026-03-15T10:00:00", status=stored))
+
+    status, body = search(status=given)
+
+    assert (status, [t["trip_id"] for t in body["trips"]]) == (200, ["trip-1"])
+
+
+@pytest.mark.parametrize("given", ["COMPLETED", "CONFIRM", "confirmed "])
+def test_unknown_status_is_a_400_listing_the_statuses(search_table: Any, given: str) -> None:
+    assert search(status=given) == (
+        400,
+        {
+            "statusCode": 400,
+            "message": f"invalid query parameter 'status': {given!r} is not a flight status: "
+            "one of CONFIRMED, CANCELLED",
+            "parameter": "status",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "repeated"),
+    [
+        ({}, {"status": ["CONFIRMED", "CANCELLED"]}),
+        ({}, {"status": ["CONFIRMED", "CONFIRMED"]}),
+        ({"status": "CONFIRMED"}, {"from": ["2026-03-01", "2026-03-02"]}),
+        ({"status": "CONFIRMED"}, {"to": ["2026-03-01", "2026-03-02"]}),
+        ({"status": "CONFIRMED"}, {"limit": ["5", "5"]}),
+        ({"status": "CONFIRMED"}, {"next_token": ["a", "b"]}),
+        ({}, {"hotel_name": ["grand", "tokyo"]}),
+    ],
+)
+def test_a_repeated_parameter_is_a_400_saying_it_may_be_given_once(
+    search_table: Any, query: dict[str, str], repeated: dict[str, list[str]]
+) -> None:
+    (parameter,) = repeated
+    response = search_trips.lambda_handler(api_event("/trips/search", "/trips/search", query, repeated), CONTEXT)
+
+    assert (response["statusCode"], json.loads(response["body"])) == (
+        400,
+        {
+            "statusCode": 400,
+            "message": f"invalid query parameter '{parameter}': may be given once",
+            "parameter": parameter,
+        },
+    )
+
+
+def test_direct_invocation_with_a_repeated_parameter_is_a_400(search_table: Any) -> None:
+    response = search_trips.lambda_handler({"queryStringParameters": {"status": ["CONFIRMED", "CANCELLED"]}}, CONTEXT)
+
+    assert (response["statusCode"], json.loads(response["body"])["message"]) == (
+        400,
+        "invalid query parameter 'status': may be given once",
+    )
+
+
+def test_openapi_describes_the_responses_with_the_amount_as_a_number() -> None:
+    schema_document = json.loads(search_trips.app.get_openapi_json_schema())
+    paths, components = schema_document["paths"], schema_document["components"]["schemas"]
+
+    assert paths["/trips/search"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SearchResult"
+    }
+    assert paths["/trips/{trip_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TripView"
+    }
+    assert components["TripView"]["properties"]["total_amount"] == {"type": "number", "title": "Total Amount"}

@@ -24,13 +24,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 
+from services.trip import times, trip_ids
 from services.trip.changes import Entity
 
 
@@ -156,17 +156,11 @@ class UnreadableBooking(SagaStepError):
         )
 
 
-def _iso_datetime(value: str) -> str:
-    datetime.fromisoformat(value)  # departure/arrival times are searched as ISO-8601 strings
-    return value
-
-
-def _iso_date(value: str) -> str:
-    date.fromisoformat(value)
-    return value
-
-
 Text = Annotated[str, Field(min_length=1)]
+# Stored in their canonical forms (`times`, `trip_ids`): the index compares the strings, the API finds the ids.
+LocalDateTime = Annotated[str, AfterValidator(times.local_date_time)]
+CalendarDate = Annotated[str, AfterValidator(times.calendar_date)]
+TripId = Annotated[str, AfterValidator(trip_ids.check_trip_id)]
 Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
 _AMOUNT = TypeAdapter(Amount)
 
@@ -178,21 +172,20 @@ class SagaContext(BaseModel):
 
 
 class TripRequest(BaseModel):
-    # Bounded so that TripTable's sort key (`HOTEL#hotel_for_<trip_id>`) stays within DynamoDB's 1,024 bytes.
-    trip_id: Annotated[Text, Field(max_length=200)]
+    trip_id: TripId
     saga: SagaContext
 
 
 class FlightDetails(BaseModel):
     flight_number: Text
-    departure_time: Annotated[Text, AfterValidator(_iso_datetime)]
-    arrival_time: Annotated[Text, AfterValidator(_iso_datetime)]
+    departure_time: LocalDateTime
+    arrival_time: LocalDateTime
 
 
 class HotelDetails(BaseModel):
     hotel_name: Text
-    check_in_date: Annotated[Text, AfterValidator(_iso_date)]
-    check_out_date: Annotated[Text, AfterValidator(_iso_date)]
+    check_in_date: CalendarDate
+    check_out_date: CalendarDate
 
 
 class PaymentDetails(BaseModel):

@@ -21,6 +21,7 @@ from typing import Any
 from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 
 from services.trip.schema import TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
+from services.trip.times import NotATime, canonical_item_times
 
 _deserializer = TypeDeserializer()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -166,6 +167,11 @@ def _decode_change(
     if image is None:
         raise PoisonRecord(f"a {kind} change needs its {image_name} (stream view NEW_AND_OLD_IMAGES)")
     _check_attribute_types(entity, image)
+    if kind is not ChangeKind.REMOVE:
+        try:  # times written by others, in the one form the index compares (`times`)
+            new_image = canonical_item_times(image)
+        except NotATime as error:
+            raise PoisonRecord(str(error)) from None
     # A removal happened when the stream saw it; the removed image's `updated_at` is its last modification.
     written_at = None if kind is ChangeKind.REMOVE else _moment(image, "updated_at")
     return TripChange(

@@ -6,6 +6,8 @@ TripSearchTable (read model): one document per trip, key ``trip_id``.
 
 from __future__ import annotations
 
+import unicodedata
+
 TRIP_PK = "PK"
 TRIP_SK = "SK"
 TRIP_PK_PREFIX = "TRIP#"
@@ -21,6 +23,13 @@ TTL_ATTRIBUTE = "expires_at"
 
 
 def hotel_name_index_key(hotel_name: str) -> tuple[str, str]:
-    """(partition, sort) values under which a hotel name, or a prefix of one, is found case-insensitively."""
-    key = hotel_name.casefold()
+    """(partition, sort) values under which a hotel name, or a prefix of one, is found.
+
+    The key is the name's NFKC case fold, `NFKC(casefold(NFKC(name)))`: the composed form of the Unicode
+    Standard's compatibility caseless matching (section 3.13; the outer NFKC recomposes what folding leaves
+    decomposed, such as U+01F0 `ǰ`). Equivalent spellings share one key: composed and decomposed `Hôtel`,
+    `ガ` as U+30AC or U+30AB U+3099, half-width `ｶﾞ`, full-width Latin letters, any letter case. A prefix
+    matches in whole characters of that key.
+    """
+    key = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", hotel_name).casefold())
     return key[:1], key

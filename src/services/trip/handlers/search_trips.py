@@ -1,10 +1,12 @@
 """SearchTrips: API Gateway REST proxy events (and the seed's direct invocation) to search queries.
 
-The handler only translates: query parameters to a `SearchQuery`, pages to JSON, domain errors to 400/404.
+The handler only translates: query parameters to a `SearchQuery`, a path to a trip id (`trip_ids`), pages to
+JSON whose numbers keep every digit (`exact_json`), domain errors to 400/404.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any
 
@@ -14,16 +16,21 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from services.trip import exact_json
 from services.trip.config import search_settings
 from services.trip.search import page_token
 from services.trip.search.criteria import InvalidSearchParameter, search_query
 from services.trip.search.documents import SearchResult, TripView, is_tombstone, public_view
 from services.trip.search.reader import SearchTableReader
+from services.trip.trip_ids import SEARCH_SEGMENT, InvalidTripId, trip_id_of_path_segment
 
-SEARCH_PATH = "/trips/search"
+TRIP_PATH_PREFIX = "/trips/"
+SEARCH_PATH = f"{TRIP_PATH_PREFIX}{SEARCH_SEGMENT}"
+TRIP_PATH = f"{TRIP_PATH_PREFIX}<trip_id>"
 
 logger = Logger()
 app = APIGatewayRestResolver(enable_validation=True)
@@ -34,11 +41,23 @@ def _reader() -> SearchTableReader:
     return SearchTableReader(boto3.resource("dynamodb").Table(search_settings().search_table_name))
 
 
-@app.get(SEARCH_PATH, summary="Search trips by flight status and departure range, or by hotel-name prefix")
+def _documented(model: Any, description: str) -> dict[int, OpenAPIResponse]:
+    """The OpenAPI description of a 200 whose body `exact_json` writes (so not Powertools' float conversion)."""
+    return {200: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}}
+
+
+@app.get(
+    SEARCH_PATH,
+    summary="Search trips by flight status and departure range, or by hotel-name prefix",
+    responses=_documented(SearchResult, "One page of trips"),
+)
 def search_trips(
-    status: Annotated[str | None, Query(min_length=1, description="Flight status, e.g. CONFIRMED")] = None,
+    status: Annotated[
+        str | None, Query(min_length=1, description="Flight status, CONFIRMED or CANCELLED, in any letter case")
+    ] = None,
     hotel_name: Annotated[
-        str | None, Query(min_length=1, description="Case-insensitive hotel-name prefix; excludes the others")
+        str | None,
+        Query(min_length=1, description="Hotel-name prefix, any case or Unicode spelling; excludes the others"),
     ] = None,
     departure_from: Annotated[
         str | None, Query(alias="from", description="Earliest departure, ISO-8601 local date or date-time")
@@ -48,26 +67,61 @@ def search_trips(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Trips per page")] = 50,
     next_token: Annotated[str | None, Query(description="The previous page's next_token")] = None,
-) -> SearchResult:
+) -> Response[Any]:
     query = search_query(status=status, hotel_name=hotel_name, departure_from=departure_from, departure_to=departure_to)
     start_after = None if next_token is None else page_token.decode(next_token, query)
     page = _reader().page(query, limit, start_after)
     result: SearchResult = {"trips": [public_view(d) for d in page.documents], "count": len(page.documents)}
     if page.resume_after is not None:
         result["next_token"] = page_token.encode(page.resume_after, query)
-    return result
+    return _ok(result)
 
 
-@app.get("/trips/<trip_id>", summary="One trip's search document")
-def get_trip(trip_id: Annotated[str, Path(description="The saga's trip_id")]) -> TripView:
+@app.get(TRIP_PATH, summary="One trip's search document", responses=_documented(TripView, "The trip"))
+def get_trip(
+    trip_id: Annotated[str, Path(description="The trip_id, percent-encoded or not (README: trip ids)")],
+) -> Response[Any]:
+    return _trip(trip_id)
+
+
+@app.not_found
+def _no_route(_: NotFoundError) -> Response[Any]:
+    """Powertools matches a path parameter of word characters and some punctuation only: a trip id holding a
+    combining mark (`trîp` typed decomposed), or a character no trip id may hold (`"`, `✈`, a `/`), lands here."""
+    path = app.current_event.path
+    if app.current_event.http_method != "GET" or not path.startswith(TRIP_PATH_PREFIX):
+        return _not_found("Not found")
+    try:
+        return _trip(path.removeprefix(TRIP_PATH_PREFIX))
+    except InvalidTripId as error:
+        return _reject_invalid_trip_id(error)
+
+
+def _trip(path_segment: str) -> Response[Any]:
+    trip_id = trip_id_of_path_segment(path_segment)
     document = _reader().document(trip_id)
     if document is None or is_tombstone(document):
-        raise NotFoundError(f"trip {trip_id!r} not found")
-    return public_view(document)
+        return _not_found(f"trip {trip_id!r} not found")
+    return _ok(public_view(document))
+
+
+def _ok(body: Mapping[str, Any]) -> Response[Any]:
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=exact_json.dumps(body, separators=(",", ":"))
+    )
+
+
+def _not_found(message: str) -> Response[Any]:
+    return Response(
+        status_code=404, content_type=content_types.APPLICATION_JSON, body={"statusCode": 404, "message": message}
+    )
 
 
 @app.exception_handler(RequestValidationError)
 def _reject_invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    repeated = _repeated_query_parameter()
+    if repeated is not None:
+        return _bad_request(repeated, "may be given once")
     first = error.errors()[0]
     return _bad_request(str(first["loc"][-1]), first["msg"])
 
@@ -77,13 +131,24 @@ def _reject_invalid_search(error: InvalidSearchParameter) -> Response[dict[str, 
     return _bad_request(error.parameter, error.reason)
 
 
-def _bad_request(parameter: str, reason: str) -> Response[dict[str, Any]]:
+@app.exception_handler(InvalidTripId)
+def _reject_invalid_trip_id(error: InvalidTripId) -> Response[dict[str, Any]]:
+    return _bad_request("trip_id", str(error), location="path")
+
+
+def _repeated_query_parameter() -> str | None:
+    """The first query parameter given more than once (API Gateway REST lists every value in the multi-value map)."""
+    values = app.current_event.multi_value_query_string_parameters or {}
+    return next((name for name, given in values.items() if len(given) > 1), None)
+
+
+def _bad_request(parameter: str, reason: str, location: str = "query") -> Response[dict[str, Any]]:
     return Response(
         status_code=400,
         content_type=content_types.APPLICATION_JSON,
         body={
             "statusCode": 400,
-            "message": f"invalid query parameter '{parameter}': {reason}",
+            "message": f"invalid {location} parameter '{parameter}': {reason}",
             "parameter": parameter,
         },
     )
@@ -93,16 +158,18 @@ def _as_proxy_event(event: dict[str, Any]) -> dict[str, Any]:
     """The seed's `aws lambda invoke` payload holds only queryStringParameters: a GET /trips/search."""
     if "httpMethod" in event:
         return event
-    parameters = {name: str(value) for name, value in (event.get("queryStringParameters") or {}).items()}
+    given = event.get("queryStringParameters") or {}
+    # A list is a repeated parameter, as API Gateway's multi-value map would carry it.
+    values = {name: [str(v) for v in (value if isinstance(value, list) else [value])] for name, value in given.items()}
     return {
         "resource": SEARCH_PATH,
         "path": SEARCH_PATH,
         "httpMethod": "GET",
         "headers": {},
         "multiValueHeaders": {},
-        "queryStringParameters": parameters or None,
+        "queryStringParameters": {name: value[-1] for name, value in values.items()} or None,
         # Without the multi-value form Powertools splits single values on commas (a hotel name may hold one).
-        "multiValueQueryStringParameters": {name: [value] for name, value in parameters.items()} or None,
+        "multiValueQueryStringParameters": values or None,
         "pathParameters": None,
         "requestContext": {"httpMethod": "GET", "path": SEARCH_PATH, "resourcePath": SEARCH_PATH},
         "body": None,

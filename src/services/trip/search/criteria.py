@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date
 
-from services.trip import schema
+from services.trip import schema, times
+from services.trip.bookings import BookingStatus
 
+# What the saga writes into a flight's `status`.
+FLIGHT_STATUSES: tuple[str, ...] = (BookingStatus.CONFIRMED, BookingStatus.CANCELLED)
 # ISO 8601's own end-of-day time: sorts after every time of that day and before the next day's date.
 _END_OF_DAY = "T24:00:00"
 
@@ -77,6 +80,7 @@ def search_query(
 
 
 def flight_status_query(status: str, departure_from: str | None, departure_to: str | None) -> SearchQuery:
+    status = flight_status(status)
     lower = None if departure_from is None else _departure_bound("from", departure_from, end_of_day=False)
     upper = None if departure_to is None else _departure_bound("to", departure_to, end_of_day=True)
     if lower is not None and upper is not None and lower > upper:
@@ -91,8 +95,16 @@ def hotel_name_prefix_query(prefix: str) -> SearchQuery:
     return SearchQuery(schema.HOTEL_NAME_INDEX, partition, initial, sort, prefix=key)
 
 
+def flight_status(raw: str) -> str:
+    """The flight status a `status` parameter names, in any letter case."""
+    for status in FLIGHT_STATUSES:
+        if raw.casefold() == status.casefold():
+            return status
+    raise InvalidSearchParameter("status", f"{raw!r} is not a flight status: one of {', '.join(FLIGHT_STATUSES)}")
+
+
 def _departure_bound(parameter: str, raw: str, *, end_of_day: bool) -> str:
-    """The bound as the stored departure_time strings compare: local wall-clock time, ISO 8601."""
+    """The bound in the stored departure_time's canonical form (`times`), so that the strings compare as times."""
     try:
         day = date.fromisoformat(raw)
     except ValueError:
@@ -100,10 +112,6 @@ def _departure_bound(parameter: str, raw: str, *, end_of_day: bool) -> str:
     else:
         return day.isoformat() + (_END_OF_DAY if end_of_day else "")
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidSearchParameter(parameter, f"{raw!r} is not an ISO-8601 date or date-time") from None
-    if moment.tzinfo is not None:
-        # Departure times are the airport's local time, without an offset: an offset cannot compare to them.
-        raise InvalidSearchParameter(parameter, f"{raw!r} must be a local time without a UTC offset")
-    return moment.isoformat()
+        return times.local_date_time(raw)
+    except times.NotATime as error:
+        raise InvalidSearchParameter(parameter, str(error)) from None

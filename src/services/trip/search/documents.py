@@ -1,12 +1,14 @@
-"""What the API shows of a search document: the public fields, numbers as JSON numbers, no bookkeeping."""
+"""What the API shows of a search document: the public fields, numbers exactly as stored, no bookkeeping."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, NotRequired, cast
+from typing import Annotated, Any, NotRequired, cast
 
-# pydantic (the resolver's response validation) needs this TypedDict before Python 3.12
+from pydantic import WithJsonSchema
+
+# pydantic (the OpenAPI description of the responses) needs this TypedDict before Python 3.12
 from typing_extensions import TypedDict
 
 from services.trip import schema
@@ -25,7 +27,8 @@ class TripView(TypedDict, total=False):
     check_in_date: str
     check_out_date: str
     hotel_status: str
-    total_amount: int | float
+    # Every digit DynamoDB holds (up to 38), written as a JSON number by `exact_json`.
+    total_amount: Annotated[Decimal, WithJsonSchema({"type": "number"})]
     currency: str
     payment_status: str
     updated_at: str
@@ -43,11 +46,4 @@ def is_tombstone(document: Mapping[str, Any]) -> bool:
 
 
 def public_view(document: Mapping[str, Any]) -> TripView:
-    view = {field: _json_value(document[field]) for field in PUBLIC_FIELDS if field in document}
-    return cast(TripView, view)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
+    return cast(TripView, {field: document[field] for field in PUBLIC_FIELDS if field in document})
