@@ -111,6 +111,10 @@ def up(
         runtime.start()
         print_stack_outputs(runtime)
         console.print(
+            "Nothing is kept between runs: every start deploys the stack afresh, empty, and the generated "
+            "resource names above change each time (read them from the stack outputs)."
+        )
+        console.print(
             f"Try: [bold]aws --endpoint-url {runtime.endpoint.url} --region {region} "
             "cloudformation describe-stacks[/]   (Ctrl-C stops)"
         )

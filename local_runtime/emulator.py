@@ -12,6 +12,7 @@ them. Because the server runs in our process, we patch its backends while it run
 - Kinesis resharding keeps AWS's semantics: a split or merged parent is closed and keeps its records, its
   children start empty, and new records go only to open shards (moto moves records and keeps writing
   into closed parents).
+- The API answers that moto gets wrong are corrected (``api_fidelity.py``).
 """
 
 from __future__ import annotations
@@ -29,15 +30,17 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
 from moto.cloudformation.models import cloudformation_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kinesis.models import Shard, Stream
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from local_runtime.api_fidelity import Utf8RequestHandler, aws_semantics
 from local_runtime.lambda_runtime import FunctionSpec, Invocation
 from local_runtime.stopping import join_within
 from local_runtime.wsgi import WsgiApp
@@ -73,8 +76,9 @@ class Emulator:
         self._patches.enter_context(_moto_patches(self._run_function))
         app = self._front(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
-            self._host, self._requested_port, app, threaded=True, request_handler=MotoRequestHandler
+            self._host, self._requested_port, app, threaded=True, request_handler=Utf8RequestHandler
         )
+        self._patches.enter_context(aws_semantics(self.endpoint_url))  # needs the port the server got
         # moto's Step Functions interpreter calls Lambda on http://localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
@@ -122,6 +126,7 @@ def _silence_emulator_logs() -> None:
 def _moto_patches(run_function: RunFunction) -> Iterator[None]:
     def invoke(fn: LambdaFunction, body: Any, request_headers: Any, response_headers: dict[str, Any]) -> bytes:
         event = body.encode() if isinstance(body, str) else (body or b"{}")
+        _require_json_payload(event)
         spec = FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,
@@ -162,6 +167,15 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
             )
         )
         yield
+
+
+def _require_json_payload(event: bytes) -> None:
+    """Lambda refuses a payload that is not JSON before running anything (API reference, Invoke)."""
+    try:
+        json.loads(event)
+    except ValueError as error:
+        message = f"Could not parse request body into json: {error}"
+        raise LambdaClientError("InvalidRequestContentException", message) from None
 
 
 def _with_starting_timestamp(get_configuration: Callable[[EventSourceMapping], dict[str, Any]]) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -60,6 +61,7 @@ def search_trips(
 
 @app.get("/trips/<trip_id>", summary="One trip's search document")
 def get_trip(trip_id: Annotated[str, Path(description="The saga's trip_id")]) -> TripView:
+    trip_id = unquote(trip_id)  # a REST API passes the path as the client sent it, percent-encoding kept
     document = _reader().document(trip_id)
     if document is None or is_tombstone(document):
         raise NotFoundError(f"trip {trip_id!r} not found")

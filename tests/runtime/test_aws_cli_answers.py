@@ -1,0 +1,134 @@
+"""What the project's AWS CLI (v1) gets back from the local endpoint, against AWS's documented answers.
+
+Sources: Step Functions API reference, StartExecution (``name`` optional, "If you don't provide a name, Step
+Functions generates a UUID"; errors ExecutionAlreadyExists, InvalidArn, InvalidExecutionInput, InvalidName,
+StateMachineDoesNotExist, ValidationException); Lambda API reference, Invoke (InvalidRequestContentException
+for a payload that is not JSON); CloudFormation, ``AWS::SQS::Queue`` (``Ref`` is the queue URL).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from local_runtime.scenarios import trip_input
+from tests.local_runtime_session import RunningRuntime, eventually
+from tests.runtime.aws_cli import aws, aws_error
+
+pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
+
+
+def _state_machine(runtime: RunningRuntime) -> str:
+    return runtime.outputs["StateMachineArn"]
+
+
+def _saga_input() -> str:
+    """A trip of its own, in September: the seed's March searches stay the seed's."""
+    return json.dumps(trip_input(f"cli-{uuid.uuid4().hex[:8]}", day="2026-09-07", hotel_name="CLI Hotel"))
+
+
+def test_execution_started_without_a_name_is_named_with_a_uuid(local_runtime: RunningRuntime) -> None:
+    # when the issue's command runs twice, without --name
+    start = ["stepfunctions", "start-execution", "--state-machine-arn", _state_machine(local_runtime)]
+
+    def start_without_a_name() -> str:
+        return aws(local_runtime, *start, "--input", _saga_input(), "--query", "executionArn", "--output", "text")
+
+    arns = [start_without_a_name(), start_without_a_name()]
+
+    # then each execution has a name of its own, a UUID, and is found under it
+    names = [arn.rsplit(":", 1)[1] for arn in arns]
+    assert len(set(names)) == 2
+    assert [uuid.UUID(name).version for name in names] == [4, 4]
+    for arn, name in zip(arns, names, strict=True):
+        described = aws(
+            local_runtime, "stepfunctions", "describe-execution", "--execution-arn", arn,
+            "--query", "name", "--output", "text",
+        )  # fmt: skip
+        assert described == name
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error_code"),
+    [
+        (["--input", "{not json"], "InvalidExecutionInput"),
+        (["--input", '{"trip_id": "t1",}'], "InvalidExecutionInput"),
+        (["--input", "{}", "--name", "two words"], "InvalidName"),
+        (["--input", "{}", "--name", "slash/in/name"], "InvalidName"),
+        (["--input", "{}", "--name", "n" * 81], "ValidationException"),
+    ],
+    ids=["not-json", "trailing-comma", "space-in-name", "slash-in-name", "name-of-81"],
+)
+def test_start_execution_refuses_bad_input_with_aws_error_code(
+    local_runtime: RunningRuntime, arguments: list[str], error_code: str
+) -> None:
+    start = ["stepfunctions", "start-execution", "--state-machine-arn", _state_machine(local_runtime)]
+    assert aws_error(local_runtime, *start, *arguments) == error_code
+
+
+@pytest.mark.parametrize(
+    ("state_machine_arn", "error_code"),
+    [
+        ("arn:aws:states:us-east-1:123456789012:stateMachine:NoSuchSaga", "StateMachineDoesNotExist"),
+        ("not-an-arn", "InvalidArn"),
+    ],
+)
+def test_start_execution_of_an_unknown_state_machine_is_refused(
+    local_runtime: RunningRuntime, state_machine_arn: str, error_code: str
+) -> None:
+    start = ["stepfunctions", "start-execution", "--state-machine-arn", state_machine_arn, "--input", "{}"]
+    assert aws_error(local_runtime, *start) == error_code
+
+
+def test_execution_name_cannot_be_reused(local_runtime: RunningRuntime) -> None:
+    name, first_input = f"once-{uuid.uuid4().hex[:8]}", _saga_input()
+    start = ["stepfunctions", "start-execution", "--state-machine-arn", _state_machine(local_runtime), "--name", name]
+    arn = aws(local_runtime, *start, "--input", first_input, "--query", "executionArn", "--output", "text")
+
+    # another input under the same name, at once and after the execution ended
+    assert aws_error(local_runtime, *start, "--input", _saga_input()) == "ExecutionAlreadyExists"
+    stepfunctions = local_runtime.client("stepfunctions")
+    eventually(lambda: stepfunctions.describe_execution(executionArn=arn)["status"] == "SUCCEEDED", timeout=60)
+    # "When the original execution is closed, ExecutionAlreadyExists is returned regardless of input"
+    assert aws_error(local_runtime, *start, "--input", first_input) == "ExecutionAlreadyExists"
+
+
+def test_lambda_invoke_with_a_payload_that_is_not_json_is_refused(
+    local_runtime: RunningRuntime, tmp_path: Path
+) -> None:
+    search_trips = next(
+        f["FunctionName"]
+        for f in local_runtime.client("lambda").list_functions()["Functions"]
+        if "SearchTrips" in f["FunctionName"]
+    )
+    out = tmp_path / "response.json"
+    invoke = ["lambda", "invoke", "--function-name", search_trips, "--payload", "{not json", str(out)]
+    assert aws_error(local_runtime, *invoke) == "InvalidRequestContentException"
+    assert not out.exists()
+
+
+def test_queue_urls_are_on_the_local_endpoint(local_runtime: RunningRuntime) -> None:
+    # the stack's output, the queue's physical id and the consumers' DLQ_URL all name the local endpoint
+    dlq_url = local_runtime.outputs["DlqUrl"]
+    queue_name = dlq_url.rsplit("/", 1)[1]
+    assert dlq_url == f"{local_runtime.endpoint_url}/123456789012/{queue_name}"
+    resources = local_runtime.client("cloudformation").describe_stack_resources(StackName="TripSagaStack")
+    queues = [r for r in resources["StackResources"] if r.get("ResourceType") == "AWS::SQS::Queue"]
+    assert [queue["PhysicalResourceId"] for queue in queues] == [dlq_url]
+    functions = local_runtime.client("lambda").list_functions()["Functions"]
+    consumer_dlq_urls = {
+        f["Environment"]["Variables"].get("DLQ_URL") for f in functions if "Consumer" in f["FunctionName"]
+    }
+    assert consumer_dlq_urls == {dlq_url}
+    assert local_runtime.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"] == dlq_url
+
+    # and the alarm runbook's commands reach it (visibility 0: other tests' messages stay visible)
+    queue_arn = aws(
+        local_runtime, "sqs", "get-queue-attributes", "--queue-url", dlq_url, "--attribute-names", "QueueArn",
+        "--query", "Attributes.QueueArn", "--output", "text",
+    )  # fmt: skip
+    assert queue_arn == f"arn:aws:sqs:us-east-1:123456789012:{queue_name}"
+    aws(local_runtime, "sqs", "receive-message", "--queue-url", dlq_url, "--visibility-timeout", "0")
