@@ -7,7 +7,8 @@ matched against the API's resources, and a Lambda proxy integration gets a REST 
 
 As on AWS (live captures of REST proxy events), ``path`` and ``pathParameters`` keep the client's
 percent-encoding while query string parameters arrive decoded, as UTF-8; raw non-ASCII bytes in the URL
-count as their percent-encoded form. Gateway errors carry AWS's ``x-amzn-ErrorType``.
+count as their percent-encoded form. Every answer carries ``x-amzn-RequestId`` (the event's ``requestId``),
+gateway errors AWS's ``x-amzn-ErrorType``.
 """
 
 from __future__ import annotations
@@ -73,11 +74,18 @@ class RestApiServer:
         self._lambda = endpoint.lambda_client()
 
     def __call__(self, request: Request, route: re.Match[str]) -> Response:
+        request_id = str(uuid.uuid4())
+        response = self._answer(request, route, request_id)
+        response.headers["x-amzn-RequestId"] = request_id
+        return response
+
+    def _answer(self, request: Request, route: re.Match[str], request_id: str) -> Response:
         api_id, stage = route["api_id"], route["stage"]
         path = re.sub("/+", "/", route["path"] or "/")
         if stage not in {s["stageName"] for s in self._apigateway.get_stages(restApiId=api_id)["item"]}:
             return _gateway_error(403, "Forbidden", "ForbiddenException")
-        found = self._find_method(api_id, path, request.method)
+        # A trailing slash selects the same resource; the event's path keeps it.
+        found = self._find_method(api_id, path.rstrip("/") or "/", request.method)
         if found is None:  # what API Gateway answers for unknown routes
             return _gateway_error(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
         resource, method, path_parameters = found
@@ -86,7 +94,7 @@ class RestApiServer:
         if integration.get("type") != "AWS_PROXY" or target is None:
             unsupported = f"only Lambda proxy integrations are served locally, not {integration.get('type')}"
             return _gateway_error(500, unsupported, "InternalServerErrorException")
-        event = _proxy_event(request, api_id, stage, path, resource, path_parameters)
+        event = _proxy_event(request, request_id, api_id, stage, path, resource, path_parameters)
         log.info("%s %s -> %s", request.method, path, target["function"].split(":")[6])
         response = self._lambda.invoke(FunctionName=target["function"], Payload=json.dumps(event).encode())
         return _http_response(response.get("FunctionError"), response["Payload"].read())
@@ -110,7 +118,13 @@ class RestApiServer:
 
 
 def _proxy_event(
-    request: Request, api_id: str, stage: str, path: str, resource: dict[str, Any], path_parameters: dict[str, str]
+    request: Request,
+    request_id: str,
+    api_id: str,
+    stage: str,
+    path: str,
+    resource: dict[str, Any],
+    path_parameters: dict[str, str],
 ) -> dict[str, Any]:
     now = time.time()
     body = request.get_data()
@@ -135,7 +149,7 @@ def _proxy_event(
             "path": f"/{stage}{path}",
             "stage": stage,
             "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_id,
             "requestTime": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "requestTimeEpoch": int(now * 1000),
             "domainName": request.host,

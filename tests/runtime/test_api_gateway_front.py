@@ -176,3 +176,17 @@ def test_multi_value_headers_win_over_headers_of_the_same_name(echo_api_url: str
     answer = http_get(f"{echo_api_url}/items/one")
     assert answer.headers.get_all("X-Echo") == ["first", "second"]
     assert answer.headers.get_all("Content-Type") == ["application/json"]
+
+
+def test_trailing_slash_selects_the_same_resource(echo_api_url: str) -> None:
+    event = http_get(f"{echo_api_url}/items/one/").json()
+    assert (event["resource"], event["path"], event["pathParameters"]) == (
+        "/items/{item}",
+        "/items/one/",
+        {"item": "one"},
+    )
+
+
+def test_answer_names_the_request_id_the_function_saw(echo_api_url: str) -> None:
+    answer = http_get(f"{echo_api_url}/items/one")
+    assert answer.headers["x-amzn-RequestId"] == answer.json()["requestContext"]["requestId"]
