@@ -4,8 +4,9 @@ Each patch names the AWS behaviour it restores and where that is documented; ``e
 while the emulator runs.
 
 - Step Functions ``StartExecution`` without a name gets a UUID (moto's executing backend names it ``None``),
-  and a name breaking AWS's rules is refused with ``InvalidName`` (or ``ValidationException`` past 80
-  characters), as moto's plain backend and AWS do. API reference, StartExecution, ``name``.
+  a name breaking AWS's rules is refused with ``InvalidName`` (or ``ValidationException`` past 80
+  characters), as moto's plain backend and AWS do, and an input longer than 256 KiB with
+  ``ValidationException``. API reference, StartExecution, ``name`` and ``input``.
 - Errors of moto's executing Step Functions backend carry their error code (``InvalidExecutionInput``,
   ``InvalidDefinition``, ...): it raises exceptions that set ``code``, which moto's serializer ignores, so
   clients saw an empty code (``An error occurred () ...``).
@@ -30,10 +31,12 @@ from urllib.parse import urlsplit
 from moto.core.exceptions import AWSError
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue
+from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser import api as stepfunctions_parser_api
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+MAX_EXECUTION_INPUT_LENGTH = 262_144  # StartExecution ``input``: "Length Constraints: Maximum length of 262144"
 
 
 class Utf8RequestHandler(MotoRequestHandler):
@@ -87,6 +90,11 @@ def _named_like_aws(start_execution: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         if name:
             backend._validate_name(name)  # moto's plain backend's check: AWS's forbidden characters, 80 at most
+        if execution_input is not None and len(execution_input) > MAX_EXECUTION_INPUT_LENGTH:
+            raise ValidationException(
+                "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_EXECUTION_INPUT_LENGTH}"
+            )
         return start_execution(backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
     return start_named_execution

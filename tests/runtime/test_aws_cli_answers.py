@@ -69,6 +69,13 @@ def test_start_execution_refuses_bad_input_with_aws_error_code(
     assert aws_error(local_runtime, *start, *arguments) == error_code
 
 
+def test_start_execution_refuses_an_input_over_256_kib(local_runtime: RunningRuntime, tmp_path: Path) -> None:
+    too_long = tmp_path / "input.json"
+    too_long.write_text(json.dumps({"pad": "x" * 262_144}))  # one argument may hold 128 KiB: pass it as a file
+    start = ["stepfunctions", "start-execution", "--state-machine-arn", _state_machine(local_runtime)]
+    assert aws_error(local_runtime, *start, "--input", f"file://{too_long}") == "ValidationException"
+
+
 @pytest.mark.parametrize(
     ("state_machine_arn", "error_code"),
     [
