@@ -16,24 +16,36 @@ while the emulator runs.
   address (the AWS CLI v1 does for ``sqs``) to AWS.
 - Raw UTF-8 bytes in a request's path or query string are read as UTF-8, as AWS reads them. Python's HTTP
   server reads the request line as Latin-1 and werkzeug then encodes that text as UTF-8 a second time.
+- DynamoDB ``DescribeKinesisStreamingDestination`` (not implemented by moto) describes the streaming
+  destinations the runtime runs, ``ACTIVE``, as AWS describes a table's destination. API reference,
+  DescribeKinesisStreamingDestination.
+- Any other action moto has not implemented answers ``501 NotImplemented`` naming it, at once: moto's own
+  answer is a 500, which clients retry (the AWS CLI for half a minute) before showing an HTML page.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from html import escape
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
 from moto.core.exceptions import AWSError
+from moto.core.responses import ActionResult
+from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue
 from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser import api as stepfunctions_parser_api
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from werkzeug.wrappers import Response
+
+from local_runtime.kinesis_destination import StreamingDestination
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 MAX_EXECUTION_INPUT_LENGTH = 262_144  # StartExecution ``input``: "Length Constraints: Maximum length of 262144"
@@ -56,9 +68,27 @@ def raw_path(environ: dict[str, Any]) -> str:
     return urlsplit(environ.get("RAW_URI") or environ.get("PATH_INFO", "/")).path
 
 
+def not_emulated(error: NotImplementedError, environ: dict[str, Any]) -> Response:
+    """The answer to an action moto raised ``NotImplementedError`` for, in the protocol of the request.
+
+    Query-protocol services (CloudFormation, IAM, ...: form-encoded requests) read XML errors, the others JSON.
+    """
+    message = f"not emulated by the local runtime: {error}"
+    headers = {"x-amzn-ErrorType": "NotImplemented"}
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        error_xml = f"<Error><Type>Sender</Type><Code>NotImplemented</Code><Message>{escape(message)}</Message></Error>"
+        return Response(f"<ErrorResponse>{error_xml}</ErrorResponse>", status=501, mimetype="text/xml", headers=headers)
+    body = json.dumps({"__type": "NotImplemented", "message": message})
+    return Response(body, status=501, mimetype="application/x-amz-json-1.0", headers=headers)
+
+
 @contextmanager
-def aws_semantics(endpoint_url: str) -> Iterator[None]:
-    """Apply every patch of this module until the context ends; queue URLs name ``endpoint_url``."""
+def aws_semantics(endpoint_url: str, kinesis_destinations: Sequence[StreamingDestination]) -> Iterator[None]:
+    """Apply every patch of this module until the context ends.
+
+    Queue URLs name ``endpoint_url``; ``kinesis_destinations`` is read at each request (the runtime adds to
+    it once the stack is deployed).
+    """
     with ExitStack() as stack:
         for error in _step_functions_parser_errors():
             stack.enter_context(mock.patch.object(error, "TYPE", error.code))
@@ -71,6 +101,14 @@ def aws_semantics(endpoint_url: str) -> Iterator[None]:
         )
         local_queue_url = property(lambda queue: queue.url(urlsplit(endpoint_url)))
         stack.enter_context(mock.patch.object(Queue, "physical_resource_id", local_queue_url))
+        stack.enter_context(
+            mock.patch.object(
+                DynamoHandler,
+                "describe_kinesis_streaming_destination",
+                _describing(kinesis_destinations),
+                create=True,
+            )
+        )
         yield
 
 
@@ -98,3 +136,20 @@ def _named_like_aws(start_execution: Callable[..., Any]) -> Callable[..., Any]:
         return start_execution(backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
     return start_named_execution
+
+
+def _describing(destinations: Sequence[StreamingDestination]) -> Callable[[DynamoHandler], ActionResult]:
+    def describe_kinesis_streaming_destination(handler: DynamoHandler) -> ActionResult:
+        table = handler.dynamodb_backend.get_table(handler.body["TableName"])  # ResourceNotFoundException
+        described = [
+            {
+                "StreamArn": destination.kinesis_stream_arn,
+                "DestinationStatus": "ACTIVE",
+                "ApproximateCreationDateTimePrecision": destination.precision,
+            }
+            for destination in destinations
+            if destination.table_name == table.name
+        ]
+        return ActionResult({"TableName": table.name, "KinesisDataStreamDestinations": described})
+
+    return describe_kinesis_streaming_destination

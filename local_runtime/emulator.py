@@ -41,6 +41,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local_runtime.api_fidelity import Utf8RequestHandler, aws_semantics
+from local_runtime.kinesis_destination import StreamingDestination
 from local_runtime.lambda_runtime import FunctionSpec, Invocation
 from local_runtime.stopping import join_within
 from local_runtime.wsgi import WsgiApp
@@ -61,6 +62,7 @@ class Emulator:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._requested_port = port
+        self._kinesis_destinations: list[StreamingDestination] = []
 
     @property
     def port(self) -> int:
@@ -78,7 +80,8 @@ class Emulator:
         self._server = make_server(
             self._host, self._requested_port, app, threaded=True, request_handler=Utf8RequestHandler
         )
-        self._patches.enter_context(aws_semantics(self.endpoint_url))  # needs the port the server got
+        # needs the port the server got
+        self._patches.enter_context(aws_semantics(self.endpoint_url, self._kinesis_destinations))
         # moto's Step Functions interpreter calls Lambda on http://localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
@@ -93,6 +96,10 @@ class Emulator:
         if self._thread is not None:
             join_within(self._thread)
         self._patches.close()
+
+    def add_kinesis_streaming_destination(self, destination: StreamingDestination) -> None:
+        """Describe a destination the runtime runs as DynamoDB would (moto knows none)."""
+        self._kinesis_destinations.append(destination)
 
     def override_stack_output(self, region: str, stack_name: str, key: str, value: str) -> None:
         """Change what DescribeStacks reports for one output (for values that only make sense on AWS)."""

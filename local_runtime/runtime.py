@@ -62,6 +62,7 @@ class LocalRuntime:
         forwarder_poll_s = self.options.poll.dynamodb_s
         for stack in self.stacks:
             for destination in streaming_destinations(stack, endpoint):
+                self._emulator.add_kinesis_streaming_destination(destination)
                 forwarder = KinesisForwarder(destination, endpoint, self.options.faults, forwarder_poll_s, rng)
                 self._forwarders.append(forwarder)
                 forwarder.start()

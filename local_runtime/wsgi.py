@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local_runtime.api_fidelity import raw_path
+from local_runtime.api_fidelity import not_emulated, raw_path
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 RouteHandler = Callable[[Request, re.Match[str]], Response]
@@ -34,7 +34,10 @@ class FrontRoutes:
                 match = pattern.fullmatch(path)
                 if match:
                     return handler(Request(environ), match)(environ, start_response)
-            return emulator_app(environ, start_response)
+            try:
+                return emulator_app(environ, start_response)
+            except NotImplementedError as error:  # moto raises it for actions it lacks
+                return not_emulated(error, environ)(environ, start_response)
 
         return app
 

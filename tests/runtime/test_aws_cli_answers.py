@@ -139,3 +139,43 @@ def test_queue_urls_are_on_the_local_endpoint(local_runtime: RunningRuntime) -> 
     )  # fmt: skip
     assert queue_arn == f"arn:aws:sqs:us-east-1:123456789012:{queue_name}"
     aws(local_runtime, "sqs", "receive-message", "--queue-url", dlq_url, "--visibility-timeout", "0")
+
+
+def test_kinesis_streaming_destination_of_trip_table_is_active(local_runtime: RunningRuntime) -> None:
+    stream_arn = local_runtime.client("kinesis").describe_stream_summary(
+        StreamName=local_runtime.outputs["ChangeStreamName"]
+    )["StreamDescriptionSummary"]["StreamARN"]
+    table = local_runtime.outputs["TripTableName"]
+    described = aws(local_runtime, "dynamodb", "describe-kinesis-streaming-destination", "--table-name", table)
+    assert json.loads(described) == {
+        "TableName": table,
+        "KinesisDataStreamDestinations": [
+            {
+                "StreamArn": stream_arn,
+                "DestinationStatus": "ACTIVE",
+                "ApproximateCreationDateTimePrecision": "MICROSECOND",
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["cloudformation", "detect-stack-drift", "--stack-name", "TripSagaStack"],  # an XML (query) service
+        [
+            "dynamodb",
+            "disable-kinesis-streaming-destination",
+            "--table-name",
+            "T",
+            "--stream-arn",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/x",
+        ],
+    ],
+    ids=["cloudformation", "dynamodb"],
+)
+def test_action_the_emulator_lacks_is_named_as_not_implemented(
+    local_runtime: RunningRuntime, command: list[str]
+) -> None:
+    # moto's own answer, a 500, made the CLI retry for half a minute and then print an HTML page
+    assert aws_error(local_runtime, *command) == "NotImplemented"
