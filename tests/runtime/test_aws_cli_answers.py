@@ -179,3 +179,21 @@ def test_action_the_emulator_lacks_is_named_as_not_implemented(
 ) -> None:
     # moto's own answer, a 500, made the CLI retry for half a minute and then print an HTML page
     assert aws_error(local_runtime, *command) == "NotImplemented"
+
+
+def test_tables_and_stream_describe_the_settings_of_the_template(local_runtime: RunningRuntime) -> None:
+    # properties moto's CloudFormation accepts without applying (infra/data.py, infra/change_stream.py)
+    outputs = local_runtime.outputs
+    ttl = aws(local_runtime, "dynamodb", "describe-time-to-live", "--table-name", outputs["SearchTableName"])
+    assert json.loads(ttl) == {"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}}
+    for table in (outputs["TripTableName"], outputs["SearchTableName"]):
+        recovery = aws(
+            local_runtime, "dynamodb", "describe-continuous-backups", "--table-name", table, "--query",
+            "ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus", "--output", "text",
+        )  # fmt: skip
+        assert recovery == "ENABLED"
+    stream = aws(
+        local_runtime, "kinesis", "describe-stream-summary", "--stream-name", outputs["ChangeStreamName"], "--query",
+        "StreamDescriptionSummary.[EncryptionType, KeyId, StreamModeDetails.StreamMode]", "--output", "text",
+    )  # fmt: skip
+    assert stream.split() == ["KMS", "alias/aws/kinesis", "ON_DEMAND"]
