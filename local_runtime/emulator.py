@@ -3,7 +3,8 @@
 moto records Lambda functions, event source mappings and Kinesis shards but does not behave like AWS with
 them. Because the server runs in our process, we patch its backends while it runs:
 
-- Lambda ``Invoke`` (the API, Step Functions tasks, our own pollers) runs the real handler in our runtime.
+- Lambda ``Invoke`` (the API, Step Functions tasks, our own pollers) runs the real handler in our runtime,
+  after refusing a payload that is not JSON as Lambda does.
 - moto's inline event-source delivery is switched off: it would call functions synchronously inside
   ``PutItem``/``PutRecord`` and even erase DynamoDB stream records once delivered; our pollers read the
   streams instead, as Lambda does.
@@ -80,7 +81,7 @@ class Emulator:
         self._server = make_server(
             self._host, self._requested_port, app, threaded=True, request_handler=Utf8RequestHandler
         )
-        # needs the port the server got
+        # After binding: queue URLs name the port the server got.
         self._patches.enter_context(aws_semantics(self.endpoint_url, self._kinesis_destinations))
         # moto's Step Functions interpreter calls Lambda on http://localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
