@@ -118,6 +118,10 @@ def up(
             f"Try: [bold]aws --endpoint-url {runtime.endpoint.url} --region {region} "
             "cloudformation describe-stacks[/]   (Ctrl-C stops)"
         )
+        console.print(
+            "AWS CLI v1 (.venv/bin/aws) ignores AWS_ENDPOINT_URL for [bold]aws sqs[/]: always pass --endpoint-url "
+            "there, or the command goes to AWS."
+        )
         stopping.wait()
     finally:
         console.print("stopping the local runtime")
