@@ -151,6 +151,7 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
             threading.Thread(target=run_function, args=(spec, fn.code_bytes, event), daemon=True).start()
             return b""
         invocation = run_function(spec, fn.code_bytes, event)
+        response_headers["x-amz-executed-version"] = str(fn.version)  # "$LATEST" unless a version was invoked
         if invocation.function_error:
             response_headers["x-amz-function-error"] = invocation.function_error
         return invocation.payload

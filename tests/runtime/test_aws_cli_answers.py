@@ -103,16 +103,33 @@ def test_execution_name_cannot_be_reused(local_runtime: RunningRuntime) -> None:
     assert aws_error(local_runtime, *start, "--input", first_input) == "ExecutionAlreadyExists"
 
 
+def _search_trips(runtime: RunningRuntime) -> str:
+    functions = runtime.client("lambda").list_functions()["Functions"]
+    return next(f["FunctionName"] for f in functions if "SearchTrips" in f["FunctionName"])
+
+
+def test_lambda_invoke_of_seed_7_3_answers_as_aws_does(local_runtime: RunningRuntime, tmp_path: Path) -> None:
+    payload = '{"queryStringParameters": {"status": "CONFIRMED"}}'
+    out = tmp_path / "search_response.json"
+    answer = aws(
+        local_runtime,
+        "lambda",
+        "invoke",
+        "--function-name",
+        _search_trips(local_runtime),
+        "--payload",
+        payload,
+        str(out),
+    )
+    assert json.loads(answer) == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+    assert json.loads(out.read_text())["statusCode"] == 200
+
+
 def test_lambda_invoke_with_a_payload_that_is_not_json_is_refused(
     local_runtime: RunningRuntime, tmp_path: Path
 ) -> None:
-    search_trips = next(
-        f["FunctionName"]
-        for f in local_runtime.client("lambda").list_functions()["Functions"]
-        if "SearchTrips" in f["FunctionName"]
-    )
     out = tmp_path / "response.json"
-    invoke = ["lambda", "invoke", "--function-name", search_trips, "--payload", "{not json", str(out)]
+    invoke = ["lambda", "invoke", "--function-name", _search_trips(local_runtime), "--payload", "{not json", str(out)]
     assert aws_error(local_runtime, *invoke) == "InvalidRequestContentException"
     assert not out.exists()
 
