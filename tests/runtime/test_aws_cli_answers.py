@@ -2,8 +2,9 @@
 
 Sources: Step Functions API reference, StartExecution (``name`` optional, "If you don't provide a name, Step
 Functions generates a UUID"; errors ExecutionAlreadyExists, InvalidArn, InvalidExecutionInput, InvalidName,
-StateMachineDoesNotExist, ValidationException); Lambda API reference, Invoke (InvalidRequestContentException
-for a payload that is not JSON); CloudFormation, ``AWS::SQS::Queue`` (``Ref`` is the queue URL).
+StateMachineDoesNotExist, ValidationException; ``input`` at most 262144 long); Lambda API reference, Invoke
+(``ExecutedVersion``; InvalidRequestContentException for a payload that is not JSON); CloudFormation,
+``AWS::SQS::Queue`` (``Ref`` is the queue URL); DynamoDB API reference, DescribeKinesisStreamingDestination.
 """
 
 from __future__ import annotations
@@ -111,17 +112,8 @@ def _search_trips(runtime: RunningRuntime) -> str:
 def test_lambda_invoke_of_seed_7_3_answers_as_aws_does(local_runtime: RunningRuntime, tmp_path: Path) -> None:
     payload = '{"queryStringParameters": {"status": "CONFIRMED"}}'
     out = tmp_path / "search_response.json"
-    answer = aws(
-        local_runtime,
-        "lambda",
-        "invoke",
-        "--function-name",
-        _search_trips(local_runtime),
-        "--payload",
-        payload,
-        str(out),
-    )
-    assert json.loads(answer) == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+    invoke = ["lambda", "invoke", "--function-name", _search_trips(local_runtime), "--payload", payload, str(out)]
+    assert json.loads(aws(local_runtime, *invoke)) == {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
     assert json.loads(out.read_text())["statusCode"] == 200
 
 
