@@ -5,8 +5,9 @@ while the emulator runs.
 
 - Step Functions ``StartExecution`` without a name gets a UUID (moto's executing backend names it ``None``),
   a name breaking AWS's rules is refused with ``InvalidName`` (or ``ValidationException`` past 80
-  characters), as moto's plain backend and AWS do, and an input longer than 256 KiB with
-  ``ValidationException``. API reference, StartExecution, ``name`` and ``input``.
+  characters), as moto's plain backend and AWS do; an input longer than 256 KiB with
+  ``ValidationException``, one that is not JSON with ``InvalidExecutionInput`` in AWS's wording ("Invalid
+  State Machine Execution Input: ..."). API reference, StartExecution, ``name`` and ``input``.
 - Errors of moto's executing Step Functions backend carry their error code (``InvalidExecutionInput``,
   ``InvalidDefinition``, ...): it raises exceptions that set ``code``, which moto's serializer ignores, so
   clients saw an empty code (``An error occurred () ...``).
@@ -40,7 +41,7 @@ from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue
-from moto.stepfunctions.exceptions import ValidationException
+from moto.stepfunctions.exceptions import InvalidExecutionInput, ValidationException
 from moto.stepfunctions.parser import api as stepfunctions_parser_api
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from werkzeug.wrappers import Response
@@ -128,14 +129,23 @@ def _named_like_aws(start_execution: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         if name:
             backend._validate_name(name)  # moto's plain backend's check: AWS's forbidden characters, 80 at most
-        if execution_input is not None and len(execution_input) > MAX_EXECUTION_INPUT_LENGTH:
-            raise ValidationException(
-                "1 validation error detected: Value at 'input' failed to satisfy constraint: "
-                f"Member must have length less than or equal to {MAX_EXECUTION_INPUT_LENGTH}"
-            )
+        if execution_input is not None:
+            _validate_execution_input(execution_input)
         return start_execution(backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
     return start_named_execution
+
+
+def _validate_execution_input(execution_input: str) -> None:
+    if len(execution_input) > MAX_EXECUTION_INPUT_LENGTH:
+        raise ValidationException(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_EXECUTION_INPUT_LENGTH}"
+        )
+    try:
+        json.loads(execution_input)
+    except ValueError as error:  # AWS's wording, with the parser's detail
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{error}'") from None
 
 
 def _describing(destinations: Sequence[StreamingDestination]) -> Callable[[DynamoHandler], ActionResult]:

@@ -17,7 +17,7 @@ import pytest
 
 from local_runtime.scenarios import trip_input
 from tests.local_runtime_session import RunningRuntime, eventually
-from tests.runtime.aws_cli import aws, aws_error
+from tests.runtime.aws_cli import CLI_V1_ERROR_EXIT, aws, aws_error, run_aws
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
 
@@ -52,16 +52,25 @@ def test_execution_started_without_a_name_is_named_with_a_uuid(local_runtime: Ru
         assert described == name
 
 
+def test_issue_11_input_that_is_not_json_fails_as_on_aws(local_runtime: RunningRuntime) -> None:
+    start = ["stepfunctions", "start-execution", "--state-machine-arn", _state_machine(local_runtime)]
+    completed = run_aws(local_runtime, *start, "--input", "{not json")
+    assert completed.returncode == CLI_V1_ERROR_EXIT
+    assert completed.stderr.strip().startswith(
+        "An error occurred (InvalidExecutionInput) when calling the StartExecution operation: "
+        "Invalid State Machine Execution Input: '"
+    )
+
+
 @pytest.mark.parametrize(
     ("arguments", "error_code"),
     [
-        (["--input", "{not json"], "InvalidExecutionInput"),
         (["--input", '{"trip_id": "t1",}'], "InvalidExecutionInput"),
         (["--input", "{}", "--name", "two words"], "InvalidName"),
         (["--input", "{}", "--name", "slash/in/name"], "InvalidName"),
         (["--input", "{}", "--name", "n" * 81], "ValidationException"),
     ],
-    ids=["not-json", "trailing-comma", "space-in-name", "slash-in-name", "name-of-81"],
+    ids=["trailing-comma", "space-in-name", "slash-in-name", "name-of-81"],
 )
 def test_start_execution_refuses_bad_input_with_aws_error_code(
     local_runtime: RunningRuntime, arguments: list[str], error_code: str
