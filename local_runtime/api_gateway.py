@@ -4,6 +4,11 @@ moto keeps the API's resources, methods and integrations but serves no requests,
 ``AWS::ApiGateway::Stage`` resource. After deployment the stages are created through the API Gateway API,
 and an API is invoked at ``<endpoint>/restapis/<api id>/<stage>/_user_request_/<path>``: the route is
 matched against the API's resources, and a Lambda proxy integration gets a REST (v1) proxy event.
+
+As on AWS (live captures of REST proxy events), ``path`` and ``pathParameters`` keep the client's
+percent-encoding while query string parameters arrive decoded, as UTF-8; raw non-ASCII bytes in the URL
+count as their percent-encoded form. Every answer carries ``x-amzn-RequestId`` (the event's ``requestId``),
+gateway errors AWS's ``x-amzn-ErrorType``.
 """
 
 from __future__ import annotations
@@ -69,19 +74,27 @@ class RestApiServer:
         self._lambda = endpoint.lambda_client()
 
     def __call__(self, request: Request, route: re.Match[str]) -> Response:
+        request_id = str(uuid.uuid4())
+        response = self._answer(request, route, request_id)
+        response.headers["x-amzn-RequestId"] = request_id
+        return response
+
+    def _answer(self, request: Request, route: re.Match[str], request_id: str) -> Response:
         api_id, stage = route["api_id"], route["stage"]
         path = re.sub("/+", "/", route["path"] or "/")
         if stage not in {s["stageName"] for s in self._apigateway.get_stages(restApiId=api_id)["item"]}:
-            return _message(403, "Forbidden")
-        found = self._find_method(api_id, path, request.method)
-        if found is None:
-            return _message(403, "Missing Authentication Token")  # what API Gateway answers for unknown routes
+            return _gateway_error(403, "Forbidden", "ForbiddenException")
+        # A trailing slash selects the same resource; the event's path keeps it.
+        found = self._find_method(api_id, path.rstrip("/") or "/", request.method)
+        if found is None:  # what API Gateway answers for unknown routes
+            return _gateway_error(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
         resource, method, path_parameters = found
         integration = method.get("methodIntegration") or {}
         target = _LAMBDA_INTEGRATION.fullmatch(integration.get("uri", ""))
         if integration.get("type") != "AWS_PROXY" or target is None:
-            return _message(500, f"only Lambda proxy integrations are served locally, not {integration.get('type')}")
-        event = _proxy_event(request, api_id, stage, path, resource, path_parameters)
+            unsupported = f"only Lambda proxy integrations are served locally, not {integration.get('type')}"
+            return _gateway_error(500, unsupported, "InternalServerErrorException")
+        event = _proxy_event(request, request_id, api_id, stage, path, resource, path_parameters)
         log.info("%s %s -> %s", request.method, path, target["function"].split(":")[6])
         response = self._lambda.invoke(FunctionName=target["function"], Payload=json.dumps(event).encode())
         return _http_response(response.get("FunctionError"), response["Payload"].read())
@@ -105,7 +118,13 @@ class RestApiServer:
 
 
 def _proxy_event(
-    request: Request, api_id: str, stage: str, path: str, resource: dict[str, Any], path_parameters: dict[str, str]
+    request: Request,
+    request_id: str,
+    api_id: str,
+    stage: str,
+    path: str,
+    resource: dict[str, Any],
+    path_parameters: dict[str, str],
 ) -> dict[str, Any]:
     now = time.time()
     body = request.get_data()
@@ -116,7 +135,8 @@ def _proxy_event(
         "httpMethod": request.method,
         "headers": dict(request.headers) or None,
         "multiValueHeaders": {key: request.headers.getlist(key) for key, _ in request.headers} or None,
-        "queryStringParameters": request.args.to_dict() or None,
+        # A repeated parameter's single value is its last one, as in API Gateway's documented example event.
+        "queryStringParameters": {key: values[-1] for key, values in request.args.lists()} or None,
         "multiValueQueryStringParameters": request.args.to_dict(flat=False) or None,
         "pathParameters": path_parameters or None,
         "stageVariables": None,
@@ -129,7 +149,7 @@ def _proxy_event(
             "path": f"/{stage}{path}",
             "stage": stage,
             "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_id,
             "requestTime": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "requestTimeEpoch": int(now * 1000),
             "domainName": request.host,
@@ -149,23 +169,33 @@ def _is_text(body: bytes) -> bool:
 
 
 def _http_response(function_error: str | None, payload: bytes) -> Response:
+    internal_error = _gateway_error(502, "Internal server error", "InternalServerErrorException")
     if function_error:
-        return _message(502, "Internal server error")
+        return internal_error
     try:
         result = json.loads(payload)
         status = int(result["statusCode"])
     except (ValueError, KeyError, TypeError):
-        return _message(502, "Internal server error")  # API Gateway: a malformed Lambda proxy response
+        return internal_error  # API Gateway: a malformed Lambda proxy response
     body = result.get("body") or ""
     content = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
     response = Response(content, status=status, mimetype="application/json")  # API Gateway's default type
-    for key, value in (result.get("headers") or {}).items():
-        response.headers[key] = str(value)
-    for key, values in (result.get("multiValueHeaders") or {}).items():
-        for value in values:
-            response.headers.add(key, str(value))
+    for key, values in _merged_headers(result.get("headers") or {}, result.get("multiValueHeaders") or {}):
+        response.headers.setlist(key, values)
     return response
 
 
-def _message(status: int, message: str) -> Response:
-    return Response(json.dumps({"message": message}), status=status, mimetype="application/json")
+def _merged_headers(headers: dict[str, Any], multi_value_headers: dict[str, list[Any]]) -> list[tuple[str, list[str]]]:
+    """API Gateway merges both into one list per header; a header in both takes multiValueHeaders' values.
+
+    (Developer Guide, "Support for multi-value headers and query string parameters".)
+    """
+    multi = {key.lower(): (key, [str(value) for value in values]) for key, values in multi_value_headers.items()}
+    single = [(key, [str(value)]) for key, value in headers.items() if key.lower() not in multi]
+    return single + list(multi.values())
+
+
+def _gateway_error(status: int, message: str, error_type: str) -> Response:
+    """An answer of API Gateway itself, in its shape (compact JSON body, ``x-amzn-ErrorType``)."""
+    body = json.dumps({"message": message}, separators=(",", ":"))
+    return Response(body, status=status, mimetype="application/json", headers={"x-amzn-ErrorType": error_type})

@@ -111,8 +111,16 @@ def up(
         runtime.start()
         print_stack_outputs(runtime)
         console.print(
+            "Nothing is kept between runs: every start deploys the stack afresh, empty, and the generated "
+            "resource names above change each time (read them from the stack outputs)."
+        )
+        console.print(
             f"Try: [bold]aws --endpoint-url {runtime.endpoint.url} --region {region} "
             "cloudformation describe-stacks[/]   (Ctrl-C stops)"
+        )
+        console.print(
+            "AWS CLI v1 (.venv/bin/aws) ignores AWS_ENDPOINT_URL for [bold]aws sqs[/]: always pass --endpoint-url "
+            "there, or the command goes to AWS."
         )
         stopping.wait()
     finally:

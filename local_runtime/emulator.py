@@ -3,7 +3,8 @@
 moto records Lambda functions, event source mappings and Kinesis shards but does not behave like AWS with
 them. Because the server runs in our process, we patch its backends while it runs:
 
-- Lambda ``Invoke`` (the API, Step Functions tasks, our own pollers) runs the real handler in our runtime.
+- Lambda ``Invoke`` (the API, Step Functions tasks, our own pollers) runs the real handler in our runtime,
+  after refusing a payload that is not JSON as Lambda does.
 - moto's inline event-source delivery is switched off: it would call functions synchronously inside
   ``PutItem``/``PutRecord`` and even erase DynamoDB stream records once delivered; our pollers read the
   streams instead, as Lambda does.
@@ -12,6 +13,7 @@ them. Because the server runs in our process, we patch its backends while it run
 - Kinesis resharding keeps AWS's semantics: a split or merged parent is closed and keeps its records, its
   children start empty, and new records go only to open shards (moto moves records and keeps writing
   into closed parents).
+- The API answers that moto gets wrong are corrected (``api_fidelity.py``).
 """
 
 from __future__ import annotations
@@ -29,15 +31,18 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
 from moto.cloudformation.models import cloudformation_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kinesis.models import Shard, Stream
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.stepfunctions import models as stepfunctions_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from local_runtime.api_fidelity import Utf8RequestHandler, aws_semantics
+from local_runtime.kinesis_destination import StreamingDestination
 from local_runtime.lambda_runtime import FunctionSpec, Invocation
 from local_runtime.stopping import join_within
 from local_runtime.wsgi import WsgiApp
@@ -58,6 +63,7 @@ class Emulator:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._requested_port = port
+        self._kinesis_destinations: list[StreamingDestination] = []
 
     @property
     def port(self) -> int:
@@ -73,8 +79,10 @@ class Emulator:
         self._patches.enter_context(_moto_patches(self._run_function))
         app = self._front(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
-            self._host, self._requested_port, app, threaded=True, request_handler=MotoRequestHandler
+            self._host, self._requested_port, app, threaded=True, request_handler=Utf8RequestHandler
         )
+        # After binding: queue URLs name the port the server got.
+        self._patches.enter_context(aws_semantics(self.endpoint_url, self._kinesis_destinations))
         # moto's Step Functions interpreter calls Lambda on http://localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
@@ -89,6 +97,10 @@ class Emulator:
         if self._thread is not None:
             join_within(self._thread)
         self._patches.close()
+
+    def add_kinesis_streaming_destination(self, destination: StreamingDestination) -> None:
+        """Describe a destination the runtime runs as DynamoDB would (moto knows none)."""
+        self._kinesis_destinations.append(destination)
 
     def override_stack_output(self, region: str, stack_name: str, key: str, value: str) -> None:
         """Change what DescribeStacks reports for one output (for values that only make sense on AWS)."""
@@ -122,6 +134,7 @@ def _silence_emulator_logs() -> None:
 def _moto_patches(run_function: RunFunction) -> Iterator[None]:
     def invoke(fn: LambdaFunction, body: Any, request_headers: Any, response_headers: dict[str, Any]) -> bytes:
         event = body.encode() if isinstance(body, str) else (body or b"{}")
+        _require_json_payload(event)
         spec = FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,
@@ -138,6 +151,7 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
             threading.Thread(target=run_function, args=(spec, fn.code_bytes, event), daemon=True).start()
             return b""
         invocation = run_function(spec, fn.code_bytes, event)
+        response_headers["x-amz-executed-version"] = str(fn.version)  # "$LATEST" unless a version was invoked
         if invocation.function_error:
             response_headers["x-amz-function-error"] = invocation.function_error
         return invocation.payload
@@ -162,6 +176,15 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
             )
         )
         yield
+
+
+def _require_json_payload(event: bytes) -> None:
+    """Lambda refuses a payload that is not JSON before running anything (API reference, Invoke)."""
+    try:
+        json.loads(event)
+    except ValueError as error:
+        message = f"Could not parse request body into json: {error}"
+        raise LambdaClientError("InvalidRequestContentException", message) from None
 
 
 def _with_starting_timestamp(get_configuration: Callable[[EventSourceMapping], dict[str, Any]]) -> Any:

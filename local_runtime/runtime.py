@@ -16,6 +16,7 @@ from local_runtime.aws_clients import Endpoint
 from local_runtime.deployer import DeployedStack, deploy, synthesize
 from local_runtime.emulator import Emulator
 from local_runtime.event_source_mappings import EventSourceMappings, PollIntervals
+from local_runtime.ignored_properties import apply_ignored_properties
 from local_runtime.kinesis_destination import DeliveryFaults, KinesisForwarder, StreamingDestination
 from local_runtime.lambda_runtime import FunctionSpec, Invocation, LambdaRuntime
 from local_runtime.wsgi import STATUS_PATH, FrontRoutes, json_response
@@ -57,11 +58,13 @@ class LocalRuntime:
         self._api_server = RestApiServer(endpoint)
         for artifact in synthesize(self.options.project_dir, self.options.state_dir / "cdk.out"):
             stack = deploy(artifact, endpoint)
+            apply_ignored_properties(stack, endpoint)
             self.stacks.append(self._with_local_api_urls(stack, endpoint))
         rng = random.Random(self.options.seed)
         forwarder_poll_s = self.options.poll.dynamodb_s
         for stack in self.stacks:
             for destination in streaming_destinations(stack, endpoint):
+                self._emulator.add_kinesis_streaming_destination(destination)
                 forwarder = KinesisForwarder(destination, endpoint, self.options.faults, forwarder_poll_s, rng)
                 self._forwarders.append(forwarder)
                 forwarder.start()

@@ -8,9 +8,6 @@ None on AWS too: see README, "The local runtime").
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -21,30 +18,9 @@ import pytest
 from local_runtime.scenarios import COMPENSATED, SEED_COMPENSATED, SEED_SUCCESS, statuses
 from tests import factories as f
 from tests.local_runtime_session import RunningRuntime, eventually
+from tests.runtime.aws_cli import aws
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
-
-AWS = str(Path(sys.executable).with_name("aws"))
-
-
-def aws(runtime: RunningRuntime, *arguments: str) -> str:
-    environment = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_PAGER": "",
-    }
-    completed = subprocess.run(
-        [AWS, "--endpoint-url", runtime.endpoint_url, *arguments],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return completed.stdout.strip()
 
 
 def flattened(item_json: str) -> dict[str, Any]:
