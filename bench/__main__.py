@@ -19,6 +19,7 @@ os.environ.update(
 from rich.console import Console
 from rich.table import Table
 
+from bench import cold_import
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 
 LATENCY_S = 0.005  # an in-region round trip
@@ -44,6 +45,20 @@ def main() -> None:
             f"<= {goal}x",
         )
     console.print(table)
+
+    imports = Table(title="Cold import of a consumer handler, against boto3 + Powertools")
+    for column in ("tracing", "floor ms", "consumer ms", "ratio", "goal"):
+        imports.add_column(column, justify="left" if column == "tracing" else "right")
+    for tracing, environment in (("stack default", {}), ("detailedTracing", cold_import.DETAILED_TRACING)):
+        imported = cold_import.measure(environment=environment)
+        imports.add_row(
+            tracing,
+            f"{imported.floor_s * 1000:.0f}",
+            f"{imported.consumer_s * 1000:.0f}",
+            f"{imported.ratio:.2f}x",
+            "-" if environment else "<= 1.3x",
+        )
+    console.print(imports)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,8 @@ class Projection(Construct):
             "SEARCH_TABLE_NAME": search_table.table_name,
             "DLQ_URL": self.dlq.queue_url,
             "TOMBSTONE_TTL_SECONDS": str(settings.tombstone_ttl_seconds),
+            # Powertools' Tracer (and the X-Ray SDK it imports) only on request: see consumer.traced.
+            "POWERTOOLS_TRACE_DISABLED": str(not settings.detailed_tracing).lower(),
         }
         acknowledge(
             self.dlq,

@@ -14,6 +14,7 @@ CAPACITY_MODE = "changeStreamCapacityMode"
 SHARD_COUNT = "changeStreamShardCount"
 DYNAMODB_STREAMS_PIPELINE = "dynamoDbStreamsPipeline"
 KINESIS_PIPELINE = "kinesisPipeline"
+DETAILED_TRACING = "detailedTracing"
 
 SECONDS_PER_DAY = 24 * 3600
 # The default Kinesis shard quota per account in the largest regions; a larger stream needs a quota increase first.
@@ -36,6 +37,9 @@ class StackSettings:
     shard_count: int = 1
     dynamodb_streams_pipeline: bool = True
     kinesis_pipeline: bool = True
+    # Lambda's active tracing records every invocation; this adds the consumers' X-Ray SDK subsegments per AWS
+    # call, at the price of the SDK's import in every cold start.
+    detailed_tracing: bool = False
 
     @property
     def tombstone_ttl_seconds(self) -> int:
@@ -50,6 +54,7 @@ class StackSettings:
             shard_count=_integer(get, SHARD_COUNT, cls.shard_count, 1, MAX_SHARDS),
             dynamodb_streams_pipeline=_boolean(get, DYNAMODB_STREAMS_PIPELINE, cls.dynamodb_streams_pipeline),
             kinesis_pipeline=_boolean(get, KINESIS_PIPELINE, cls.kinesis_pipeline),
+            detailed_tracing=_boolean(get, DETAILED_TRACING, cls.detailed_tracing),
         )
         if not (settings.dynamodb_streams_pipeline or settings.kinesis_pipeline):
             raise SettingsError(

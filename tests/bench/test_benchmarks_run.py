@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench import cold_import
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 
 
@@ -16,3 +17,9 @@ def test_kinesis_batch_is_drawn_from_many_trips() -> None:
     workload = kinesis_batch(100)
 
     assert (len(workload.records), workload.trips) == (100, 94)
+
+
+def test_cold_import_benchmark_times_both_imports() -> None:
+    figure = cold_import.measure(rounds=1)
+
+    assert figure.floor_s > 0 and figure.consumer_s > 0

@@ -21,6 +21,7 @@ VARIANT_CONTEXT = {
     "changeStreamCapacityMode": "provisioned",
     "changeStreamShardCount": "2",
     "kinesisPipeline": "false",
+    "detailedTracing": "true",
 }
 
 

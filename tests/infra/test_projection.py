@@ -92,7 +92,10 @@ def test_consumers_get_search_table_dlq_and_tombstone_ttl(synthesized: Synthesiz
         "DLQ_URL": {"Ref": dlq(synthesized)},
         # Kinesis retention (7 days) + 1 day
         "TOMBSTONE_TTL_SECONDS": str(8 * 24 * 3600),
+        # Lambda's active tracing only: the X-Ray SDK stays out of the cold start (context detailedTracing)
+        "POWERTOOLS_TRACE_DISABLED": "true",
     }
+    assert resources[function_id(resources, handler)]["Properties"]["TracingConfig"] == {"Mode": "Active"}
 
 
 @pytest.mark.parametrize("construct_id", ["StreamConsumer", "KinesisConsumer", "SearchTrips", "ReserveFlight"])

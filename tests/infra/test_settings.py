@@ -28,6 +28,7 @@ def test_command_line_strings_are_parsed() -> None:
         changeStreamShardCount="4",
         dynamoDbStreamsPipeline="false",
         kinesisPipeline="True",
+        detailedTracing="true",
     )
     assert settings == StackSettings(
         retention_days=365,
@@ -35,6 +36,7 @@ def test_command_line_strings_are_parsed() -> None:
         shard_count=4,
         dynamodb_streams_pipeline=False,
         kinesis_pipeline=True,
+        detailed_tracing=True,
     )
 
 

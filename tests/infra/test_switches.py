@@ -24,6 +24,13 @@ def test_tombstones_follow_the_retention(variant: Synthesized) -> None:
     assert variables["TOMBSTONE_TTL_SECONDS"] == str(31 * 24 * 3600)
 
 
+def test_detailed_tracing_turns_the_consumers_tracer_on(variant: Synthesized) -> None:
+    resources = variant.resources
+    consumer = function_id(resources, "services.trip.handlers.stream_consumer.lambda_handler")
+    assert resources[consumer]["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "false"
+    assert resources[consumer]["Properties"]["TracingConfig"] == {"Mode": "Active"}
+
+
 def test_switched_off_pipeline_is_not_deployed(variant: Synthesized) -> None:
     handlers = {
         value["Properties"]["Handler"]
