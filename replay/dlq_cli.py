@@ -125,6 +125,7 @@ def show(
 def _records_document(records: MessageRecords) -> dict[str, Any]:
     return {
         "expired": records.expired,
+        "incomplete": records.incomplete,
         "records": [
             {
                 "sequence_number": r.sequence_number,

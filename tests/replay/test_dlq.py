@@ -6,83 +6,18 @@ Listing, showing and redriving a real poison record and a real exhausted batch r
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import boto3
 import pytest
 
-from tests import factories
-from tests.conftest import REGION
-from tests.replay.conftest import STREAM_NAME, History
+from tests.replay.conftest import History
+from tests.replay.dlq_messages import kinesis_pointer, kinesis_poison, send
 
-NOT_JSON = b"{not json"
-
-
-def send(dlq_url: str, body: dict[str, Any]) -> str:
-    return str(
-        boto3.client("sqs", region_name=REGION).send_message(QueueUrl=dlq_url, MessageBody=json.dumps(body))[
-            "MessageId"
-        ]
-    )
-
-
-def poison_message(dlq_url: str) -> str:
-    """What the Kinesis consumer sends for a record that is not JSON."""
-    record = factories.kinesis_record(data=NOT_JSON)
-    return send(
-        dlq_url,
-        {
-            "kind": "poison-record",
-            "source": "kinesis",
-            "reason": "kinesis data is not JSON: Expecting property name enclosed in double quotes",
-            "eventSourceARN": factories.KINESIS_ARN,
-            "shardId": "shardId-000000000000",
-            "sequenceNumber": record["kinesis"]["sequenceNumber"],
-            "functionName": "TripSagaStack-KinesisConsumer",
-            "detectedAt": "2026-03-01T09:00:00Z",
-            "record": record,
-        },
-    )
-
-
-def batch_pointer(dlq_url: str, history: History, trip_id: str) -> str:
-    """The on-failure destination's message for a batch of trip_id's changes whose retries ran out."""
-    history.saga(trip_id)
-    shard = history.kinesis.list_shards(StreamName=STREAM_NAME)["Shards"][0]
-    iterator = history.kinesis.get_shard_iterator(
-        StreamName=STREAM_NAME, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-    )
-    records = history.kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
-    arn = history.kinesis.describe_stream_summary(StreamName=STREAM_NAME)["StreamDescriptionSummary"]["StreamARN"]
-    return send(
-        dlq_url,
-        {
-            "requestContext": {
-                "requestId": "c9b8fa9f-5a7f-4f2a-9f3b-1c2d3e4f5a6b",
-                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:TripSagaStack-KinesisConsumer",
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": 3,
-            },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "version": "1.0",
-            "timestamp": "2026-03-01T09:05:00.000Z",
-            "KinesisBatchInfo": {
-                "shardId": shard["ShardId"],
-                "startSequenceNumber": records[0]["SequenceNumber"],
-                "endSequenceNumber": records[-1]["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": "2026-03-01T09:00:00.000Z",
-                "approximateArrivalOfLastRecord": "2026-03-01T09:00:02.000Z",
-                "batchSize": len(records),
-                "streamArn": arn,
-            },
-        },
-    )
-
+pytestmark = pytest.mark.usefixtures("quick_queue_reads")
 
 @pytest.fixture
 def dlq(history: History, dlq_url: str) -> dict[str, str]:
-    return {"poison": poison_message(dlq_url), "pointer": batch_pointer(dlq_url, history, "trip-042")}
+    return {"poison": kinesis_poison(dlq_url), "pointer": kinesis_pointer(dlq_url, history, "trip-042")}
 
 
 def test_redrive_dry_run_changes_nothing(dlq: dict[str, str], search_table: Any, replay: Any) -> None:
