@@ -11,7 +11,8 @@ from rich.console import Console
 from replay.consumer_copy import REBUILD_BATCH_SIZE
 from replay.mapping_run import MappingPlan, MappingResult
 from replay.mapping_watch import NEAR_TIP_MS, MappingReading
-from replay.report import print_differences
+from replay.report import print_verification
+from replay.verify import Verification
 
 
 class MappingProgress:
@@ -85,7 +86,8 @@ def render_mapping_result(console: Console, result: MappingResult) -> None:
         )
     if result.differences is not None:
         console.print(f"{result.trips} trips in {result.plan.target_table}")
-        print_differences(console, result.differences, result.plan.target_table, result.plan.live_table)
+        verification = Verification(result.differences)
+        print_verification(console, verification, result.plan.target_table, result.plan.live_table)
 
 
 def mapping_result_document(result: MappingResult) -> dict[str, Any]:

@@ -128,7 +128,7 @@ def rebuild_via_mapping(
         dynamodb = connection.session.resource("dynamodb", endpoint_url=connection.endpoint_url)
         target = scan_views(dynamodb.Table(plan.target_table), ())
         result.trips = len(target)
-        result.differences = compare(scan_views(dynamodb.Table(plan.live_table), ()), target)
+        result.differences = compare(scan_views(dynamodb.Table(plan.live_table), ()), target).differences
     result.seconds = time.monotonic() - started
     return result
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from replay.run import RunPlan, RunResult
 from replay.sources import ReadBatch
 from replay.tally import Tally
-from replay.verify import Difference
+from replay.verify import Verification
 
 
 class TerminalProgress:
@@ -78,6 +78,8 @@ def describe_plan(plan: RunPlan) -> list[str]:
         lines.append(f"  only trips: {', '.join(sorted(plan.trip_ids))}")
     if plan.verify:
         lines.append(f"  then compare {plan.target_table} with {plan.live_table}")
+        if plan.source == "table":
+            lines.append("  (TripTable keeps no removals: a live updated_at set by one is reported as undecided)")
     lines.extend(f"  note: {note}" for note in plan.notes)
     return lines
 
@@ -103,18 +105,27 @@ def render_result(console: Console, result: RunResult) -> None:
     )
     for poison in summary.poison:
         console.print(f"[yellow]poison[/yellow] {poison.shard_id} {poison.sequence_number}: {poison.reason}")
-    if result.differences is not None:
-        print_differences(console, result.differences, str(summary.target_table), result.plan.live_table)
+    if result.verification is not None:
+        print_verification(console, result.verification, str(summary.target_table), result.plan.live_table)
 
 
-def print_differences(console: Console, differences: list[Difference], target_table: str, live_table: str) -> None:
-    """What `--verify` found: every differing field of every trip, or that the tables match."""
-    if not differences:
-        console.print(f"[green]verify: {target_table} matches {live_table}[/green]")
-    for difference in differences:
+def print_verification(console: Console, verification: Verification, target_table: str, live_table: str) -> None:
+    """What `--verify` found: every differing field of every trip, or that the tables match; then what it could
+    not decide, and why."""
+    if not verification.differences:
+        scope = " in everything the rebuild can know" if verification.undecided else ""
+        console.print(f"[green]verify: {target_table} matches {live_table}{scope}[/green]")
+    for difference in verification.differences:
         console.print(
             f"[red]differs[/red] trip {difference.trip_id} {difference.field}: "
             f"live={difference.live!r} target={difference.target!r}"
+        )
+    if verification.undecided:
+        console.print(f"verify: {len(verification.undecided)} field(s) cannot be decided from the rebuild's source:")
+    for undecided in verification.undecided:
+        console.print(
+            f"[yellow]undecided[/yellow] trip {undecided.trip_id} {undecided.field}: live={undecided.live!r} "
+            f"target={undecided.target!r}: {undecided.reason}"
         )
 
 
@@ -134,5 +145,6 @@ def result_document(result: RunResult) -> dict[str, Any]:
         "kinesis_requests": summary.kinesis_requests,
         "throttled": summary.throttled,
         "seconds": round(summary.seconds, 3),
-        "differences": None if result.differences is None else [asdict(d) for d in result.differences],
+        "differences": None if result.verification is None else [asdict(d) for d in result.verification.differences],
+        "undecided": None if result.verification is None else [asdict(u) for u in result.verification.undecided],
     }

@@ -20,7 +20,7 @@ from replay.shards import lineage_order, list_shards
 from replay.sources import ReadBatch, read_window, scan_table
 from replay.stack import Connection, StackResources, kinesis_consumer, stream_arn, tombstone_ttl_seconds
 from replay.tally import RunSummary, Tally
-from replay.verify import Difference, compare, scan_views
+from replay.verify import Difference, Verification, compare, scan_views
 from replay.window import Pacing, Window, WindowReader
 from replay.writers import LiveWriter, RebuildWriter
 from services.trip.adapters.search_documents import SearchDocuments
@@ -73,7 +73,11 @@ class RunObserver(Protocol):
 class RunResult:
     plan: RunPlan
     summary: RunSummary
-    differences: list[Difference] | None
+    verification: Verification | None  # None: not verified
+
+    @property
+    def differences(self) -> list[Difference] | None:
+        return None if self.verification is None else self.verification.differences
 
 
 class RequestCounter:
@@ -134,15 +138,16 @@ def replay_run(
     summary.trips = len(trips)
     summary.documents_written = writer.documents_written
     summary.throttled = request.pacing.throttled
-    differences = None
+    verification = None
     if plan.verify and not plan.dry_run:
-        differences = compare(
+        verification = compare(
             scan_views(dynamodb.Table(plan.live_table), plan.trip_ids),
             scan_views(dynamodb.Table(plan.target_table), plan.trip_ids),
+            removals_rebuilt=request.source == "kinesis",  # TripTable's current items hold no removal
         )
     summary.dynamodb_requests, summary.kinesis_requests = dynamodb_requests.count, kinesis_requests.count
     summary.seconds = time.monotonic() - started
-    return RunResult(plan, summary, differences)
+    return RunResult(plan, summary, verification)
 
 
 def _plan_target(dynamodb: Any, resources: StackResources, request: RunRequest) -> RunPlan:
