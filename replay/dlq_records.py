@@ -107,9 +107,7 @@ def _read_pointer(message: DlqMessage, connection: Connection) -> MessageRecords
         ]
     else:
         read = read_range(DynamoDBStreamPages(connection.client("dynamodbstreams"), stream, shard_id), start, end)
-        decoded = [
-            _decoded(raw["dynamodb"]["SequenceNumber"], raw, decode_stream_record, raw) for raw in read.records
-        ]
+        decoded = [_decoded(raw["dynamodb"]["SequenceNumber"], raw, decode_stream_record, raw) for raw in read.records]
     if read.expired:
         return MessageRecords(expired=read.expired)
     return MessageRecords(decoded, incomplete=read.gap)

@@ -125,7 +125,7 @@ def rebuild_via_mapping(
     with held_messages(connection.client("sqs"), resources.dlq_url, hold_seconds=30) as held:
         result.dlq_messages = [m for m in held.messages if m.sent_by(plan.copy.function_name)]
     if plan.verify:
-        dynamodb = connection.session.resource("dynamodb", endpoint_url=connection.endpoint_url)
+        dynamodb = connection.resource("dynamodb")
         target = scan_views(dynamodb.Table(plan.target_table), ())
         result.trips = len(target)
         result.differences = compare(scan_views(dynamodb.Table(plan.live_table), ()), target).differences

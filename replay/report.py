@@ -8,11 +8,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from replay.run import RunPlan, RunResult
 from replay.sources import ReadBatch
 from replay.tally import Tally
+from replay.terminal import print_table, text_table
 from replay.verify import Verification
 
 
@@ -29,7 +29,7 @@ class TerminalProgress:
     def planned(self, plan: RunPlan) -> None:
         for line in describe_plan(plan):
             self.console.print(line)
-        if self.console.is_terminal:
+        if self.console.is_terminal:  # a live display redraws in place: only on a terminal
             self.progress.start()
 
     def progressed(self, batch: ReadBatch, tally: Tally) -> None:
@@ -42,7 +42,8 @@ class TerminalProgress:
         self.progress.update(task, status=f"{tally.read} read{lag}, {rate:.0f} records/s{done}")
 
     def stop(self) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
 
 class Silent:
@@ -86,18 +87,17 @@ def describe_plan(plan: RunPlan) -> list[str]:
 
 def render_result(console: Console, result: RunResult) -> None:
     summary = result.summary
-    table = Table(
-        title=f"{'Dry run' if summary.dry_run else 'Run'} summary ({summary.source} -> {summary.target_table})"
+    columns = ("read", "applied", "superseded", "stale", "irrelevant", "poison")
+    table = text_table(
+        console, title=f"{'Dry run' if summary.dry_run else 'Run'} summary ({summary.source} -> {summary.target_table})"
     )
-    for column in ("part", "read", "applied", "superseded", "stale", "irrelevant", "poison"):
-        table.add_column(column, justify="left" if column == "part" else "right")
+    table.add_column("part", no_wrap=True)
+    for column in columns:
+        table.add_column(column, justify="right")
     rows = [*summary.per_part.items(), ("total", summary.total)]
     for part, tally in rows:
-        table.add_row(
-            part,
-            *(str(getattr(tally, name)) for name in ("read", "applied", "superseded", "stale", "irrelevant", "poison")),
-        )
-    console.print(table)
+        table.add_row(part, *(str(getattr(tally, name)) for name in columns))
+    print_table(console, table)
     written = "would write" if summary.dry_run else "wrote"
     console.print(
         f"{summary.trips} trips; {written} {summary.documents_written} documents; {summary.dynamodb_requests} DynamoDB "

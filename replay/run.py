@@ -96,7 +96,7 @@ def replay_run(
     connection: Connection, resources: StackResources, request: RunRequest, observer: RunObserver
 ) -> RunResult:
     started = time.monotonic()
-    dynamodb = connection.session.resource("dynamodb", endpoint_url=connection.endpoint_url)
+    dynamodb = connection.resource("dynamodb")
     kinesis = connection.client("kinesis")
     scanner = connection.client(
         "dynamodb"
@@ -107,6 +107,8 @@ def replay_run(
     arn, retention_hours = stream_arn(connection, resources.change_stream)
     consumer = kinesis_consumer(connection, arn)
     checkpoints = CheckpointFile(request.checkpoint_dir, resources.stack_name, plan.target_table)
+    if request.source == "kinesis" and not request.dry_run:
+        checkpoints.ensure_writable()
     if request.source == "kinesis":
         batches = _plan_window(plan, kinesis, arn, retention_hours, request, checkpoints)
     else:

@@ -9,11 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rich.text import Text
+from typer.testing import CliRunner
 
+from replay.cli import app
 from tests.replay.conftest import History
-from tests.replay.dlq_messages import kinesis_pointer, kinesis_poison, send
+from tests.replay.dlq_messages import kinesis_pointer, kinesis_poison, send, stream_poison
 
 pytestmark = pytest.mark.usefixtures("quick_queue_reads")
+
 
 @pytest.fixture
 def dlq(history: History, dlq_url: str) -> dict[str, str]:
@@ -64,3 +68,127 @@ def test_an_unknown_message_id_is_bad_input(dlq: dict[str, str], replay: Any) ->
 
     assert code == 2
     assert "no message no-such-id in the DLQ" in output
+
+
+def text(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """Run the command as an operator would, without --json; (exit code, the lines of stdout as they read)."""
+    result = CliRunner().invoke(app, list(args), env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, [Text.from_ansi(line).plain for line in result.stdout.splitlines()]
+
+
+def remaining(replay: Any) -> set[str]:
+    code, listed = replay("dlq", "list")
+    assert code == 0, listed
+    return {message["message_id"] for message in listed}
+
+
+def test_delete_removes_the_named_messages_and_prints_each(dlq: dict[str, str], dlq_url: str, replay: Any) -> None:
+    stream = stream_poison(dlq_url)
+
+    code, lines = text("dlq", "delete", dlq["poison"], stream)
+
+    assert code == 0, lines
+    assert lines[0].startswith(f"deleted {dlq['poison']}  poison-record from kinesis, shard shardId-000000000000, ")
+    assert lines[0].endswith(": kinesis data is not JSON: Expecting property name enclosed in double quotes")
+    assert lines[1].startswith(f"deleted {stream}  poison-record from dynamodb-streams, shard -, sequence ")
+    assert lines[1].endswith(": the change has no Keys")
+    assert lines[2:] == [f"2 message(s) deleted from {dlq_url}"]
+    assert remaining(replay) == {dlq["pointer"]}
+
+
+def test_delete_with_json_keeps_a_record_of_each_body(dlq: dict[str, str], replay: Any) -> None:
+    code, deleted = replay("dlq", "delete", dlq["pointer"])
+
+    assert code == 0, deleted
+    [record] = deleted
+    assert (record["message_id"], record["kind"]) == (dlq["pointer"], "batch-pointer")
+    assert record["body"]["KinesisBatchInfo"]["batchSize"] == 3
+    assert remaining(replay) == {dlq["poison"]}
+
+
+def test_bulk_delete_needs_yes(dlq: dict[str, str], replay: Any) -> None:
+    refused, output = replay("dlq", "delete", "--all")
+    code, deleted = replay("dlq", "delete", "--all", "--yes")
+
+    assert refused == 2
+    assert "add --yes to confirm" in output
+    assert code == 0, deleted
+    assert sorted(message["message_id"] for message in deleted) == sorted(dlq.values())
+    assert remaining(replay) == set()
+
+
+def test_an_unknown_id_deletes_nothing(dlq: dict[str, str], replay: Any) -> None:
+    code, output = replay("dlq", "delete", dlq["poison"], "no-such-id")
+
+    assert code == 2
+    assert "no message no-such-id in the DLQ (see `python -m replay dlq list`)" in output
+    assert remaining(replay) == set(dlq.values())
+
+
+def test_an_unreadable_message_is_listed_kept_by_redrive_and_deleted_on_request(
+    stack: Any, dlq_url: str, replay: Any
+) -> None:
+    unreadable = send(dlq_url, "not json at all")
+
+    _, [listed] = replay("dlq", "list")
+    redrive_code, _ = replay("dlq", "redrive", unreadable)
+    delete_code, _ = replay("dlq", "delete", unreadable)
+
+    assert (listed["kind"], listed["reason"]) == ("unreadable", "the message body is not a JSON object")
+    assert (redrive_code, delete_code) == (1, 0)
+    assert remaining(replay) == set()
+
+
+def test_show_names_the_shard_a_poison_record_carries_else_a_dash(stack: Any, dlq_url: str) -> None:
+    kinesis = kinesis_poison(dlq_url)
+    stream = stream_poison(dlq_url)
+
+    _, kinesis_lines = text("dlq", "show", kinesis)
+    _, stream_lines = text("dlq", "show", stream)
+
+    assert kinesis_lines[1].startswith("  shard shardId-000000000000  sequence ")
+    assert stream_lines[1].startswith("  shard -  sequence ")
+
+
+AT_80_COLUMNS = {"TTY_COMPATIBLE": "1", "COLUMNS": "80", "NO_COLOR": "1"}
+
+
+def test_list_reads_at_80_columns_on_a_terminal(dlq: dict[str, str], dlq_url: str) -> None:
+    stream = stream_poison(dlq_url)
+
+    code, lines = text("dlq", "list", env=AT_80_COLUMNS)
+
+    assert code == 0
+    assert max(len(line) for line in lines) <= 80
+    assert lines[:2] == ["3 message(s) in TripProjectionDLQ", ""]
+    blocks = ["\n".join(lines[start : start + 4]) for start in range(2, len(lines), 5)]
+    assert len(blocks) == 3
+    by_id = {block.split()[0]: block.splitlines() for block in blocks}
+    assert by_id[dlq["poison"]][0] == f"{dlq['poison']}  poison-record  kinesis  0h00m"
+    assert by_id[dlq["poison"]][1:] == [
+        "  shard shardId-000000000000",
+        f"  sequence {by_id[dlq['poison']][2].split()[1]}",
+        "  kinesis data is not JSON: Expecting property name enclosed in double quotes",
+    ]
+    assert by_id[stream][:2] == [f"{stream}  poison-record  dynamodb-streams  0h00m", "  shard -"]
+    assert by_id[dlq["pointer"]][3] == "  RetryAttemptsExhausted (Unhandled)"
+    assert ".." in by_id[dlq["pointer"]][2]
+
+
+def test_list_piped_is_one_plain_line_per_message_whatever_the_width(dlq: dict[str, str], dlq_url: str) -> None:
+    narrow = text("dlq", "list", env={"COLUMNS": "40"})
+    wide = text("dlq", "list", env={"COLUMNS": "300"})
+
+    assert narrow == wide
+    code, lines = narrow
+    assert code == 0
+    assert lines[0].split() == ["message", "id", "kind", "source", "shard", "sequence", "age", "reason"]
+    rows = {line.split()[0]: line.split(maxsplit=6) for line in lines[1:]}
+    assert rows.keys() == set(dlq.values())
+    assert rows[dlq["pointer"]][1:4] == ["batch-pointer", "kinesis", "shardId-000000000000"]
+    assert rows[dlq["pointer"]][5:] == ["0h00m", "RetryAttemptsExhausted (Unhandled)"]
+    assert rows[dlq["poison"]][1:4] == ["poison-record", "kinesis", "shardId-000000000000"]
+    assert rows[dlq["poison"]][6] == "kinesis data is not JSON: Expecting property name enclosed in double quotes"
+    assert not any(char in "".join(lines) for char in "│┃━─\x1b")
