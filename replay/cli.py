@@ -70,7 +70,8 @@ class ChangeSource(StrEnum):
         "the mapping has caught up (see --quiet-for), then deletes both. The copy runs with the consumer's role, "
         "which on AWS may write only the live table: the run adds an inline policy to that role allowing the "
         "target table alone, and removes it afterwards (you need iam:PutRolePolicy and iam:DeleteRolePolicy on "
-        "it). Failed batches and poison records go to the projection's DLQ, naming the copy; no checkpoint "
+        "it). The copy's poison records and failed batches go to a queue of the run, not to the live DLQ: the "
+        "summary lists them and the queue is deleted at the end (--keep-queue keeps it). No checkpoint "
         "(an interrupted run starts over, and first removes what the interrupted one left)."
     )
 )
@@ -133,6 +134,13 @@ def run(
             ),
         ),
     ] = 180.0,
+    keep_queue: Annotated[
+        bool,
+        typer.Option(
+            "--keep-queue",
+            help="--via-mapping: keep the run's queue (the copy's poison records and failed batches) afterwards.",
+        ),
+    ] = False,
     stack_name: StackName = DEFAULT_STACK_NAME,
     endpoint_url: EndpointUrl = None,
     region: Region = None,
@@ -148,9 +156,12 @@ def run(
                 verify=verify,
                 dry_run=dry_run,
                 quiet_for_s=quiet_for,
+                keep_queue=keep_queue,
             )
             _run_via_mapping(Connection(endpoint_url, region, profile), stack_name, mapping_request, json_output)
             return
+        if keep_queue:
+            raise BadInput("--keep-queue keeps the queue of a --via-mapping run: it needs --via-mapping")
         if source is ChangeSource.KINESIS and from_ is None:
             raise BadInput("--from is required with --source kinesis (e.g. --from 6h, or --from 2024-05-01T03:00Z)")
         if source is ChangeSource.TABLE and (from_ is not None or to is not None):

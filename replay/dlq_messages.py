@@ -48,13 +48,6 @@ class DlqMessage:
         days, rest = divmod(seconds, 86_400)
         return f"{days}d{rest // 3600}h" if days else f"{rest // 3600}h{rest % 3600 // 60:02d}m"
 
-    def sent_by(self, function_name: str) -> bool:
-        """Whether this function (as a consumer, or as the target of the failed mapping) sent the message."""
-        if not isinstance(self.body, dict):
-            return False
-        function_arn = str(self.body.get("requestContext", {}).get("functionArn", ""))
-        return self.body.get("functionName") == function_name or function_arn.split(":")[6:7] == [function_name]
-
     @property
     def redrive_attempts(self) -> int:
         return int(self.body.get("redrive", {}).get("attempts", 0)) if isinstance(self.body, dict) else 0
