@@ -27,7 +27,7 @@ class MappingProgress:
     def planned(self, plan: MappingPlan) -> None:
         if not self.quiet:
             for line in describe_mapping_plan(plan):
-                self.console.print(line, highlight=False, soft_wrap=True)
+                self.console.print(line)
 
     def watched(self, reading: MappingReading, settled_for_s: float) -> None:
         if self.quiet:
@@ -35,14 +35,13 @@ class MappingProgress:
         age = "-" if reading.iterator_age_ms is None else f"{reading.iterator_age_ms / 1000:.1f} s"
         self.console.print(
             f"  {datetime.now(UTC):%H:%M:%S} {reading.invocations} invocations, iterator age {age}, "
-            f"settled for {settled_for_s:.0f} s",
-            highlight=False,
+            f"settled for {settled_for_s:.0f} s"
         )
 
     def removed(self, removed: list[str]) -> None:
         if not self.quiet:
             for thing in removed:
-                self.console.print(f"  removed {thing}", highlight=False, soft_wrap=True)
+                self.console.print(f"  removed {thing}")
 
 
 def describe_mapping_plan(plan: MappingPlan) -> list[str]:
@@ -75,8 +74,7 @@ def render_mapping_result(console: Console, result: MappingResult) -> None:
         console.print("dry run: nothing was created")
         return
     console.print(
-        f"mapping {result.mapping_uuid} caught up after {result.invocations} invocations; {result.seconds:.1f} s",
-        highlight=False,
+        f"mapping {result.mapping_uuid} caught up after {result.invocations} invocations; {result.seconds:.1f} s"
     )
     queue = result.plan.copy.queue_name
     console.print(f"{len(result.dlq_messages)} message(s) in the run's queue {queue}")

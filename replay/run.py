@@ -132,6 +132,8 @@ def replay_run(
         else LiveWriter(documents, ttl, plan.dry_run)
     )
     summary = RunSummary(request.source, plan.target_table, plan.dry_run)
+    if request.source == "table":  # segments finish in any order: list them in theirs
+        summary.per_part = {f"segment-{segment}": Tally() for segment in range(plan.segments)}
     checkpoint = _checkpoint_of(plan, resources) if request.source == "kinesis" and not plan.dry_run else None
     trips = _project(batches, writer, plan, summary, observer, checkpoint, checkpoints)
     if checkpoint is not None:
