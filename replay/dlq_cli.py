@@ -245,4 +245,4 @@ def delete_messages(
         if json_output:
             print_json(deleted)
         else:
-            console.print(f"{len(deleted)} message(s) deleted from {resources.dlq_url}")
+            console.print(f"{len(deleted)} message(s) deleted from {resources.dlq_url.rsplit('/', 1)[-1]}")

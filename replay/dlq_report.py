@@ -46,7 +46,8 @@ def print_list(console: Console, messages: list[DlqMessage], queue_url: str, now
 
 def print_show(console: Console, message: DlqMessage, records: MessageRecords, hint: str | None) -> None:
     console.print(f"[bold]{message.message_id}[/bold]  {message.kind.value} from {message.source}")
-    console.print(f"  shard {message.shard_id or NONE}  sequence {sequence_range(message)}")
+    console.print(f"  shard {message.shard_id or NONE}")
+    console.print(f"  sequence {sequence_range(message)}", overflow="fold")
     console.print(f"  reason: {escape(message.reason)}")
     console.print(f"  sent {message.sent_at.isoformat()}, received {message.receive_count} time(s)")
     if records.expired:

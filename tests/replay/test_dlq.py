@@ -94,7 +94,7 @@ def test_delete_removes_the_named_messages_and_prints_each(dlq: dict[str, str], 
     assert lines[0].endswith(": kinesis data is not JSON: Expecting property name enclosed in double quotes")
     assert lines[1].startswith(f"deleted {stream}  poison-record from dynamodb-streams, shard -, sequence ")
     assert lines[1].endswith(": the change has no Keys")
-    assert lines[2:] == [f"2 message(s) deleted from {dlq_url}"]
+    assert lines[2:] == ["2 message(s) deleted from TripProjectionDLQ"]
     assert remaining(replay) == {dlq["pointer"]}
 
 
@@ -148,8 +148,8 @@ def test_show_names_the_shard_a_poison_record_carries_else_a_dash(stack: Any, dl
     _, kinesis_lines = text("dlq", "show", kinesis)
     _, stream_lines = text("dlq", "show", stream)
 
-    assert kinesis_lines[1].startswith("  shard shardId-000000000000  sequence ")
-    assert stream_lines[1].startswith("  shard -  sequence ")
+    assert kinesis_lines[1] == "  shard shardId-000000000000"
+    assert stream_lines[1] == "  shard -"
 
 
 AT_80_COLUMNS = {"TTY_COMPATIBLE": "1", "COLUMNS": "80", "NO_COLOR": "1"}
