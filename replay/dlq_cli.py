@@ -100,8 +100,9 @@ def list_messages(
     "show",
     help=(
         "One message and the change records it stands for, decoded (trip, entity, event, version, images). For a "
-        "batch pointer the records are read from the stream; if the stream no longer has them (DynamoDB Streams "
-        "keeps 24 hours), it says so and prints the `replay run` over the Kinesis window of the same time."
+        "batch pointer the records are read from the stream, through empty pages, up to the range's end; a range "
+        "that cannot be read to its end is shown as incomplete. If the stream no longer has them (DynamoDB Streams "
+        "keeps 24 hours), it says so and prints the `python -m replay run` over the Kinesis window of the same time."
     ),
 )
 def show(
@@ -165,8 +166,9 @@ def _find(messages: list[DlqMessage], message_ids: list[str]) -> list[DlqMessage
     "redrive",
     help=(
         "Project the records of the given messages (or --all) again, after a fix was deployed. A message is deleted "
-        "only when every one of its records was projected or found stale; one that fails again stays, replaced by "
-        "a copy carrying the new reason (`dlq list` shows it). --dry-run says what would happen and changes nothing."
+        "only when every record it stands for was read (a pointer: its whole range) and projected or found stale; "
+        "one that fails again stays, replaced by a copy carrying the new reason (`dlq list` shows it). --dry-run "
+        "says what would happen and changes nothing."
     ),
 )
 def redrive_messages(
