@@ -104,7 +104,7 @@ def _gap(pages: ShardPages, read: RangeRead, end: str, pages_read: int, shard_en
         f" up to {pages.sequence_of(read.records[-1])}" if read.records else ""
     )
     if shard_ended:
-        return f"{got}; the shard ended before the range's end {end}: the range cannot be shown complete"
+        return f"{got}; the shard ended before the range's end: the range cannot be shown complete"
     return (
         f"{got} in {pages_read} GetRecords call(s), the last {MAX_EMPTY_PAGES} empty, without reaching the range's "
         f"end {end}: the range cannot be shown complete (try again later)"

@@ -87,8 +87,11 @@ def pointer_body(batch_info_key: str, function_arn: str, **batch_info: Any) -> d
     }
 
 
-def kinesis_pointer(dlq_url: str, history: History, trip_id: str, *, past_the_end: int = 0) -> str:
-    """The pointer to a failed batch of trip_id's changes in the Kinesis copy (its end `past_the_end` further)."""
+def kinesis_pointer(
+    dlq_url: str, history: History, trip_id: str, *, past_the_end: int = 0, start: str | None = None
+) -> str:
+    """The pointer to a failed batch of trip_id's changes in the Kinesis copy (its end `past_the_end` further,
+    its start `start` when given)."""
     history.saga(trip_id)
     kinesis = history.kinesis
     shard = kinesis.list_shards(StreamName=STREAM_NAME)["Shards"][0]["ShardId"]
@@ -101,7 +104,7 @@ def kinesis_pointer(dlq_url: str, history: History, trip_id: str, *, past_the_en
             "KinesisBatchInfo",
             KINESIS_CONSUMER_ARN,
             shardId=shard,
-            startSequenceNumber=records[0]["SequenceNumber"],
+            startSequenceNumber=start or records[0]["SequenceNumber"],
             endSequenceNumber=str(int(records[-1]["SequenceNumber"]) + past_the_end),
             batchSize=len(records),
             streamArn=arn,
@@ -135,34 +138,55 @@ def stream_pointer(dlq_url: str, history: History, trip_id: str, *, past_the_end
 POINTERS: dict[str, Callable[..., str]] = {"kinesis": kinesis_pointer, "dynamodb-streams": stream_pointer}
 
 
-class EmptyPages:
-    """GetRecords as AWS may answer it: no records and a NextShardIterator at the same position, `first` times per
-    source (or always, with `first=None`), before the real (moto) stream answers. Installed at the adapter boundary:
-    every client the tool makes for Kinesis or DynamoDB Streams."""
+class GetRecordsAnswers:
+    """Replaces GetRecords' answers at the adapter boundary: every client the tool makes for Kinesis or DynamoDB
+    Streams answers through `answer(service, request, get_records)`."""
 
     SERVICES = ("kinesis", "dynamodbstreams")
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, first: int | None) -> None:
-        self.first = first
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: Counter[str] = Counter()
         real_client = Connection.client
 
         def client(connection: Connection, service: str) -> Any:
             made = real_client(connection, service)
             if service in self.SERVICES:
-                made.get_records = self._wrap(service, made.get_records)
+                real = made.get_records
+
+                def get_records(**request: Any) -> dict[str, Any]:
+                    self.calls[service] += 1
+                    return self.answer(service, request, real)
+
+                made.get_records = get_records
             return made
 
         monkeypatch.setattr(Connection, "client", client)
 
-    def _wrap(self, service: str, get_records: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        def answer(**request: Any) -> dict[str, Any]:
-            self.calls[service] += 1
-            if self.first is None or self.calls[service] <= self.first:
-                page: dict[str, Any] = {"Records": [], "NextShardIterator": request["ShardIterator"]}
-                if service == "kinesis":
-                    page["MillisBehindLatest"] = 0  # even "at the tip": the range is not read until its end is
-                return page
-            return get_records(**request)
+    def answer(self, service: str, request: dict[str, Any], get_records: Callable[..., Any]) -> dict[str, Any]:
+        raise NotImplementedError
 
-        return answer
+
+class ClosedShard(GetRecordsAnswers):
+    """The shard is closed and read to its end: the records, and no NextShardIterator (AWS's answer there)."""
+
+    def answer(self, service: str, request: dict[str, Any], get_records: Callable[..., Any]) -> dict[str, Any]:
+        page = dict(get_records(**request))
+        page.pop("NextShardIterator", None)
+        return page
+
+
+class EmptyPages(GetRecordsAnswers):
+    """GetRecords as AWS may answer it: no records and a NextShardIterator at the same position, `first` times per
+    source (or always, with `first=None`), before the real (moto) stream answers."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, first: int | None) -> None:
+        super().__init__(monkeypatch)
+        self.first = first
+
+    def answer(self, service: str, request: dict[str, Any], get_records: Callable[..., Any]) -> dict[str, Any]:
+        if self.first is None or self.calls[service] <= self.first:
+            page: dict[str, Any] = {"Records": [], "NextShardIterator": request["ShardIterator"]}
+            if service == "kinesis":
+                page["MillisBehindLatest"] = 0  # even "at the tip": the range is not read until its end is
+            return page
+        return dict(get_records(**request))

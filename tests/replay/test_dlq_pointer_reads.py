@@ -12,7 +12,7 @@ import pytest
 
 from replay import range_read
 from tests.replay.conftest import History
-from tests.replay.dlq_messages import POINTERS, EmptyPages, pointer_body, send
+from tests.replay.dlq_messages import POINTERS, ClosedShard, EmptyPages, kinesis_pointer, pointer_body, send
 
 SOURCES = list(POINTERS)
 pytestmark = pytest.mark.usefixtures("quick_queue_reads")
@@ -112,6 +112,37 @@ def test_a_pointer_whose_end_is_not_in_the_shard_is_kept_and_shown_incomplete(
     assert redriven["reason"] == shown["incomplete"]
     assert "Item" not in search_table.get_item(Key={"trip_id": "trip-042"})
     assert listed_ids(replay) == [redriven["replaced_by"]]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_closed_shard_that_ends_before_the_range_does_keeps_the_message(
+    source: str, history: History, dlq_url: str, search_table: Any, replay: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pointer = POINTERS[source](dlq_url, history, "trip-042", past_the_end=2)
+    ClosedShard(monkeypatch)
+
+    code, [redriven] = replay("dlq", "redrive", pointer)
+
+    assert code == 1
+    assert (redriven["handled"], redriven["tally"]["read"]) == (False, 3)
+    assert redriven["reason"].endswith("the shard ended before the range's end: the range cannot be shown complete")
+    assert "Item" not in search_table.get_item(Key={"trip_id": "trip-042"})
+
+
+def test_a_kinesis_range_whose_start_is_gone_is_expired_and_kept(
+    history: History, dlq_url: str, search_table: Any, replay: Any
+) -> None:
+    # the shard's oldest record now comes after the pointer's start: the records before it passed the retention
+    pointer = kinesis_pointer(dlq_url, history, "trip-042", start="0")
+
+    show_code, shown = replay("dlq", "show", pointer)
+    code, [redriven] = replay("dlq", "redrive", pointer)
+
+    assert show_code == 0, shown
+    assert shown["records"] == []
+    assert shown["expired"].endswith(": the records from 0 to before 1 are gone")
+    assert (code, redriven["handled"], redriven["reason"]) == (1, False, shown["expired"])
+    assert "Item" not in search_table.get_item(Key={"trip_id": "trip-042"})
 
 
 @pytest.mark.parametrize(
