@@ -77,7 +77,13 @@ def message_summary(message: DlqMessage, now: datetime) -> dict[str, Any]:
     }
 
 
-@dlq_app.command("list", help="One line per DLQ message: kind, source, shard and sequence range, reason, age.")
+@dlq_app.command(
+    "list",
+    help=(
+        "Every DLQ message: id, kind, source, age, shard, sequence range, reason. On a terminal a block per "
+        "message; piped, one plain line per message under a header."
+    ),
+)
 def list_messages(
     stack_name: StackName = DEFAULT_STACK_NAME,
     endpoint_url: EndpointUrl = None,
@@ -236,15 +242,19 @@ def delete_messages(
         connection, resources = _connect(stack_name, endpoint_url, region, profile)
         console = output_console()
         deleted: list[dict[str, Any]] = []
-        with held_messages(connection.client("sqs"), resources.dlq_url, hold_seconds=60) as held:
-            chosen = held.messages if all_messages else _find(held.messages, message_ids or [])
-            now = datetime.now(UTC)
-            for message in chosen:
-                held.delete(message)
-                deleted.append({**message_summary(message, now), "body": message.body})
-                if not json_output:
-                    print_deleted(console, message)
-        if json_output:
-            print_json(deleted)
-        else:
-            console.print(f"{len(deleted)} message(s) deleted from {resources.dlq_url.rsplit('/', 1)[-1]}")
+        completed = False
+        try:
+            with held_messages(connection.client("sqs"), resources.dlq_url, hold_seconds=60) as held:
+                chosen = held.messages if all_messages else _find(held.messages, message_ids or [])
+                now = datetime.now(UTC)
+                for message in chosen:
+                    held.delete(message)
+                    deleted.append({**message_summary(message, now), "body": message.body})
+                    if not json_output:
+                        print_deleted(console, message)
+            completed = True
+        finally:  # what was deleted is told even when a later deletion fails
+            if json_output and (completed or deleted):
+                print_json(deleted)
+            elif completed or deleted:
+                console.print(f"{len(deleted)} message(s) deleted from {resources.dlq_url.rsplit('/', 1)[-1]}")

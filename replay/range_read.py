@@ -19,7 +19,6 @@ gap is never "handled": the message that points at it stays in the queue.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,17 +51,18 @@ class RangeRead:
     gap: str | None = None  # the read could not show that it covered the whole range
 
 
-def read_range(pages: ShardPages, start: str, end: str, sleep: Callable[[float], None] = time.sleep) -> RangeRead:
+def read_range(pages: ShardPages, start: str, end: str) -> RangeRead:
     """The records of `start..end` (decimal sequence numbers, start <= end), read as described above."""
     last = int(end)
     read = RangeRead()
+    first_seen: str | None = None  # the first record the shard gave, in the range or past it
     reached_end, empty_in_a_row, calls = False, 0, 0
     with aws_errors(f"reading {pages.where}"):
         try:
             iterator: str | None = pages.open("AT_SEQUENCE_NUMBER", start)
             while iterator is not None and not reached_end and empty_in_a_row < MAX_EMPTY_PAGES:
                 if empty_in_a_row:
-                    sleep(EMPTY_PAGE_PAUSE_S)
+                    time.sleep(EMPTY_PAGE_PAUSE_S)
                 try:
                     response = pages.page(iterator)
                 except ClientError as error:
@@ -72,6 +72,7 @@ def read_range(pages: ShardPages, start: str, end: str, sleep: Callable[[float],
                     continue
                 calls += 1
                 records = response.get("Records") or []
+                first_seen = first_seen or (pages.sequence_of(records[0]) if records else None)
                 for raw in records:
                     reached_end = int(pages.sequence_of(raw)) >= last
                     if int(pages.sequence_of(raw)) > last:
@@ -85,9 +86,8 @@ def read_range(pages: ShardPages, start: str, end: str, sleep: Callable[[float],
             if error_code(error) not in _GONE:
                 raise
             return RangeRead(expired=f"{pages.retention} and no longer has these records: {error}")
-    if read.records and int(pages.sequence_of(read.records[0])) != int(start):
-        oldest = pages.sequence_of(read.records[0])
-        return RangeRead(expired=f"{pages.retention}: the records from {start} to before {oldest} are gone")
+    if first_seen is not None and int(first_seen) != int(start):
+        return RangeRead(expired=f"{pages.retention}: the records from {start} to before {first_seen} are gone")
     if not reached_end:
         read.gap = _gap(pages, read, end, calls, shard_ended=iterator is None)
     return read
