@@ -6,13 +6,16 @@ Listing, showing and redriving a real poison record and a real exhausted batch r
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from rich.text import Text
 from typer.testing import CliRunner
 
 from replay.cli import app
+from replay.stack import Connection
 from tests.replay.conftest import History
 from tests.replay.dlq_messages import kinesis_pointer, kinesis_poison, send, stream_poison
 
@@ -192,3 +195,34 @@ def test_list_piped_is_one_plain_line_per_message_whatever_the_width(dlq: dict[s
     assert rows[dlq["poison"]][1:4] == ["poison-record", "kinesis", "shardId-000000000000"]
     assert rows[dlq["poison"]][6] == "kinesis data is not JSON: Expecting property name enclosed in double quotes"
     assert not any(char in "".join(lines) for char in "│┃━─\x1b")
+
+
+def test_a_delete_that_fails_midway_still_reports_what_it_deleted(
+    dlq: dict[str, str], replay: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_client = Connection.client
+
+    def client(connection: Connection, service: str) -> Any:
+        made = real_client(connection, service)
+        if service == "sqs":
+            real_delete = made.delete_message
+            calls = iter(range(2))
+
+            def delete_message(**request: Any) -> Any:
+                if next(calls, 1) == 1:  # SQS refuses the second deletion
+                    raise ClientError({"Error": {"Code": "InternalError", "Message": "try again"}}, "DeleteMessage")
+                return real_delete(**request)
+
+            made.delete_message = delete_message
+        return made
+
+    monkeypatch.setattr(Connection, "client", client)
+
+    result = CliRunner().invoke(app, ["dlq", "delete", dlq["poison"], dlq["pointer"], "--json"])
+
+    assert result.exit_code == 1
+    [deleted] = json.loads(result.stdout)
+    assert (deleted["message_id"], deleted["body"]["kind"]) == (dlq["poison"], "poison-record")
+    assert result.stderr.startswith(f"error: deleting message {dlq['pointer']} from ")
+    monkeypatch.undo()
+    assert remaining(replay) == {dlq["pointer"]}
