@@ -99,7 +99,7 @@ def plan_copy(
         "Architectures": consumer.get("Architectures", ["x86_64"]),
         "Layers": [layer["Arn"] for layer in consumer.get("Layers", [])],
         "Environment": {"Variables": variables},
-        "Tags": {"trip-replay:target-table": target_table},
+        "Tags": {TARGET_TAG: target_table},
     }
     if "LoggingConfig" in consumer:  # the role may write only the consumer's own log group
         function["LoggingConfig"] = consumer["LoggingConfig"]
