@@ -7,17 +7,30 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from replay.checkpoint import default_checkpoint_dir
 from replay.dlq_cli import dlq_app
 from replay.errors import BadInput
 from replay.mapping_report import MappingProgress, mapping_result_document, render_mapping_result
 from replay.mapping_run import MappingRequest, rebuild_via_mapping
-from replay.options import EndpointUrl, Json, Profile, Region, StackName, operator_errors, print_json
+from replay.options import (
+    EndpointUrl,
+    Json,
+    OperatorErrors,
+    Profile,
+    Region,
+    StackName,
+    help_without_command,
+    names_value,
+    operator_errors,
+    print_json,
+    seconds_value,
+    table_name_value,
+)
 from replay.report import Silent, TerminalProgress, render_result, result_document
 from replay.run import RunRequest, replay_run
 from replay.stack import DEFAULT_STACK_NAME, Connection, find_stack_resources
+from replay.terminal import output_console
 from replay.timespec import parse_time
 
 app = typer.Typer(
@@ -25,8 +38,10 @@ app = typer.Typer(
         "Rebuild or repair TripSearchTable from TripTable's change history, and inspect and redrive the "
         "projection's dead-letter queue. Resources are found from the stack's outputs (--stack-name)."
     ),
-    no_args_is_help=True,
     rich_markup_mode=None,
+    cls=OperatorErrors,
+    invoke_without_command=True,
+    callback=help_without_command,
 )
 app.add_typer(dlq_app, name="dlq")
 DEFAULT_CHECKPOINT_DIR = default_checkpoint_dir()
@@ -55,7 +70,8 @@ class ChangeSource(StrEnum):
         "the mapping has caught up (see --quiet-for), then deletes both. The copy runs with the consumer's role, "
         "which on AWS may write only the live table: the run adds an inline policy to that role allowing the "
         "target table alone, and removes it afterwards (you need iam:PutRolePolicy and iam:DeleteRolePolicy on "
-        "it). Failed batches and poison records go to the projection's DLQ, naming the copy; no checkpoint "
+        "it). The copy's poison records and failed batches go to a queue of the run, not to the live DLQ: the "
+        "summary lists them and the queue is deleted at the end (--keep-queue keeps it). No checkpoint "
         "(an interrupted run starts over, and first removes what the interrupted one left)."
     )
 )
@@ -70,10 +86,16 @@ def run(
     to: Annotated[
         str | None, typer.Option("--to", help="End of the window (default: now, fixed when the run starts).")
     ] = None,
-    trip_id: Annotated[list[str] | None, typer.Option("--trip-id", help="Only these trips (repeatable).")] = None,
+    trip_id: Annotated[
+        list[str] | None, typer.Option("--trip-id", callback=names_value, help="Only these trips (repeatable).")
+    ] = None,
     target_table: Annotated[
         str | None,
-        typer.Option("--target-table", help="Rebuild into this table (created if missing) instead of the live one."),
+        typer.Option(
+            "--target-table",
+            callback=table_name_value,
+            help="Rebuild into this table (created if missing) instead of the live one.",
+        ),
     ] = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="Afterwards, compare --target-table with the live table.")
@@ -92,7 +114,7 @@ def run(
         bool, typer.Option("--restart", help="Ignore the checkpoint of an unfinished run and start over.")
     ] = False,
     checkpoint_dir: Annotated[
-        Path, typer.Option("--checkpoint-dir", help="Where checkpoints are kept.")
+        Path, typer.Option("--checkpoint-dir", file_okay=False, help="Where checkpoints are kept.")
     ] = DEFAULT_CHECKPOINT_DIR,
     via_mapping: Annotated[
         bool,
@@ -105,12 +127,20 @@ def run(
         typer.Option(
             "--quiet-for",
             min=1,
+            callback=seconds_value,
             help=(
                 "--via-mapping: caught up once the mapping has been idle or within 10 s of the stream's tip for this "
                 "many seconds. Lambda's metrics arrive a minute or two late on AWS: keep it above 120."
             ),
         ),
     ] = 180.0,
+    keep_queue: Annotated[
+        bool,
+        typer.Option(
+            "--keep-queue",
+            help="--via-mapping: keep the run's queue (the copy's poison records and failed batches) afterwards.",
+        ),
+    ] = False,
     stack_name: StackName = DEFAULT_STACK_NAME,
     endpoint_url: EndpointUrl = None,
     region: Region = None,
@@ -126,17 +156,20 @@ def run(
                 verify=verify,
                 dry_run=dry_run,
                 quiet_for_s=quiet_for,
+                keep_queue=keep_queue,
             )
             _run_via_mapping(Connection(endpoint_url, region, profile), stack_name, mapping_request, json_output)
             return
+        if keep_queue:
+            raise BadInput("--keep-queue keeps the queue of a --via-mapping run: it needs --via-mapping")
         if source is ChangeSource.KINESIS and from_ is None:
             raise BadInput("--from is required with --source kinesis (e.g. --from 6h, or --from 2024-05-01T03:00Z)")
-        if source is ChangeSource.TABLE and (from_ or to):
+        if source is ChangeSource.TABLE and (from_ is not None or to is not None):
             raise BadInput("--from/--to choose a window of the change stream: --source table reads current items")
         request = RunRequest(
             source=source.value,
-            start=parse_time(from_, "--from") if from_ else None,
-            end=parse_time(to, "--to") if to else None,
+            start=parse_time(from_, "--from") if from_ is not None else None,
+            end=parse_time(to, "--to") if to is not None else None,
             trip_ids=frozenset(trip_id or ()),
             target_table=target_table,
             verify=verify,
@@ -147,7 +180,7 @@ def run(
         )
         connection = Connection(endpoint_url, region, profile)
         resources = find_stack_resources(connection, stack_name)
-        console = Console()
+        console = output_console()
         observer = Silent() if json_output else TerminalProgress(console)
         try:
             result = replay_run(connection, resources, request, observer)
@@ -172,7 +205,7 @@ def _check_mapping_options(
 ) -> None:
     if source is not ChangeSource.KINESIS or from_ is None or target_table is None:
         raise BadInput("--via-mapping reads the change stream into a new table: it needs --from and --target-table")
-    if to or trip_ids or restart:
+    if to is not None or trip_ids or restart:
         raise BadInput(
             "a mapping reads every trip up to the stream's tip and keeps no checkpoint: "
             "--to, --trip-id and --restart need the local reader (drop --via-mapping)"
@@ -181,7 +214,7 @@ def _check_mapping_options(
 
 def _run_via_mapping(connection: Connection, stack_name: str, request: MappingRequest, json_output: bool) -> None:
     resources = find_stack_resources(connection, stack_name)
-    console = Console()
+    console = output_console()
     result = rebuild_via_mapping(connection, resources, request, MappingProgress(console, quiet=json_output))
     if json_output:
         print_json(mapping_result_document(result))

@@ -4,6 +4,11 @@ A mapping feeds a function, and the live consumer writes the live table: the reb
 from the stack's template, handler, runtime, role, layers, logging) whose `SEARCH_TABLE_NAME` is the target. The
 copy reuses the consumer's role, which on AWS may write only the live table: the run adds an inline policy to that
 role that allows the target table (and its indexes) only, and removes it with the copy.
+
+The window's old poison records and any failed batch of the copy go to a queue of the run (`DLQ_URL` of the copy,
+the on-failure destination of its mapping), never to the live DLQ, whose alarm means "the live pipeline lost
+something". The policy lets the role send to that queue too. The queue outlives the copy only until the run has
+read it, unless the operator keeps it (tagged kept; an interrupted run's queue is removed by the next run).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -39,9 +45,11 @@ _COPIED_SETTINGS = (
     "BisectBatchOnFunctionError",
     "MaximumRetryAttempts",
     "FunctionResponseTypes",
-    "DestinationConfig",
 )
 _DELETED_WITHIN_S = 300
+TARGET_TAG = "trip-replay:target-table"
+KEPT_TAG = "trip-replay:kept"
+_RUN_QUEUE_ATTRIBUTES = {"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": str(14 * 24 * 3600)}
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,9 @@ class ConsumerCopy:
     function: dict[str, Any]  # CreateFunction's arguments
     mapping: dict[str, Any]  # CreateEventSourceMapping's arguments
     policy: dict[str, Any]
+    queue_name: str  # the run's queue: the copy's poison records and its mapping's failed batches
     leftovers: list[str] = field(default_factory=list)  # found from an interrupted run: removed first
+    leftover_queues: list[str] = field(default_factory=list)  # their URLs
 
 
 def temporary_name(target_table: str) -> str:
@@ -63,7 +73,12 @@ def temporary_name(target_table: str) -> str:
 
 
 def plan_copy(
-    connection: Connection, resources: StackResources, stream_arn: str, target_table_arn: str, start: datetime | None
+    connection: Connection,
+    resources: StackResources,
+    stream_arn: str,
+    target_table_arn: str,
+    start: datetime | None,
+    started_at: datetime,
 ) -> ConsumerCopy:
     aws_lambda = connection.client("lambda")
     live_mapping, logical_id = _live_mapping(connection, aws_lambda, resources.stack_name, stream_arn)
@@ -84,7 +99,7 @@ def plan_copy(
         "Architectures": consumer.get("Architectures", ["x86_64"]),
         "Layers": [layer["Arn"] for layer in consumer.get("Layers", [])],
         "Environment": {"Variables": variables},
-        "Tags": {"trip-replay:target-table": target_table},
+        "Tags": {TARGET_TAG: target_table},
     }
     if "LoggingConfig" in consumer:  # the role may write only the consumer's own log group
         function["LoggingConfig"] = consumer["LoggingConfig"]
@@ -96,7 +111,7 @@ def plan_copy(
         "ParallelizationFactor": PARALLELIZATION_FACTOR,
         "MaximumRecordAgeInSeconds": -1,  # the live mapping's age limit would skip the old history we came for
         **{key: live_mapping[key] for key in _COPIED_SETTINGS if key in live_mapping},
-    }
+    }  # its on-failure destination becomes the run's queue when the queue exists (create_copy)
     if start is None:
         mapping["StartingPosition"] = "TRIM_HORIZON"
     else:
@@ -112,6 +127,7 @@ def plan_copy(
             }
         ],
     }
+    leftover_queues = _leftover_queues(connection.client("sqs"), name, target_table)
     return ConsumerCopy(
         live_function=consumer["FunctionName"],
         function_name=name,
@@ -120,22 +136,48 @@ def plan_copy(
         function=function,
         mapping=mapping,
         policy=policy,
-        leftovers=_leftovers(aws_lambda, name),
+        queue_name=f"{name}-{started_at:%Y%m%dT%H%M%S}",  # at most 80: SQS's limit; unique per run
+        leftovers=_leftovers(aws_lambda, name) + [f"queue {url.rsplit('/', 1)[-1]}" for url in leftover_queues],
+        leftover_queues=leftover_queues,
     )
 
 
-def create_copy(connection: Connection, copy: ConsumerCopy) -> str:
-    """Grant the role the target, create the function and its mapping; returns the mapping's UUID."""
-    aws_lambda, iam = connection.client("lambda"), connection.client("iam")
-    with aws_errors(f"adding inline policy {copy.policy_name} to role {copy.role_name}"):
-        iam.put_role_policy(
-            RoleName=copy.role_name, PolicyName=copy.policy_name, PolicyDocument=json.dumps(copy.policy)
+def create_run_queue(connection: Connection, copy: ConsumerCopy) -> str:
+    """The run's queue (encrypted like the live DLQ, 14 days), tagged with its target; returns its URL."""
+    target = copy.function["Environment"]["Variables"]["SEARCH_TABLE_NAME"]
+    with aws_errors(f"creating queue {copy.queue_name}"):
+        return str(
+            connection.client("sqs").create_queue(
+                QueueName=copy.queue_name, Attributes=_RUN_QUEUE_ATTRIBUTES, tags={TARGET_TAG: target}
+            )["QueueUrl"]
         )
+
+
+def create_copy(connection: Connection, copy: ConsumerCopy, queue_url: str) -> str:
+    """Grant the role the target and the run's queue, create the function and its mapping, both sending what they
+    cannot project to the run's queue; returns the mapping's UUID."""
+    aws_lambda, iam = connection.client("lambda"), connection.client("iam")
+    with aws_errors(f"reading the attributes of queue {copy.queue_name}"):
+        queue_arn = connection.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+    policy = {
+        **copy.policy,
+        "Statement": [
+            *copy.policy["Statement"],
+            {"Sid": "RunQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [queue_arn]},
+        ],
+    }
+    variables = {**copy.function["Environment"]["Variables"], "DLQ_URL": queue_url}
+    function = {**copy.function, "Environment": {"Variables": variables}}
+    mapping = {**copy.mapping, "DestinationConfig": {"OnFailure": {"Destination": queue_arn}}}
+    with aws_errors(f"adding inline policy {copy.policy_name} to role {copy.role_name}"):
+        iam.put_role_policy(RoleName=copy.role_name, PolicyName=copy.policy_name, PolicyDocument=json.dumps(policy))
     with aws_errors(f"creating function {copy.function_name}"):
-        aws_lambda.create_function(**copy.function)
+        aws_lambda.create_function(**function)
         aws_lambda.get_waiter("function_active_v2").wait(FunctionName=copy.function_name)
     with aws_errors(f"creating the event source mapping of {copy.function_name}"):
-        uuid = str(aws_lambda.create_event_source_mapping(**copy.mapping)["UUID"])
+        uuid = str(aws_lambda.create_event_source_mapping(**mapping)["UUID"])
         while aws_lambda.get_event_source_mapping(UUID=uuid)["State"] != "Enabled":
             time.sleep(1)
     return uuid
@@ -157,6 +199,22 @@ def remove_copy(connection: Connection, copy: ConsumerCopy) -> list[str]:
         if _found(lambda: iam.delete_role_policy(RoleName=copy.role_name, PolicyName=copy.policy_name)):
             removed.append(f"inline policy {copy.policy_name} of role {copy.role_name}")
     return removed
+
+
+def remove_queues(connection: Connection, queue_urls: list[str]) -> list[str]:
+    """Delete these run queues; what existed."""
+    sqs, removed = connection.client("sqs"), []
+    for url in queue_urls:
+        with aws_errors(f"deleting queue {url}"):
+            if _found(partial(sqs.delete_queue, QueueUrl=url)):
+                removed.append(f"queue {url.rsplit('/', 1)[-1]}")
+    return removed
+
+
+def keep_queue(connection: Connection, queue_url: str) -> None:
+    """Mark the run's queue as kept on purpose: the next run for the target leaves it alone."""
+    with aws_errors(f"tagging queue {queue_url}"):
+        connection.client("sqs").tag_queue(QueueUrl=queue_url, Tags={KEPT_TAG: "true"})
 
 
 def _live_mapping(connection: Connection, aws_lambda: Any, stack_name: str, stream_arn: str) -> tuple[dict, str]:
@@ -203,6 +261,14 @@ def _leftovers(aws_lambda: Any, name: str) -> list[str]:
     return [f"function {name}", *(f"event source mapping {uuid}" for uuid in _mappings_of(aws_lambda, name))]
 
 
+def _leftover_queues(sqs: Any, name: str, target_table: str) -> list[str]:
+    """Queues of earlier runs for this target that no one asked to keep: left by an interrupted run."""
+    with aws_errors(f"listing the queues of earlier runs ({name}-...)"):
+        urls = sqs.list_queues(QueueNamePrefix=f"{name}-").get("QueueUrls", [])
+        tagged = {url: sqs.list_queue_tags(QueueUrl=url).get("Tags", {}) for url in urls}
+    return [url for url, tags in tagged.items() if tags.get(TARGET_TAG) == target_table and KEPT_TAG not in tags]
+
+
 def _mappings_of(aws_lambda: Any, function_name: str) -> list[str]:
     try:
         response = aws_lambda.list_event_source_mappings(FunctionName=function_name)
@@ -222,7 +288,9 @@ def _wait_until_deleted(aws_lambda: Any, uuid: str) -> None:
     raise ReplayError(f"event source mapping {uuid} was still being deleted after {_DELETED_WITHIN_S} s")
 
 
-_NOT_FOUND = frozenset({"ResourceNotFoundException", "NoSuchEntity"})
+_NOT_FOUND = frozenset(
+    {"ResourceNotFoundException", "NoSuchEntity", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+)
 
 
 def _found(call: Callable[[], object]) -> bool:

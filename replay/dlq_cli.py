@@ -1,4 +1,5 @@
-"""`replay dlq list | show | redrive`: what is in the projection's DLQ, what it stands for, and projecting it again."""
+"""`python -m replay dlq list | show | redrive | delete`: what is in the projection's DLQ, what it stands for,
+projecting it again, and dismissing what no fix will make projectable."""
 
 from __future__ import annotations
 
@@ -7,14 +8,24 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from replay.dlq_messages import DlqMessage
 from replay.dlq_queue import held_messages
 from replay.dlq_records import MessageRecords, kinesis_window_hint, records_of
+from replay.dlq_report import print_deleted, print_list, print_redrive, print_show
 from replay.errors import BadInput
-from replay.options import EndpointUrl, Json, Profile, Region, StackName, operator_errors, print_json
+from replay.options import (
+    EndpointUrl,
+    Json,
+    Profile,
+    Region,
+    StackName,
+    help_without_command,
+    name_value,
+    names_value,
+    operator_errors,
+    print_json,
+)
 from replay.redrive import RedriveResult, redrive
 from replay.stack import (
     DEFAULT_STACK_NAME,
@@ -25,6 +36,7 @@ from replay.stack import (
     stream_arn,
     tombstone_ttl_seconds,
 )
+from replay.terminal import output_console
 from services.trip.adapters.search_documents import SearchDocuments
 
 dlq_app = typer.Typer(
@@ -34,9 +46,13 @@ dlq_app = typer.Typer(
         "retries ran out: only the shard and sequence range, the records stay in the stream). Reading the queue "
         "never removes a message: every message read is made visible again."
     ),
-    no_args_is_help=True,
     rich_markup_mode=None,
+    invoke_without_command=True,
+    callback=help_without_command,
 )
+
+
+MessageIds = Annotated[list[str] | None, typer.Argument(callback=names_value, help="Ids from `dlq list`.")]
 
 
 def _connect(
@@ -61,7 +77,13 @@ def message_summary(message: DlqMessage, now: datetime) -> dict[str, Any]:
     }
 
 
-@dlq_app.command("list", help="One line per DLQ message: kind, source, shard and sequence range, reason, age.")
+@dlq_app.command(
+    "list",
+    help=(
+        "Every DLQ message: id, kind, source, age, shard, sequence range, reason. On a terminal a block per "
+        "message; piped, one plain line per message under a header."
+    ),
+)
 def list_messages(
     stack_name: StackName = DEFAULT_STACK_NAME,
     endpoint_url: EndpointUrl = None,
@@ -77,26 +99,20 @@ def list_messages(
         if json_output:
             print_json([message_summary(m, now) for m in messages])
             return
-        table = Table(title=f"{len(messages)} message(s) in {resources.dlq_url}")
-        table.add_column("message id", no_wrap=True)  # copied into `dlq show`: never broken across lines
-        for column in ("kind", "source", "shard", "sequence range", "reason", "age"):
-            table.add_column(column, overflow="fold")
-        for m in messages:
-            span = m.first_sequence if m.first_sequence == m.last_sequence else f"{m.first_sequence}..{m.last_sequence}"
-            table.add_row(m.message_id, m.kind.value, m.source, m.shard_id or "", span or "", m.reason, m.age(now))
-        Console().print(table)
+        print_list(output_console(), messages, resources.dlq_url, now)
 
 
 @dlq_app.command(
     "show",
     help=(
         "One message and the change records it stands for, decoded (trip, entity, event, version, images). For a "
-        "batch pointer the records are read from the stream; if the stream no longer has them (DynamoDB Streams "
-        "keeps 24 hours), it says so and prints the `replay run` over the Kinesis window of the same time."
+        "batch pointer the records are read from the stream, through empty pages, up to the range's end; a range "
+        "that cannot be read to its end is shown as incomplete. If the stream no longer has them (DynamoDB Streams "
+        "keeps 24 hours), it says so and prints the `python -m replay run` over the Kinesis window of the same time."
     ),
 )
 def show(
-    message_id: Annotated[str, typer.Argument(help="The id `dlq list` shows.")],
+    message_id: Annotated[str, typer.Argument(callback=name_value, help="The id `dlq list` shows.")],
     stack_name: StackName = DEFAULT_STACK_NAME,
     endpoint_url: EndpointUrl = None,
     region: Region = None,
@@ -119,12 +135,13 @@ def show(
                 }
             )
             return
-        _print_show(Console(), message, records, hint)
+        print_show(output_console(), message, records, hint)
 
 
 def _records_document(records: MessageRecords) -> dict[str, Any]:
     return {
         "expired": records.expired,
+        "incomplete": records.incomplete,
         "records": [
             {
                 "sequence_number": r.sequence_number,
@@ -143,36 +160,11 @@ def _records_document(records: MessageRecords) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _print_show(console: Console, message: DlqMessage, records: MessageRecords, hint: str | None) -> None:
-    console.print(f"[bold]{message.message_id}[/bold]  {message.kind.value} from {message.source}")
-    console.print(f"  shard {message.shard_id}  sequence {message.first_sequence}..{message.last_sequence}")
-    console.print(f"  reason: {message.reason}")
-    console.print(f"  sent {message.sent_at.isoformat()}, received {message.receive_count} time(s)")
-    if records.expired:
-        console.print(f"[yellow]  records unavailable: {records.expired}[/yellow]")
-        if hint:
-            console.print(f"  the Kinesis copy covers the same time: {hint}")
-        return
-    for record in records.records:
-        if record.poison is not None:
-            console.print(f"  [red]{record.sequence_number}: poison: {record.poison}[/red]")
-            console.print(f"    {record.raw!r}", highlight=False)
-        elif record.change is None:
-            console.print(f"  {record.sequence_number}: not a trip entity (ignored by the projection)")
-        else:
-            change = record.change
-            console.print(
-                f"  {record.sequence_number}: trip {change.trip_id} {change.entity} {change.kind} v{change.version}"
-            )
-            console.print(f"    new: {change.new_image}", highlight=False)
-            console.print(f"    old: {change.old_image}", highlight=False)
-
-
 def _find(messages: list[DlqMessage], message_ids: list[str]) -> list[DlqMessage]:
     by_id = {m.message_id: m for m in messages}
     unknown = [i for i in message_ids if i not in by_id]
     if unknown:
-        raise BadInput(f"no message {', '.join(unknown)} in the DLQ (see `replay dlq list`)")
+        raise BadInput(f"no message {', '.join(unknown)} in the DLQ (see `python -m replay dlq list`)")
     return [by_id[i] for i in message_ids]
 
 
@@ -180,12 +172,13 @@ def _find(messages: list[DlqMessage], message_ids: list[str]) -> list[DlqMessage
     "redrive",
     help=(
         "Project the records of the given messages (or --all) again, after a fix was deployed. A message is deleted "
-        "only when every one of its records was projected or found stale; one that fails again stays, replaced by "
-        "a copy carrying the new reason (`dlq list` shows it). --dry-run says what would happen and changes nothing."
+        "only when every record it stands for was read (a pointer: its whole range) and projected or found stale; "
+        "one that fails again stays, replaced by a copy carrying the new reason (`dlq list` shows it). --dry-run "
+        "says what would happen and changes nothing."
     ),
 )
 def redrive_messages(
-    message_ids: Annotated[list[str] | None, typer.Argument(help="Ids from `dlq list`.")] = None,
+    message_ids: MessageIds = None,
     all_messages: Annotated[bool, typer.Option("--all", help="Every message in the DLQ.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide, print, and change nothing.")] = False,
     stack_name: StackName = DEFAULT_STACK_NAME,
@@ -198,10 +191,10 @@ def redrive_messages(
         if bool(message_ids) == all_messages:
             raise BadInput("name the messages to redrive, or pass --all (not both)")
         connection, resources = _connect(stack_name, endpoint_url, region, profile)
-        dynamodb = connection.session.resource("dynamodb", endpoint_url=connection.endpoint_url)
+        dynamodb = connection.resource("dynamodb")
         documents = SearchDocuments(resources.search_table, dynamodb)
         ttl = tombstone_ttl_seconds(kinesis_consumer(connection, stream_arn(connection, resources.change_stream)[0]))
-        console = Console()
+        console = output_console()
         results: list[RedriveResult] = []
         with held_messages(connection.client("sqs"), resources.dlq_url) as held:
             chosen = held.messages if all_messages else _find(held.messages, message_ids or [])
@@ -211,21 +204,57 @@ def redrive_messages(
             for message in chosen:
                 results.append(redrive(held, message, connection, documents, ttl, dry_run))
                 if not json_output:
-                    _print_redrive(console, results[-1])
+                    print_redrive(console, results[-1])
         if json_output:
             print_json([{**asdict(r), "tally": asdict(r.tally)} for r in results])
         if any(not r.handled for r in results):
             raise typer.Exit(1)
 
 
-def _print_redrive(console: Console, result: RedriveResult) -> None:
-    t = result.tally
-    counts = (
-        f"{t.read} record(s): {t.applied} applied, {t.superseded} superseded, {t.stale} stale, {t.irrelevant} ignored"
-    )
-    if result.handled:
-        deleted = "" if result.reason.startswith("would") else "; message deleted"
-        console.print(f"[green]{result.message_id}[/green]: {result.reason} ({counts}){deleted}")
-    else:
-        kept = f"kept as {result.replaced_by}" if result.replaced_by else "kept"
-        console.print(f"[red]{result.message_id}[/red]: {kept}: {result.reason}")
+@dlq_app.command(
+    "delete",
+    help=(
+        "Delete messages for good, each printed as it goes (with --json, each whole body: keep it as a record). "
+        "Use it for what no fix will make projectable: a poison record from a writer that is gone, a pointer whose "
+        "records expired and whose trips were rebuilt or repaired since (`python -m replay run`), a test message. "
+        "Anything a deployed fix can project, redrive instead. --all deletes every message the queue holds when the "
+        "command starts and needs --yes to say so."
+    ),
+)
+def delete_messages(
+    message_ids: MessageIds = None,
+    all_messages: Annotated[bool, typer.Option("--all", help="Every message in the DLQ (with --yes).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm --all: delete every message, unseen.")] = False,
+    stack_name: StackName = DEFAULT_STACK_NAME,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+    json_output: Json = False,
+) -> None:
+    with operator_errors():
+        if bool(message_ids) == all_messages:
+            raise BadInput("name the messages to delete, or pass --all (not both)")
+        if all_messages and not yes:
+            raise BadInput(
+                "--all deletes every message in the DLQ for good: add --yes to confirm "
+                "(`python -m replay dlq list` shows what they are)"
+            )
+        connection, resources = _connect(stack_name, endpoint_url, region, profile)
+        console = output_console()
+        deleted: list[dict[str, Any]] = []
+        completed = False
+        try:
+            with held_messages(connection.client("sqs"), resources.dlq_url, hold_seconds=60) as held:
+                chosen = held.messages if all_messages else _find(held.messages, message_ids or [])
+                now = datetime.now(UTC)
+                for message in chosen:
+                    held.delete(message)
+                    deleted.append({**message_summary(message, now), "body": message.body})
+                    if not json_output:
+                        print_deleted(console, message)
+            completed = True
+        finally:  # what was deleted is told even when a later deletion fails
+            if json_output and (completed or deleted):
+                print_json(deleted)
+            elif completed or deleted:
+                console.print(f"{len(deleted)} message(s) deleted from {resources.dlq_url.rsplit('/', 1)[-1]}")

@@ -48,13 +48,6 @@ class DlqMessage:
         days, rest = divmod(seconds, 86_400)
         return f"{days}d{rest // 3600}h" if days else f"{rest // 3600}h{rest % 3600 // 60:02d}m"
 
-    def sent_by(self, function_name: str) -> bool:
-        """Whether this function (as a consumer, or as the target of the failed mapping) sent the message."""
-        if not isinstance(self.body, dict):
-            return False
-        function_arn = str(self.body.get("requestContext", {}).get("functionArn", ""))
-        return self.body.get("functionName") == function_name or function_arn.split(":")[6:7] == [function_name]
-
     @property
     def redrive_attempts(self) -> int:
         return int(self.body.get("redrive", {}).get("attempts", 0)) if isinstance(self.body, dict) else 0
@@ -83,7 +76,7 @@ def parse_message(message: dict[str, Any]) -> DlqMessage:
             kind=Kind.POISON_RECORD,
             source=str(body.get("source", "unknown")),
             stream_arn=body.get("eventSourceARN"),
-            shard_id=body.get("shardId"),
+            shard_id=body.get("shardId") or _shard_of(body.get("record")),
             first_sequence=body.get("sequenceNumber"),
             last_sequence=body.get("sequenceNumber"),
             reason=redrive_reason or str(body.get("reason", "")),
@@ -120,6 +113,15 @@ def _unreadable(common: dict[str, Any], body: dict[str, Any] | str, reason: str)
         **common, body=body, kind=Kind.UNREADABLE, source="unknown", stream_arn=None, shard_id=None,
         first_sequence=None, last_sequence=None, reason=reason,
     )  # fmt: skip
+
+
+def _shard_of(record: Any) -> str | None:
+    """The shard a Lambda event record names: a Kinesis record's `eventID` is `<shard id>:<sequence number>`. A
+    DynamoDB Streams record names none (its `eventID` is a random id)."""
+    event_id = record.get("eventID") if isinstance(record, dict) else None
+    if isinstance(event_id, str) and event_id.startswith("shardId-") and ":" in event_id:
+        return event_id.partition(":")[0]
+    return None
 
 
 def _time(text: Any) -> datetime | None:

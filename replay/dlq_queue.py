@@ -17,6 +17,7 @@ from replay.dlq_messages import DlqMessage, parse_message
 from replay.errors import aws_errors
 
 _EMPTY_RECEIVES_TO_STOP = 2  # long polls that came back empty before we believe the queue is read to its end
+RECEIVE_WAIT_SECONDS = 1  # a long poll (> 0) asks every SQS server, a short one only a sample of them
 
 
 class HeldMessages:
@@ -63,7 +64,7 @@ def held_messages(sqs: Any, queue_url: str, hold_seconds: int = 300) -> Iterator
                 response = sqs.receive_message(
                     QueueUrl=queue_url,
                     MaxNumberOfMessages=10,
-                    WaitTimeSeconds=1,
+                    WaitTimeSeconds=RECEIVE_WAIT_SECONDS,
                     VisibilityTimeout=hold_seconds,
                     MessageSystemAttributeNames=["All"],
                 )

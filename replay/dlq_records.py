@@ -2,7 +2,8 @@
 
 A pointer's records are read from the stream from its start sequence number (AT_SEQUENCE_NUMBER) up to its end
 one, while the stream still retains them: DynamoDB Streams keeps 24 hours, the Kinesis stream days. When they
-are gone, the Kinesis window that covers the same time is offered instead.
+are gone, the Kinesis window that covers the same time is offered instead. A read that cannot show it covered the
+whole range (`range_read`) says so: such records never count as the message's.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
-
-from botocore.exceptions import ClientError
+from typing import Any, TypeGuard
 
 from replay.dlq_messages import DlqMessage, Kind
-from replay.errors import aws_errors, error_code
+from replay.range_read import DynamoDBStreamPages, KinesisPages, read_range
 from replay.stack import Connection
 from services.trip.changes import (
     PoisonRecord,
@@ -25,10 +24,6 @@ from services.trip.changes import (
     decode_kinesis_payload,
     decode_kinesis_record,
     decode_stream_record,
-)
-
-_GONE = frozenset(
-    {"TrimmedDataAccessException", "ResourceNotFoundException", "ExpiredIteratorException", "InvalidArgumentException"}
 )
 
 
@@ -42,8 +37,18 @@ class DecodedRecord:
 
 @dataclass
 class MessageRecords:
+    """The records of a message; for a pointer, only when its whole range could be read (see range_read)."""
+
     records: list[DecodedRecord] = field(default_factory=list)
-    expired: str | None = None  # why the records could not be read, when they could not
+    expired: str | None = None  # why the records could not be read at all (retention, a malformed pointer)
+    incomplete: str | None = None  # why the records read cannot be shown to be the whole range
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why these records cannot stand for the whole message; None when they do."""
+        if self.expired or self.incomplete:
+            return self.expired or self.incomplete
+        return None if self.records else "no record was read"
 
     @property
     def changes(self) -> list[TripChange]:
@@ -61,9 +66,7 @@ def records_of(message: DlqMessage, connection: Connection) -> MessageRecords:
         record = message.body.get("record")
         return MessageRecords([_decoded(message.first_sequence, record, decode, record)])
     if message.kind is Kind.BATCH_POINTER:
-        if message.source == Source.KINESIS:
-            return _read_kinesis(message, connection.client("kinesis"))
-        return _read_dynamodb_stream(message, connection.client("dynamodbstreams"))
+        return _read_pointer(message, connection)
     return MessageRecords(expired="the message is unreadable: it stands for no records the tool can find")
 
 
@@ -83,63 +86,36 @@ def _decoded(sequence: str | None, raw: Any, decode: Callable[..., TripChange | 
         return DecodedRecord(sequence, raw, None, poison.reason)
 
 
-def _read_kinesis(message: DlqMessage, kinesis: Any) -> MessageRecords:
-    stream_name = str(message.stream_arn).rsplit("/", 1)[-1]
-    end = int(message.last_sequence or 0)
-    found = MessageRecords()
-    doing = f"reading {message.shard_id} of stream {stream_name} for message {message.message_id}"
-    with aws_errors(doing):
-        try:
-            iterator = kinesis.get_shard_iterator(
-                StreamName=stream_name,
-                ShardId=message.shard_id,
-                ShardIteratorType="AT_SEQUENCE_NUMBER",
-                StartingSequenceNumber=message.first_sequence,
-            )["ShardIterator"]
-            while iterator:
-                response = kinesis.get_records(ShardIterator=iterator, Limit=1000)
-                for raw in response["Records"]:
-                    if int(raw["SequenceNumber"]) > end:
-                        return found
-                    position = SourcePosition(
-                        Source.KINESIS, message.stream_arn, message.shard_id, raw["SequenceNumber"]
-                    )
-                    found.records.append(
-                        _decoded(raw["SequenceNumber"], raw, decode_kinesis_payload, raw["Data"], position)
-                    )
-                if not response["Records"] and response.get("MillisBehindLatest", 0) == 0:
-                    return found
-                iterator = response.get("NextShardIterator")
-        except ClientError as error:
-            if error_code(error) not in _GONE:
-                raise
-            return MessageRecords(expired=f"the Kinesis stream no longer has these records: {error}")
-    return found
+def _read_pointer(message: DlqMessage, connection: Connection) -> MessageRecords:
+    start, end, shard_id, stream = message.first_sequence, message.last_sequence, message.shard_id, message.stream_arn
+    if not (_is_sequence(start) and _is_sequence(end) and _named(shard_id) and _named(stream)) or int(start) > int(end):
+        return MessageRecords(
+            expired=f"the pointer names no readable range (stream {stream}, shard {shard_id}, sequence {start}..{end})"
+        )
+    if message.source == Source.KINESIS:
+        stream_name = stream.rsplit("/", 1)[-1]
+        read = read_range(KinesisPages(connection.client("kinesis"), stream_name, shard_id), start, end)
+        decoded = [
+            _decoded(
+                raw["SequenceNumber"],
+                raw,
+                decode_kinesis_payload,
+                raw["Data"],
+                SourcePosition(Source.KINESIS, stream, shard_id, raw["SequenceNumber"]),
+            )
+            for raw in read.records
+        ]
+    else:
+        read = read_range(DynamoDBStreamPages(connection.client("dynamodbstreams"), stream, shard_id), start, end)
+        decoded = [_decoded(raw["dynamodb"]["SequenceNumber"], raw, decode_stream_record, raw) for raw in read.records]
+    if read.expired:
+        return MessageRecords(expired=read.expired)
+    return MessageRecords(decoded, incomplete=read.gap)
 
 
-def _read_dynamodb_stream(message: DlqMessage, streams: Any) -> MessageRecords:
-    end = int(message.last_sequence or 0)
-    found = MessageRecords()
-    with aws_errors(f"reading {message.shard_id} of {message.stream_arn} for message {message.message_id}"):
-        try:
-            iterator = streams.get_shard_iterator(
-                StreamArn=message.stream_arn,
-                ShardId=message.shard_id,
-                ShardIteratorType="AT_SEQUENCE_NUMBER",
-                SequenceNumber=message.first_sequence,
-            )["ShardIterator"]
-            while iterator:
-                response = streams.get_records(ShardIterator=iterator, Limit=1000)
-                for raw in response["Records"]:
-                    sequence = raw["dynamodb"]["SequenceNumber"]
-                    if int(sequence) > end:
-                        return found
-                    found.records.append(_decoded(sequence, raw, decode_stream_record, raw))
-                if not response["Records"]:
-                    return found
-                iterator = response.get("NextShardIterator")
-        except ClientError as error:
-            if error_code(error) not in _GONE:
-                raise
-            return MessageRecords(expired=f"DynamoDB Streams keeps 24 hours and no longer has these records: {error}")
-    return found
+def _is_sequence(value: str | None) -> TypeGuard[str]:
+    return isinstance(value, str) and value.isdigit()
+
+
+def _named(value: str | None) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value)

@@ -3,8 +3,9 @@
 The plan is made and shown first. Then: create the target table if missing, grant the consumer's role the target,
 create a temporary copy of the Kinesis consumer writing the target and an event source mapping starting at
 `--from` (AT_TIMESTAMP) on the change stream, watch the mapping's iterator age until it has caught up, and remove
-the mapping, the copy and the grant, also when the run fails or is interrupted (Ctrl-C). A run that dies harder
-leaves them behind: the next run for the same target removes them first.
+the mapping, the copy and the grant, also when the run fails or is interrupted (Ctrl-C). What the copy could not
+project went to a queue of the run: it is read into the summary, then removed (`keep_queue` keeps it). A run that
+dies harder leaves them behind: the next run for the same target removes them first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from replay import target_table
-from replay.consumer_copy import ConsumerCopy, create_copy, plan_copy, remove_copy
+from replay.consumer_copy import (
+    ConsumerCopy,
+    create_copy,
+    create_run_queue,
+    keep_queue,
+    plan_copy,
+    remove_copy,
+    remove_queues,
+)
 from replay.dlq_messages import DlqMessage, Kind
 from replay.dlq_queue import held_messages
 from replay.errors import BadInput, aws_errors
@@ -33,6 +42,7 @@ class MappingRequest:
     verify: bool
     dry_run: bool
     quiet_for_s: float
+    keep_queue: bool = False
 
 
 @dataclass
@@ -46,6 +56,7 @@ class MappingPlan:
     dry_run: bool
     verify: bool
     quiet_for_s: float
+    keep_queue: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -62,7 +73,9 @@ class MappingResult:
     invocations: int = 0
     seconds: float = 0.0
     removed: list[str] = field(default_factory=list)
-    dlq_messages: list[DlqMessage] = field(default_factory=list)  # sent by the copy or its mapping
+    queue_url: str | None = None  # the run's queue
+    queue_kept: bool = False
+    dlq_messages: list[DlqMessage] = field(default_factory=list)  # in the run's queue: sent by the copy or its mapping
     trips: int | None = None  # documents search can see in the target, when verified
     differences: list[Difference] | None = None
 
@@ -85,7 +98,7 @@ def plan_mapping_run(connection: Connection, resources: StackResources, request:
     with aws_errors(f"describing table {resources.search_table}"):
         live_arn = str(dynamodb.describe_table(TableName=resources.search_table)["Table"]["TableArn"])
     target_arn = f"{live_arn.rsplit('/', 1)[0]}/{request.target_table}"
-    copy = plan_copy(connection, resources, arn, target_arn, start)
+    copy = plan_copy(connection, resources, arn, target_arn, start, started_at=datetime.now(UTC))
     if copy.leftovers:
         notes.append(f"left by an interrupted run, removed first: {', '.join(copy.leftovers)}")
     return MappingPlan(
@@ -98,6 +111,7 @@ def plan_mapping_run(connection: Connection, resources: StackResources, request:
         dry_run=request.dry_run,
         verify=request.verify,
         quiet_for_s=request.quiet_for_s,
+        keep_queue=request.keep_queue,
         notes=notes,
     )
 
@@ -112,25 +126,42 @@ def rebuild_via_mapping(
     if plan.dry_run:
         return result
     if plan.copy.leftovers:
-        observer.removed(remove_copy(connection, plan.copy))
+        observer.removed(remove_copy(connection, plan.copy) + remove_queues(connection, plan.copy.leftover_queues))
     if plan.create_target:
         target_table.create_like(connection.client("dynamodb"), plan.live_table, plan.target_table)
+    result.queue_url = create_run_queue(connection, plan.copy)
     try:
-        enabled_at = datetime.now(UTC)
-        result.mapping_uuid = create_copy(connection, plan.copy)
-        result.invocations = _watch_until_caught_up(connection, plan, enabled_at, observer)
+        try:
+            enabled_at = datetime.now(UTC)
+            result.mapping_uuid = create_copy(connection, plan.copy, result.queue_url)
+            result.invocations = _watch_until_caught_up(connection, plan, enabled_at, observer)
+        finally:
+            result.removed = remove_copy(connection, plan.copy)
+            observer.removed(result.removed)
+        with held_messages(connection.client("sqs"), result.queue_url, hold_seconds=30) as held:
+            result.dlq_messages = list(held.messages)
     finally:
-        result.removed = remove_copy(connection, plan.copy)
-        observer.removed(result.removed)
-    with held_messages(connection.client("sqs"), resources.dlq_url, hold_seconds=30) as held:
-        result.dlq_messages = [m for m in held.messages if m.sent_by(plan.copy.function_name)]
+        _keep_or_remove_queue(connection, plan, result, observer)
     if plan.verify:
-        dynamodb = connection.session.resource("dynamodb", endpoint_url=connection.endpoint_url)
+        dynamodb = connection.resource("dynamodb")
         target = scan_views(dynamodb.Table(plan.target_table), ())
         result.trips = len(target)
-        result.differences = compare(scan_views(dynamodb.Table(plan.live_table), ()), target)
+        result.differences = compare(scan_views(dynamodb.Table(plan.live_table), ()), target).differences
     result.seconds = time.monotonic() - started
     return result
+
+
+def _keep_or_remove_queue(
+    connection: Connection, plan: MappingPlan, result: MappingResult, observer: MappingObserver
+) -> None:
+    assert result.queue_url is not None
+    if plan.keep_queue:
+        keep_queue(connection, result.queue_url)
+        result.queue_kept = True
+        return
+    removed = remove_queues(connection, [result.queue_url])
+    result.removed.extend(removed)
+    observer.removed(removed)
 
 
 def _watch_until_caught_up(

@@ -1,8 +1,9 @@
 """Redrive: project a DLQ message's records again, and delete the message only if every one was handled.
 
-Handled means projected or found stale (the document already holds it or newer). Anything else (a record that
-still does not decode, records the stream no longer has, a write that fails) keeps the message, replaced by one
-that carries the new reason; `--dry-run` decides the same way and changes nothing.
+Handled means every record the message stands for was read and projected or found stale (the document already
+holds it or newer). Anything else (a record that still does not decode, records the stream no longer has, a
+pointer's range that could not be read to its end, a write that fails) keeps the message, replaced by one that
+carries the new reason; `--dry-run` decides the same way and changes nothing.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def redrive(
 
 
 def _unprojectable(records: MessageRecords) -> str | None:
-    if records.expired:
-        return records.expired
+    if records.unavailable:
+        return records.unavailable
     if records.poison:
         first = records.poison[0]
         return f"{len(records.poison)} record(s) still poison, first at {first.sequence_number}: {first.poison}"

@@ -8,12 +8,12 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from replay.run import RunPlan, RunResult
 from replay.sources import ReadBatch
 from replay.tally import Tally
-from replay.verify import Difference
+from replay.terminal import print_table, text_table
+from replay.verify import Verification
 
 
 class TerminalProgress:
@@ -29,7 +29,7 @@ class TerminalProgress:
     def planned(self, plan: RunPlan) -> None:
         for line in describe_plan(plan):
             self.console.print(line)
-        if self.console.is_terminal:
+        if self.console.is_terminal:  # a live display redraws in place: only on a terminal
             self.progress.start()
 
     def progressed(self, batch: ReadBatch, tally: Tally) -> None:
@@ -42,7 +42,8 @@ class TerminalProgress:
         self.progress.update(task, status=f"{tally.read} read{lag}, {rate:.0f} records/s{done}")
 
     def stop(self) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
 
 class Silent:
@@ -78,24 +79,25 @@ def describe_plan(plan: RunPlan) -> list[str]:
         lines.append(f"  only trips: {', '.join(sorted(plan.trip_ids))}")
     if plan.verify:
         lines.append(f"  then compare {plan.target_table} with {plan.live_table}")
+        if plan.source == "table":
+            lines.append("  (TripTable keeps no removals: a live updated_at set by one is reported as undecided)")
     lines.extend(f"  note: {note}" for note in plan.notes)
     return lines
 
 
 def render_result(console: Console, result: RunResult) -> None:
     summary = result.summary
-    table = Table(
-        title=f"{'Dry run' if summary.dry_run else 'Run'} summary ({summary.source} -> {summary.target_table})"
+    columns = ("read", "applied", "superseded", "stale", "irrelevant", "poison")
+    table = text_table(
+        console, title=f"{'Dry run' if summary.dry_run else 'Run'} summary ({summary.source} -> {summary.target_table})"
     )
-    for column in ("part", "read", "applied", "superseded", "stale", "irrelevant", "poison"):
-        table.add_column(column, justify="left" if column == "part" else "right")
+    table.add_column("part", no_wrap=True)
+    for column in columns:
+        table.add_column(column, justify="right")
     rows = [*summary.per_part.items(), ("total", summary.total)]
     for part, tally in rows:
-        table.add_row(
-            part,
-            *(str(getattr(tally, name)) for name in ("read", "applied", "superseded", "stale", "irrelevant", "poison")),
-        )
-    console.print(table)
+        table.add_row(part, *(str(getattr(tally, name)) for name in columns))
+    print_table(console, table)
     written = "would write" if summary.dry_run else "wrote"
     console.print(
         f"{summary.trips} trips; {written} {summary.documents_written} documents; {summary.dynamodb_requests} DynamoDB "
@@ -103,18 +105,27 @@ def render_result(console: Console, result: RunResult) -> None:
     )
     for poison in summary.poison:
         console.print(f"[yellow]poison[/yellow] {poison.shard_id} {poison.sequence_number}: {poison.reason}")
-    if result.differences is not None:
-        print_differences(console, result.differences, str(summary.target_table), result.plan.live_table)
+    if result.verification is not None:
+        print_verification(console, result.verification, str(summary.target_table), result.plan.live_table)
 
 
-def print_differences(console: Console, differences: list[Difference], target_table: str, live_table: str) -> None:
-    """What `--verify` found: every differing field of every trip, or that the tables match."""
-    if not differences:
-        console.print(f"[green]verify: {target_table} matches {live_table}[/green]")
-    for difference in differences:
+def print_verification(console: Console, verification: Verification, target_table: str, live_table: str) -> None:
+    """What `--verify` found: every differing field of every trip, or that the tables match; then what it could
+    not decide, and why."""
+    if not verification.differences:
+        scope = " in everything the rebuild can know" if verification.undecided else ""
+        console.print(f"[green]verify: {target_table} matches {live_table}{scope}[/green]")
+    for difference in verification.differences:
         console.print(
             f"[red]differs[/red] trip {difference.trip_id} {difference.field}: "
             f"live={difference.live!r} target={difference.target!r}"
+        )
+    if verification.undecided:
+        console.print(f"verify: {len(verification.undecided)} field(s) cannot be decided from the rebuild's source:")
+    for undecided in verification.undecided:
+        console.print(
+            f"[yellow]undecided[/yellow] trip {undecided.trip_id} {undecided.field}: live={undecided.live!r} "
+            f"target={undecided.target!r}: {undecided.reason}"
         )
 
 
@@ -134,5 +145,6 @@ def result_document(result: RunResult) -> dict[str, Any]:
         "kinesis_requests": summary.kinesis_requests,
         "throttled": summary.throttled,
         "seconds": round(summary.seconds, 3),
-        "differences": None if result.differences is None else [asdict(d) for d in result.differences],
+        "differences": None if result.verification is None else [asdict(d) for d in result.verification.differences],
+        "undecided": None if result.verification is None else [asdict(u) for u in result.verification.undecided],
     }

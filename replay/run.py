@@ -20,7 +20,7 @@ from replay.shards import lineage_order, list_shards
 from replay.sources import ReadBatch, read_window, scan_table
 from replay.stack import Connection, StackResources, kinesis_consumer, stream_arn, tombstone_ttl_seconds
 from replay.tally import RunSummary, Tally
-from replay.verify import Difference, compare, scan_views
+from replay.verify import Difference, Verification, compare, scan_views
 from replay.window import Pacing, Window, WindowReader
 from replay.writers import LiveWriter, RebuildWriter
 from services.trip.adapters.search_documents import SearchDocuments
@@ -73,7 +73,11 @@ class RunObserver(Protocol):
 class RunResult:
     plan: RunPlan
     summary: RunSummary
-    differences: list[Difference] | None
+    verification: Verification | None  # None: not verified
+
+    @property
+    def differences(self) -> list[Difference] | None:
+        return None if self.verification is None else self.verification.differences
 
 
 class RequestCounter:
@@ -92,7 +96,7 @@ def replay_run(
     connection: Connection, resources: StackResources, request: RunRequest, observer: RunObserver
 ) -> RunResult:
     started = time.monotonic()
-    dynamodb = connection.session.resource("dynamodb", endpoint_url=connection.endpoint_url)
+    dynamodb = connection.resource("dynamodb")
     kinesis = connection.client("kinesis")
     scanner = connection.client(
         "dynamodb"
@@ -103,6 +107,8 @@ def replay_run(
     arn, retention_hours = stream_arn(connection, resources.change_stream)
     consumer = kinesis_consumer(connection, arn)
     checkpoints = CheckpointFile(request.checkpoint_dir, resources.stack_name, plan.target_table)
+    if request.source == "kinesis" and not request.dry_run:
+        checkpoints.ensure_writable()
     if request.source == "kinesis":
         batches = _plan_window(plan, kinesis, arn, retention_hours, request, checkpoints)
     else:
@@ -126,6 +132,8 @@ def replay_run(
         else LiveWriter(documents, ttl, plan.dry_run)
     )
     summary = RunSummary(request.source, plan.target_table, plan.dry_run)
+    if request.source == "table":  # segments finish in any order: list them in theirs
+        summary.per_part = {f"segment-{segment}": Tally() for segment in range(plan.segments)}
     checkpoint = _checkpoint_of(plan, resources) if request.source == "kinesis" and not plan.dry_run else None
     trips = _project(batches, writer, plan, summary, observer, checkpoint, checkpoints)
     if checkpoint is not None:
@@ -134,15 +142,16 @@ def replay_run(
     summary.trips = len(trips)
     summary.documents_written = writer.documents_written
     summary.throttled = request.pacing.throttled
-    differences = None
+    verification = None
     if plan.verify and not plan.dry_run:
-        differences = compare(
+        verification = compare(
             scan_views(dynamodb.Table(plan.live_table), plan.trip_ids),
             scan_views(dynamodb.Table(plan.target_table), plan.trip_ids),
+            removals_rebuilt=request.source == "kinesis",  # TripTable's current items hold no removal
         )
     summary.dynamodb_requests, summary.kinesis_requests = dynamodb_requests.count, kinesis_requests.count
     summary.seconds = time.monotonic() - started
-    return RunResult(plan, summary, differences)
+    return RunResult(plan, summary, verification)
 
 
 def _plan_target(dynamodb: Any, resources: StackResources, request: RunRequest) -> RunPlan:

@@ -12,9 +12,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ProfileNotFound
 
-from replay.errors import ReplayError, aws_errors, error_code
+from replay.errors import BadInput, ReplayError, aws_errors, error_code
 from services.trip.config import DEFAULT_TOMBSTONE_TTL_SECONDS
 
 DEFAULT_STACK_NAME = "TripSagaStack"
@@ -32,12 +32,34 @@ class Connection:
 
     @cached_property
     def session(self) -> boto3.Session:
-        with aws_errors("opening an AWS session"):
-            return boto3.Session(profile_name=self.profile, region_name=self.region)
+        """The session; a profile that does not exist or a region nowhere configured is the operator's to fix."""
+        try:
+            with aws_errors("opening an AWS session"):
+                session = boto3.Session(profile_name=self.profile, region_name=self.region)
+        except ReplayError as error:
+            if isinstance(error.__cause__, ProfileNotFound):
+                raise BadInput(f"--profile {self.profile!r}: no such profile in your AWS configuration") from None
+            raise
+        if not session.region_name:
+            raise BadInput(
+                "no AWS region: pass --region (e.g. --region us-east-1), set AWS_DEFAULT_REGION, "
+                "or give your AWS profile a region"
+            )
+        return session
 
     def client(self, service: str) -> Any:
-        with aws_errors(f"creating a {service} client"):
-            return self.session.client(service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
+        return self._make(self.session.client, service)
+
+    def resource(self, service: str) -> Any:
+        """A boto3 resource (Python values in and out), where a client's AWS-typed values are not wanted."""
+        return self._make(self.session.resource, service)
+
+    def _make(self, make: Any, service: str) -> Any:
+        with aws_errors(f"connecting to {service}"):
+            try:
+                return make(service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
+            except ValueError as error:  # botocore: "Invalid endpoint: ..." from an AWS_ENDPOINT_URL_<SERVICE>
+                raise BadInput(f"{error}: check --endpoint-url and the AWS_ENDPOINT_URL* variables") from None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pytest
 from moto.kinesis.models import Stream
 from typer.testing import CliRunner
 
+from replay import dlq_queue
 from replay.cli import app
 from services.trip.adapters.search_documents import SearchDocuments
 from services.trip.changes import Source, SourcePosition, decode_kinesis_payload
@@ -126,6 +127,12 @@ def replay_cli(checkpoint_dir: str, *common: str) -> Any:
 
     invoke.checkpoint_dir = checkpoint_dir  # type: ignore[attr-defined]
     return invoke
+
+
+@pytest.fixture
+def quick_queue_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's SQS answers every receive from all its messages: no long poll needed to see them all."""
+    monkeypatch.setattr(dlq_queue, "RECEIVE_WAIT_SECONDS", 0)
 
 
 @pytest.fixture

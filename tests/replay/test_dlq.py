@@ -9,80 +9,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
+from botocore.exceptions import ClientError
+from rich.text import Text
+from typer.testing import CliRunner
 
-from tests import factories
-from tests.conftest import REGION
-from tests.replay.conftest import STREAM_NAME, History
+from replay.cli import app
+from replay.stack import Connection
+from tests.replay.conftest import History
+from tests.replay.dlq_messages import kinesis_pointer, kinesis_poison, send, stream_poison
 
-NOT_JSON = b"{not json"
-
-
-def send(dlq_url: str, body: dict[str, Any]) -> str:
-    return str(
-        boto3.client("sqs", region_name=REGION).send_message(QueueUrl=dlq_url, MessageBody=json.dumps(body))[
-            "MessageId"
-        ]
-    )
-
-
-def poison_message(dlq_url: str) -> str:
-    """What the Kinesis consumer sends for a record that is not JSON."""
-    record = factories.kinesis_record(data=NOT_JSON)
-    return send(
-        dlq_url,
-        {
-            "kind": "poison-record",
-            "source": "kinesis",
-            "reason": "kinesis data is not JSON: Expecting property name enclosed in double quotes",
-            "eventSourceARN": factories.KINESIS_ARN,
-            "shardId": "shardId-000000000000",
-            "sequenceNumber": record["kinesis"]["sequenceNumber"],
-            "functionName": "TripSagaStack-KinesisConsumer",
-            "detectedAt": "2026-03-01T09:00:00Z",
-            "record": record,
-        },
-    )
-
-
-def batch_pointer(dlq_url: str, history: History, trip_id: str) -> str:
-    """The on-failure destination's message for a batch of trip_id's changes whose retries ran out."""
-    history.saga(trip_id)
-    shard = history.kinesis.list_shards(StreamName=STREAM_NAME)["Shards"][0]
-    iterator = history.kinesis.get_shard_iterator(
-        StreamName=STREAM_NAME, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-    )
-    records = history.kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
-    arn = history.kinesis.describe_stream_summary(StreamName=STREAM_NAME)["StreamDescriptionSummary"]["StreamARN"]
-    return send(
-        dlq_url,
-        {
-            "requestContext": {
-                "requestId": "c9b8fa9f-5a7f-4f2a-9f3b-1c2d3e4f5a6b",
-                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:TripSagaStack-KinesisConsumer",
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": 3,
-            },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "version": "1.0",
-            "timestamp": "2026-03-01T09:05:00.000Z",
-            "KinesisBatchInfo": {
-                "shardId": shard["ShardId"],
-                "startSequenceNumber": records[0]["SequenceNumber"],
-                "endSequenceNumber": records[-1]["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": "2026-03-01T09:00:00.000Z",
-                "approximateArrivalOfLastRecord": "2026-03-01T09:00:02.000Z",
-                "batchSize": len(records),
-                "streamArn": arn,
-            },
-        },
-    )
+pytestmark = pytest.mark.usefixtures("quick_queue_reads")
 
 
 @pytest.fixture
 def dlq(history: History, dlq_url: str) -> dict[str, str]:
-    return {"poison": poison_message(dlq_url), "pointer": batch_pointer(dlq_url, history, "trip-042")}
+    return {"poison": kinesis_poison(dlq_url), "pointer": kinesis_pointer(dlq_url, history, "trip-042")}
 
 
 def test_redrive_dry_run_changes_nothing(dlq: dict[str, str], search_table: Any, replay: Any) -> None:
@@ -129,3 +71,158 @@ def test_an_unknown_message_id_is_bad_input(dlq: dict[str, str], replay: Any) ->
 
     assert code == 2
     assert "no message no-such-id in the DLQ" in output
+
+
+def text(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """Run the command as an operator would, without --json; (exit code, the lines of stdout as they read)."""
+    result = CliRunner().invoke(app, list(args), env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, [Text.from_ansi(line).plain for line in result.stdout.splitlines()]
+
+
+def remaining(replay: Any) -> set[str]:
+    code, listed = replay("dlq", "list")
+    assert code == 0, listed
+    return {message["message_id"] for message in listed}
+
+
+def test_delete_removes_the_named_messages_and_prints_each(dlq: dict[str, str], dlq_url: str, replay: Any) -> None:
+    stream = stream_poison(dlq_url)
+
+    code, lines = text("dlq", "delete", dlq["poison"], stream)
+
+    assert code == 0, lines
+    assert lines[0].startswith(f"deleted {dlq['poison']}  poison-record from kinesis, shard shardId-000000000000, ")
+    assert lines[0].endswith(": kinesis data is not JSON: Expecting property name enclosed in double quotes")
+    assert lines[1].startswith(f"deleted {stream}  poison-record from dynamodb-streams, shard -, sequence ")
+    assert lines[1].endswith(": the change has no Keys")
+    assert lines[2:] == ["2 message(s) deleted from TripProjectionDLQ"]
+    assert remaining(replay) == {dlq["pointer"]}
+
+
+def test_delete_with_json_keeps_a_record_of_each_body(dlq: dict[str, str], replay: Any) -> None:
+    code, deleted = replay("dlq", "delete", dlq["pointer"])
+
+    assert code == 0, deleted
+    [record] = deleted
+    assert (record["message_id"], record["kind"]) == (dlq["pointer"], "batch-pointer")
+    assert record["body"]["KinesisBatchInfo"]["batchSize"] == 3
+    assert remaining(replay) == {dlq["poison"]}
+
+
+def test_bulk_delete_needs_yes(dlq: dict[str, str], replay: Any) -> None:
+    refused, output = replay("dlq", "delete", "--all")
+    code, deleted = replay("dlq", "delete", "--all", "--yes")
+
+    assert refused == 2
+    assert "add --yes to confirm" in output
+    assert code == 0, deleted
+    assert sorted(message["message_id"] for message in deleted) == sorted(dlq.values())
+    assert remaining(replay) == set()
+
+
+def test_an_unknown_id_deletes_nothing(dlq: dict[str, str], replay: Any) -> None:
+    code, output = replay("dlq", "delete", dlq["poison"], "no-such-id")
+
+    assert code == 2
+    assert "no message no-such-id in the DLQ (see `python -m replay dlq list`)" in output
+    assert remaining(replay) == set(dlq.values())
+
+
+def test_an_unreadable_message_is_listed_kept_by_redrive_and_deleted_on_request(
+    stack: Any, dlq_url: str, replay: Any
+) -> None:
+    unreadable = send(dlq_url, "not json at all")
+
+    _, [listed] = replay("dlq", "list")
+    redrive_code, _ = replay("dlq", "redrive", unreadable)
+    delete_code, _ = replay("dlq", "delete", unreadable)
+
+    assert (listed["kind"], listed["reason"]) == ("unreadable", "the message body is not a JSON object")
+    assert (redrive_code, delete_code) == (1, 0)
+    assert remaining(replay) == set()
+
+
+def test_show_names_the_shard_a_poison_record_carries_else_a_dash(stack: Any, dlq_url: str) -> None:
+    kinesis = kinesis_poison(dlq_url)
+    stream = stream_poison(dlq_url)
+
+    _, kinesis_lines = text("dlq", "show", kinesis)
+    _, stream_lines = text("dlq", "show", stream)
+
+    assert kinesis_lines[1] == "  shard shardId-000000000000"
+    assert stream_lines[1] == "  shard -"
+
+
+AT_80_COLUMNS = {"TTY_COMPATIBLE": "1", "COLUMNS": "80", "NO_COLOR": "1"}
+
+
+def test_list_reads_at_80_columns_on_a_terminal(dlq: dict[str, str], dlq_url: str) -> None:
+    stream = stream_poison(dlq_url)
+
+    code, lines = text("dlq", "list", env=AT_80_COLUMNS)
+
+    assert code == 0
+    assert max(len(line) for line in lines) <= 80
+    assert lines[:2] == ["3 message(s) in TripProjectionDLQ", ""]
+    blocks = ["\n".join(lines[start : start + 4]) for start in range(2, len(lines), 5)]
+    assert len(blocks) == 3
+    by_id = {block.split()[0]: block.splitlines() for block in blocks}
+    assert by_id[dlq["poison"]][0] == f"{dlq['poison']}  poison-record  kinesis  0h00m"
+    assert by_id[dlq["poison"]][1:] == [
+        "  shard shardId-000000000000",
+        f"  sequence {by_id[dlq['poison']][2].split()[1]}",
+        "  kinesis data is not JSON: Expecting property name enclosed in double quotes",
+    ]
+    assert by_id[stream][:2] == [f"{stream}  poison-record  dynamodb-streams  0h00m", "  shard -"]
+    assert by_id[dlq["pointer"]][3] == "  RetryAttemptsExhausted (Unhandled)"
+    assert ".." in by_id[dlq["pointer"]][2]
+
+
+def test_list_piped_is_one_plain_line_per_message_whatever_the_width(dlq: dict[str, str], dlq_url: str) -> None:
+    narrow = text("dlq", "list", env={"COLUMNS": "40"})
+    wide = text("dlq", "list", env={"COLUMNS": "300"})
+
+    assert narrow == wide
+    code, lines = narrow
+    assert code == 0
+    assert lines[0].split() == ["message", "id", "kind", "source", "shard", "sequence", "age", "reason"]
+    rows = {line.split()[0]: line.split(maxsplit=6) for line in lines[1:]}
+    assert rows.keys() == set(dlq.values())
+    assert rows[dlq["pointer"]][1:4] == ["batch-pointer", "kinesis", "shardId-000000000000"]
+    assert rows[dlq["pointer"]][5:] == ["0h00m", "RetryAttemptsExhausted (Unhandled)"]
+    assert rows[dlq["poison"]][1:4] == ["poison-record", "kinesis", "shardId-000000000000"]
+    assert rows[dlq["poison"]][6] == "kinesis data is not JSON: Expecting property name enclosed in double quotes"
+    assert not any(char in "".join(lines) for char in "│┃━─\x1b")
+
+
+def test_a_delete_that_fails_midway_still_reports_what_it_deleted(
+    dlq: dict[str, str], replay: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_client = Connection.client
+
+    def client(connection: Connection, service: str) -> Any:
+        made = real_client(connection, service)
+        if service == "sqs":
+            real_delete = made.delete_message
+            calls = iter(range(2))
+
+            def delete_message(**request: Any) -> Any:
+                if next(calls, 1) == 1:  # SQS refuses the second deletion
+                    raise ClientError({"Error": {"Code": "InternalError", "Message": "try again"}}, "DeleteMessage")
+                return real_delete(**request)
+
+            made.delete_message = delete_message
+        return made
+
+    monkeypatch.setattr(Connection, "client", client)
+
+    result = CliRunner().invoke(app, ["dlq", "delete", dlq["poison"], dlq["pointer"], "--json"])
+
+    assert result.exit_code == 1
+    [deleted] = json.loads(result.stdout)
+    assert (deleted["message_id"], deleted["body"]["kind"]) == (dlq["poison"], "poison-record")
+    assert result.stderr.startswith(f"error: deleting message {dlq['pointer']} from ")
+    monkeypatch.undo()
+    assert remaining(replay) == {dlq["pointer"]}

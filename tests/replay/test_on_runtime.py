@@ -157,6 +157,59 @@ def test_rebuild_into_a_new_table_verifies_without_differences(
     assert _replay_functions(local_runtime) == []
 
 
+@pytest.mark.parametrize("keep", [False, True], ids=["queue removed", "queue kept"])
+def test_a_mapping_rebuild_parks_the_windows_poison_in_its_own_queue_not_the_live_dlq(
+    local_runtime: RunningRuntime, replay: Any, keep: bool
+) -> None:
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    local_runtime.client("kinesis").put_record(
+        StreamName=local_runtime.outputs["ChangeStreamName"], Data=b"{not json", PartitionKey="poison"
+    )
+    target = f"Rebuild-{uuid.uuid4().hex[:6]}"
+    sqs = local_runtime.client("sqs")
+
+    code, result = replay(
+        "run", "--from", since, "--target-table", target, "--via-mapping", "--quiet-for", "5",
+        *(["--keep-queue"] if keep else []),
+    )  # fmt: skip
+
+    assert code == 0, result
+    assert [(m["kind"], m["reason"][:26]) for m in result["dlq_messages"]] == [
+        ("poison-record", "kinesis data is not JSON: ")
+    ]
+    queue_url = result["queue"]["url"]
+    queue_name = queue_url.rsplit("/", 1)[-1]
+    assert queue_name.startswith(f"trip-replay-{target}-")
+    assert result["queue"]["kept"] is keep
+    assert _sent_by_the_copy(sqs, local_runtime.outputs["DlqUrl"], f"trip-replay-{target}") == []
+    run_queues = sqs.list_queues(QueueNamePrefix=f"trip-replay-{target}").get("QueueUrls", [])
+    if keep:
+        assert run_queues == [queue_url]
+        [kept] = _sent_by_the_copy(sqs, queue_url, f"trip-replay-{target}")
+        assert kept["kind"] == "poison-record"
+        sqs.delete_queue(QueueUrl=queue_url)
+    else:
+        assert run_queues == []
+        assert f"queue {queue_name}" in result["removed"]
+    assert _replay_functions(local_runtime) == []
+
+
+def _sent_by_the_copy(sqs: Any, queue_url: str, function_name: str) -> list[dict[str, Any]]:
+    """The bodies of the queue's messages sent by the copy (read without hiding them from anyone)."""
+    bodies: dict[str, dict[str, Any]] = {}
+    for _ in range(5):
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        ):
+            bodies[message["MessageId"]] = json.loads(message["Body"])
+    return [
+        body
+        for body in bodies.values()
+        if body.get("functionName") == function_name
+        or str(body.get("requestContext", {}).get("functionArn", "")).endswith(f":{function_name}")
+    ]
+
+
 def _replay_functions(runtime: RunningRuntime) -> list[str]:
     """The temporary functions, and the functions of any mapping, of a rebuild: none once a run is over."""
     aws_lambda = runtime.client("lambda")

@@ -6,14 +6,18 @@ The end-to-end scenarios (restore deleted documents, rebuild and verify, dry run
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from rich.text import Text
+from typer.testing import CliRunner
 
 from replay.checkpoint import Checkpoint, CheckpointFile
+from replay.cli import app
 from tests import factories
 from tests.conftest import REGION
 from tests.replay.conftest import STREAM_NAME, History, documents
@@ -121,3 +125,46 @@ def test_bad_input_exits_2_with_a_clear_message(stack: Any, replay: Any, args: t
 
     assert code == 2
     assert message in output
+
+
+AT_80_COLUMNS = {"TTY_COMPATIBLE": "1", "COLUMNS": "80", "NO_COLOR": "1"}
+
+
+def text_run(*args: str, env: dict[str, str]) -> list[str]:
+    result = CliRunner().invoke(app, ["run", *args], env=env)
+    assert result.exit_code == 0, result.output
+    return [Text.from_ansi(line).plain for line in result.stdout.splitlines()]
+
+
+def test_a_run_reads_at_80_columns_on_a_terminal(history: History, tmp_path: Path) -> None:
+    saga_history(history, trips=2)
+
+    lines = text_run(
+        "--from", "1h", "--target-table", REBUILD, "--verify", "--checkpoint-dir", str(tmp_path), env=AT_80_COLUMNS
+    )
+
+    assert max(len(line) for line in lines) <= 80
+    [summary] = [number for number, line in enumerate(lines) if line.strip() == f"Run summary (kinesis -> {REBUILD})"]
+    assert lines[summary + 1].split() == ["part", "read", "applied", "superseded", "stale", "irrelevant", "poison"]
+    assert lines[summary + 3].split() == ["shardId-000000000000", "9", "6", "3", "0", "0", "0"]
+    assert lines[summary + 4].split() == ["total", "9", "6", "3", "0", "0", "0"]
+    assert lines[-1] == f"verify: {REBUILD} matches {history.search_table.name}"
+
+
+def untimed(lines: list[str]) -> list[str]:
+    """The lines without the run's duration (the summary ends in "...; 0.4 s")."""
+    return [re.sub(r"; \d+\.\d s$", "; (duration)", line) for line in lines]
+
+
+def test_a_piped_run_prints_the_same_lines_whatever_the_width(history: History, tmp_path: Path) -> None:
+    saga_history(history, trips=2)
+    args = ("--source", "table", "--target-table", REBUILD, "--dry-run")
+
+    narrow, wide = text_run(*args, env={"COLUMNS": "40"}), text_run(*args, env={"COLUMNS": "250"})
+
+    assert untimed(narrow) == untimed(wide)
+    assert (
+        narrow[0] == f"Plan: rebuild into {REBUILD} (created with the live table's schema); would write (dry run, "
+        "nothing is written)."
+    )
+    assert not any(line != line.rstrip() or "\x1b" in line or "━" in line for line in narrow)
