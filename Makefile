@@ -10,7 +10,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint format synth deploy diff destroy up demo clean
+.PHONY: dev test lint format synth deploy diff destroy up demo soak clean
 
 dev: $(INSTALLED) $(NPM_INSTALLED) ## create .venv/ and node_modules/ with everything installed
 
@@ -53,6 +53,9 @@ up: dev ## run the whole stack locally (no AWS account, no Docker) until Ctrl-C
 
 demo: dev ## run the seed's scenarios end to end on the local runtime
 	$(PY) -m local_runtime demo
+
+soak: dev ## every fault on, a saga workload, then check that nothing was lost (exit 1 if anything was)
+	$(PY) -m local_runtime soak
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis .local
