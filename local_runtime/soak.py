@@ -40,9 +40,10 @@ from local_runtime.lambda_runtime import FAKE_CREDENTIALS
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
 from local_runtime.scenarios import BOOKED, COMPENSATED, statuses, trip_input
 
-SOAK_FAULTS = FaultRates(throttle=0.2, crash=0.1, timeout=0.05)
+SOAK_FAULTS = FaultRates(throttle=0.2, crash=0.15, timeout=0.1)
 KINESIS_FAULTS = DeliveryFaults(duplicate_rate=0.3, reorder=True)
 POLL_S = 0.1
+SAGA_START_INTERVAL_S = 0.2  # a steady flow of changes: many batches, so many invocations for the faults to hit
 CONSUMER_TIMEOUT_S = 10
 SAGA_TIMEOUT_S = 600.0
 CONVERGE_TIMEOUT_S = 600.0
@@ -186,6 +187,7 @@ class _Soak:
             saga = Saga(f"soak-{self.seed}-{index:04d}", "-1" if index % 3 == 2 else str(50000 + index))
             self._start(saga, 1)
             workload.first.append(saga)
+            time.sleep(SAGA_START_INTERVAL_S)
         for index in range(max(2, sagas // 10)):
             put = self.kinesis.put_record(
                 StreamName=self.outputs["ChangeStreamName"],
