@@ -5,8 +5,8 @@ generators and counted in ``GET /_local_runtime/status`` under ``faults``. All o
   ``UpdateItem``, ``DeleteItem``, ``BatchWriteItem``) and ``BatchGetItem`` reads addressed to a watched table
   (the stacks' ``SearchTableName``) is answered as DynamoDB answers a request over a table's throughput:
   HTTP 400 with ``ProvisionedThroughputExceededException`` in DynamoDB's JSON error shape. An SDK raises it as
-  a ``ClientError`` with that code, after its own retries (botocore's default mode retries it up to 10 times
-  for DynamoDB), so most throttles are absorbed there, as on AWS.
+  a ``ClientError`` with that code after its own retries (botocore's default standard mode: 3 retries, seen
+  as "reached max retries: 3"), so most throttles are absorbed there, as on AWS.
 - **Crashes and timeouts of consumer invocations** (an invocation whose event is a batch of DynamoDB Streams
   or Kinesis records). At the invocation's first write to DynamoDB one draw decides: below the crash rate, the
   write lands and then the sandbox's process is killed (as an out-of-memory kill or a host failure ends it;
