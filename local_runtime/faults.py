@@ -131,10 +131,7 @@ class FaultPlan:
             return {
                 "seed": self._seed,
                 "watchedTables": sorted(self._watched_tables),
-                **{
-                    kind: {"rate": getattr(self.rates, kind), **counts}
-                    for kind, counts in ((kind, dict(counts)) for kind, counts in self._counts.items())
-                },
+                **{kind: {"rate": getattr(self.rates, kind), **counts} for kind, counts in self._counts.items()},
                 "invocationsInProgress": len(self._invocations),
                 "requestsHeld": self._requests_held,
             }
@@ -176,7 +173,7 @@ class FaultPlan:
                 return app(environ, start_response)
             invocation, kind = fault
             if kind == "crash":
-                response = list(app(environ, start_response))  # the write lands ...
+                response = list(app(environ, start_response))  # the write is carried out ...
                 log.info("injected crash: ending the sandbox of %s after a write", invocation.function_name)
                 invocation.end_sandbox()  # ... and the process ends before the function hears of it
                 invocation.ended.wait(HOLD_MARGIN_S)

@@ -139,8 +139,10 @@ class _Soak:
         started_at = datetime.now(UTC)
         started = time.monotonic()
         workload = Workload()
-        self._first_wave(workload, sagas, started_at)
+        replay = self._first_wave(workload, sagas, started_at)
         self._second_wave(workload)
+        workload.replay_exit, document = _finish(replay)
+        workload.replay_total = document.get("total", {}) if isinstance(document, dict) else {}
         workload_s = time.monotonic() - started
         self.say(f"workload done in {workload_s:.1f} s; waiting until every pipeline has caught up")
         converged_s = self._wait_until_caught_up()
@@ -148,7 +150,7 @@ class _Soak:
         self.say("checking the end state")
         checks = [
             self._sagas_check(workload),
-            *self._verify_checks(),
+            self._verify_check(),
             self._documents_check(workload),
             *self._dlq_checks(workload),
             self._in_flight_check(status, converged_s),
@@ -181,32 +183,34 @@ class _Soak:
             input=json.dumps(trip_input(saga.trip_id, payment_amount=saga.payment_amount)),
         )["executionArn"]
 
-    def _first_wave(self, workload: Workload, sagas: int, started_at: datetime) -> None:
-        self.say(f"starting {sagas} sagas (every third compensates) and putting poison records into the stream")
+    def _first_wave(self, workload: Workload, sagas: int, started_at: datetime) -> subprocess.Popen[bytes]:
+        """Start the sagas at a steady pace; halfway, the poison records and the concurrent replay run."""
+        self.say(f"starting {sagas} sagas, one every {SAGA_START_INTERVAL_S} s (every third compensates)")
+        replay = None
         for index in range(sagas):
+            if index == sagas // 2:
+                self._put_poison(workload, max(2, sagas // 10))
+                self.say("halfway: poison records into the stream, `python -m replay run` into the live table")
+                replay = self._replay_process("run", "--from", started_at.isoformat())
             saga = Saga(f"soak-{self.seed}-{index:04d}", "-1" if index % 3 == 2 else str(50000 + index))
             self._start(saga, 1)
             workload.first.append(saga)
             time.sleep(SAGA_START_INTERVAL_S)
-        for index in range(max(2, sagas // 10)):
+        assert replay is not None  # sagas >= 1
+        self._wait_until_ended(workload.first)
+        return replay
+
+    def _put_poison(self, workload: Workload, count: int) -> None:
+        for index in range(count):
             put = self.kinesis.put_record(
                 StreamName=self.outputs["ChangeStreamName"],
                 Data=POISON_DATA[index % len(POISON_DATA)],
                 PartitionKey=f"poison-{index}",
             )
             workload.poison.append(put["SequenceNumber"])
-        replay: subprocess.Popen[bytes] | None = None
-        for done in self._until_ended(workload.first):
-            if replay is None and done >= len(workload.first) // 2:
-                self.say("half the sagas ended: `python -m replay run` into the live table, concurrently")
-                replay = self._replay_process("run", "--from", started_at.isoformat())
-        if replay is None:
-            replay = self._replay_process("run", "--from", started_at.isoformat())
-        exit_code, document = _finish(replay)
-        workload.replay_exit = exit_code
-        workload.replay_total = document.get("total", {}) if isinstance(document, dict) else {}
 
     def _second_wave(self, workload: Workload) -> None:
+        """Rebook half the compensated trips; re-create the hotel item of every sixth trip directly."""
         for index, saga in enumerate(workload.first):
             if saga.expected == "FAILED" and index % 6 == 5:
                 rebook = Saga(saga.trip_id, str(60000 + index))
@@ -219,8 +223,7 @@ class _Soak:
             f"rebooking {len(workload.rebooks)} compensated trips; re-created "
             f"{len(workload.recreated)} hotel items directly in TripTable"
         )
-        for _ in self._until_ended(workload.rebooks):
-            pass
+        self._wait_until_ended(workload.rebooks)
 
     def _recreate_hotel(self, trip_id: str) -> None:
         """Delete the trip's hotel item and put it back as a new item (version 1, a new created_at)."""
@@ -236,16 +239,13 @@ class _Soak:
         )
         self.dynamodb.put_item(TableName=table, Item=item)
 
-    def _until_ended(self, sagas: list[Saga]) -> Iterator[int]:
-        """Yields how many of the sagas have ended, every half second, until all have."""
+    def _wait_until_ended(self, sagas: list[Saga]) -> None:
         deadline = time.monotonic() + SAGA_TIMEOUT_S
         while time.monotonic() < deadline:
             for saga in sagas:
                 if saga.status == "RUNNING":
                     saga.status = self.stepfunctions.describe_execution(executionArn=saga.arn)["status"]
-            done = sum(saga.status != "RUNNING" for saga in sagas)
-            yield done
-            if done == len(sagas):
+            if all(saga.status != "RUNNING" for saga in sagas):
                 return
             time.sleep(0.5)
 
@@ -288,21 +288,21 @@ class _Soak:
         wrong = [f"{saga.trip_id}: {saga.status}" for saga in sagas if saga.status != saga.expected]
         return Check("every saga ended as planned", not wrong, "; ".join(wrong[:5]) or f"{len(sagas)} sagas")
 
-    def _verify_checks(self) -> list[Check]:
+    def _verify_check(self) -> Check:
         target = f"SoakRebuild{self.seed}x{int(time.time())}"
         exit_code, document = _finish(
             self._replay_process("run", "--source", "table", "--target-table", target, "--verify")
         )
         differences = document.get("differences") if isinstance(document, dict) else None
         if differences is None:
-            return [Check("live table equals a rebuild from TripTable", False, f"replay exit {exit_code}: {document}")]
+            return Check("live table equals a rebuild from TripTable", False, f"replay exit {exit_code}: {document}")
         shown = "; ".join(
             f"{d['trip_id']} {d['field']}: live={d['live']!r} rebuilt={d['target']!r}" for d in differences
         )
         detail = f"{len(differences)} differences, {document.get('trips')} trips" + (
             f": {shown[:400]}" if shown else ""
         )
-        return [Check("live table equals a rebuild from TripTable", exit_code == 0 and not differences, detail)]
+        return Check("live table equals a rebuild from TripTable", exit_code == 0 and not differences, detail)
 
     def _documents_check(self, workload: Workload) -> Check:
         documents = {
@@ -394,7 +394,12 @@ def _hotel_key(trip_id: str) -> dict[str, Any]:
 
 def _finish(process: subprocess.Popen[bytes]) -> tuple[int, Any]:
     """Wait for a `python -m replay ... --json` process; its exit code and its JSON (or its stderr)."""
-    stdout, stderr = process.communicate(timeout=SAGA_TIMEOUT_S)
+    try:
+        stdout, stderr = process.communicate(timeout=SAGA_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return process.returncode, f"still running after {SAGA_TIMEOUT_S:.0f} s: stopped"
     try:
         return process.returncode, json.loads(stdout)
     except ValueError:
