@@ -16,6 +16,7 @@ from local_runtime.event_source_mappings import PollIntervals
 from local_runtime.faults import FaultRates
 from local_runtime.kinesis_destination import DeliveryFaults
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
+from local_runtime.soak import DEFAULT_SEED, run_soak
 
 app = typer.Typer(
     help="Run TripSagaStack locally: an embedded AWS emulator with the synthesized CDK stack deployed into it.",
@@ -188,7 +189,7 @@ def demo(
 @app.command()
 def soak(
     sagas: Annotated[int, typer.Option(min=1, max=2000, help="Sagas of the first wave.")] = 60,
-    seed: Annotated[int, typer.Option(help="Seed of every fault and of the Kinesis copy's choices.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of every fault and of the Kinesis copy's choices.")] = DEFAULT_SEED,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the report.")] = False,
     state_dir: StateDir = Path(".local/soak"),
     verbose: Verbose = False,
@@ -197,8 +198,6 @@ def soak(
 
     Exits 1 if the live search table differs from a rebuild from TripTable, or any other check fails.
     """
-    from local_runtime.soak import run_soak
-
     _configure_logging(verbose, Console(stderr=True))  # stdout is the report (or the JSON document)
     if not verbose:
         logging.getLogger("local_runtime").setLevel(logging.WARNING)
