@@ -10,7 +10,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint format synth deploy diff destroy up demo bench clean
+.PHONY: dev test lint format synth deploy diff destroy up demo bench soak clean
 
 dev: $(INSTALLED) $(NPM_INSTALLED) ## create .venv/ and node_modules/ with everything installed
 
@@ -56,6 +56,9 @@ demo: dev ## run the seed's scenarios end to end on the local runtime
 
 bench: dev ## measure the projection's figures, each as a ratio to a baseline measured in the same run
 	PYTHONPATH=src:. $(PY) -m bench
+
+soak: dev ## every fault on, a saga workload, then check that nothing was lost (exit 1 if anything was)
+	$(PY) -m local_runtime soak
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis .local

@@ -53,6 +53,28 @@ class Outcome:
     function_error: str | None
 
 
+@dataclass
+class DeliveryStats:
+    """What happened to the batches of one shard, for the status report; written by its consumer thread only."""
+
+    invocations: int = 0
+    function_errors: int = 0  # invocations that failed as a whole (an exception, a crash, a timeout)
+    item_failures: int = 0  # invocations that answered with batchItemFailures
+    retries: int = 0  # failed records delivered again (splits of a bisection not counted)
+    bisections: int = 0
+    records_given_up: int = 0  # sent to the on-failure destination (as a pointer) or dropped
+
+    def as_status(self) -> dict[str, int]:
+        return {
+            "invocations": self.invocations,
+            "functionErrors": self.function_errors,
+            "itemFailures": self.item_failures,
+            "retries": self.retries,
+            "bisections": self.bisections,
+            "recordsGivenUp": self.records_given_up,
+        }
+
+
 Invoke = Callable[[list[SourceRecord]], InvokeResult]
 SendToDestination = Callable[[str, dict[str, Any]], None]  # destination ARN, message
 
@@ -95,6 +117,7 @@ class BatchDelivery:
         self._send = send
         self._retry_delay_s = retry_delay_s
         self._stopping = stopping
+        self.stats = DeliveryStats()
 
     def deliver(self, batch: list[SourceRecord]) -> bool:
         """Hand the batch to the function until each record succeeded or was given up; False if stopped first."""
@@ -108,17 +131,24 @@ class BatchDelivery:
             if not records:
                 continue
             result = self._invoke(records)
+            self.stats.invocations += 1
             outcome = judge(records, result, self._rules.report_batch_item_failures)
             if outcome.retry_from is None:
                 continue
+            if outcome.function_error:
+                self.stats.function_errors += 1
+            else:
+                self.stats.item_failures += 1
             failed = records[outcome.retry_from :]
             if outcome.function_error and self._rules.bisect_on_error and len(failed) > 1:
                 middle = len(failed) // 2
                 work[:0] = [(failed[:middle], retries, invoked + 1), (failed[middle:], retries, invoked + 1)]
+                self.stats.bisections += 1
                 log.info("%s: bisecting a failed batch of %d records", self._shard_id, len(failed))
             elif self._rules.maximum_retry_attempts != -1 and retries >= self._rules.maximum_retry_attempts:
                 self._give_up(failed, "RetryAttemptsExhausted", invoked + 1, result)
             else:
+                self.stats.retries += 1
                 work.insert(0, (failed, retries + 1, invoked + 1))
                 self._stopping.wait(self._retry_delay_s)
         return True
@@ -137,6 +167,7 @@ class BatchDelivery:
         self, records: list[SourceRecord], condition: str, invoke_count: int, result: InvokeResult | None
     ) -> None:
         first, last = records[0], records[-1]
+        self.stats.records_given_up += len(records)
         log.warning(
             "%s: giving up on %d records (%s..%s): %s",
             self._shard_id,

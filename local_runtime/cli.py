@@ -13,8 +13,10 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from local_runtime.event_source_mappings import PollIntervals
+from local_runtime.faults import FaultRates
 from local_runtime.kinesis_destination import DeliveryFaults
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
+from local_runtime.soak import DEFAULT_SEED, run_soak
 
 app = typer.Typer(
     help="Run TripSagaStack locally: an embedded AWS emulator with the synthesized CDK stack deployed into it.",
@@ -39,7 +41,35 @@ Reorder = Annotated[
     bool,
     typer.Option(help="Let the Kinesis streaming destination deliver changes out of order (held back up to 1.5 s)."),
 ]
-Seed = Annotated[int | None, typer.Option(help="Seed for the duplicate and reorder choices.")]
+Seed = Annotated[int | None, typer.Option(help="Seed for the duplicate and reorder choices and the injected faults.")]
+Throttle = Annotated[
+    float,
+    typer.Option(
+        "--fault-throttle",
+        min=0.0,
+        max=1.0,
+        help="Share of the search table's write and BatchGetItem requests answered with "
+        "ProvisionedThroughputExceededException.",
+    ),
+]
+Crash = Annotated[
+    float,
+    typer.Option(
+        "--fault-crash",
+        min=0.0,
+        max=1.0,
+        help="Share of consumer invocations whose sandbox process ends after their first write (Lambda retries).",
+    ),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        "--fault-timeout",
+        min=0.0,
+        max=1.0,
+        help="Share of consumer invocations whose first write hangs until the function times out.",
+    ),
+]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also log each invocation's timing.")]
 
 
@@ -52,6 +82,7 @@ def _options(
     duplicates: float,
     reorder: bool,
     seed: int | None,
+    injected: FaultRates | None = None,
 ) -> RuntimeOptions:
     return RuntimeOptions(
         project_dir=Path.cwd(),
@@ -62,15 +93,24 @@ def _options(
         poll=PollIntervals() if poll is None else PollIntervals(dynamodb_s=poll, kinesis_s=poll),
         faults=DeliveryFaults(duplicate_rate=duplicates, reorder=reorder),
         seed=seed,
+        injected=injected or FaultRates(),
     )
 
 
-def _configure_logging(verbose: bool) -> None:
+def _fault_rates(throttle: float, crash: float, timeout: float) -> FaultRates:
+    try:
+        return FaultRates(throttle=throttle, crash=crash, timeout=timeout)
+    except ValueError as error:  # crash + timeout above 1: one draw decides between them
+        typer.echo(f"error: --fault-crash and --fault-timeout: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _configure_logging(verbose: bool, log_console: Console = console) -> None:
     logging.basicConfig(
         level=logging.INFO,
         format="%(message)s",
         datefmt="[%X]",
-        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=True)],
+        handlers=[RichHandler(console=log_console, show_path=False, rich_tracebacks=True)],
     )
     logging.getLogger("local_runtime").setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("botocore", "boto3", "urllib3"):
@@ -95,14 +135,20 @@ def up(
     kinesis_duplicates: Duplicates = 0.0,
     kinesis_reorder: Reorder = False,
     seed: Seed = None,
+    fault_throttle: Throttle = 0.0,
+    fault_crash: Crash = 0.0,
+    fault_timeout: Timeout = 0.0,
     verbose: Verbose = False,
 ) -> None:
     """Synthesize, deploy locally and run in the foreground until Ctrl-C.
 
     Use the endpoint with the AWS CLI (--endpoint-url) or boto3 (AWS_ENDPOINT_URL), any credentials.
     """
+    injected = _fault_rates(fault_throttle, fault_crash, fault_timeout)
     _configure_logging(verbose)
-    options = _options(host, port, region, state_dir, poll_interval, kinesis_duplicates, kinesis_reorder, seed)
+    options = _options(
+        host, port, region, state_dir, poll_interval, kinesis_duplicates, kinesis_reorder, seed, injected
+    )
     runtime = LocalRuntime(options)
     stopping = threading.Event()
     for stop_signal in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and `kill` from a supervisor or a test
@@ -146,6 +192,24 @@ def demo(
         logging.getLogger("local_runtime").setLevel(logging.WARNING)
     options = _options("127.0.0.1", port, region, state_dir, None, 0.0, False, None)
     raise typer.Exit(code=run_demo(options, console))
+
+
+@app.command()
+def soak(
+    sagas: Annotated[int, typer.Option(min=1, max=2000, help="Sagas of the first wave.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of every fault and of the Kinesis copy's choices.")] = DEFAULT_SEED,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the report.")] = False,
+    state_dir: StateDir = Path(".local/soak"),
+    verbose: Verbose = False,
+) -> None:
+    """Run a workload on a fresh local runtime with every fault on, then check that nothing was lost.
+
+    Exits 1 if the live search table differs from a rebuild from TripTable, or any other check fails.
+    """
+    _configure_logging(verbose, Console(stderr=True))  # stdout is the report (or the JSON document)
+    if not verbose:
+        logging.getLogger("local_runtime").setLevel(logging.WARNING)
+    raise typer.Exit(code=run_soak(sagas, seed, state_dir, console, json_output))
 
 
 def main() -> None:

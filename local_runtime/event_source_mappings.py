@@ -134,6 +134,7 @@ class MappingPoller:
                 "iteratorAgeMilliseconds": consumer.progress.iterator_age_ms,
                 "caughtUp": consumer.progress.caught_up,
                 "finished": consumer.progress.finished,
+                **consumer.delivery_stats.as_status(),
             }
             for shard_id, consumer in list(self._consumers.items())
         }

@@ -86,9 +86,12 @@ class KinesisForwarder:
         self._faults = faults
         self._poll_interval_s = poll_interval_s
         self._rng = rng
-        self._held: list[tuple[float, int, str, bytes]] = []  # release time, order, partition key, data
+        self._held: list[tuple[float, int, int, str, bytes]] = []  # release time, order, copy, partition key, data
         self._order = itertools.count()
         self._records_put = 0
+        self._duplicates_put = 0  # second copies of a change (--kinesis-duplicates)
+        self._records_reordered = 0  # put after a change read later than them (--kinesis-reorder)
+        self._latest_order_put = -1
         self._caught_up = False  # the last read of the table's stream found nothing, and nothing is held back
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kinesis-destination", daemon=True)
@@ -113,6 +116,8 @@ class KinesisForwarder:
             "StreamARN": self._destination.kinesis_stream_arn,
             "recordsHeldBack": len(self._held),
             "recordsPut": self._records_put,
+            "duplicatesPut": self._duplicates_put,
+            "recordsReordered": self._records_reordered,
             "caughtUp": self._caught_up,
         }
 
@@ -144,9 +149,10 @@ class KinesisForwarder:
         keys = json.dumps(record["dynamodb"]["Keys"], sort_keys=True).encode()
         partition_key = hashlib.md5(keys).hexdigest().upper()  # opaque, like DynamoDB's
         copies = 2 if self._rng.random() < self._faults.duplicate_rate else 1
-        for _ in range(copies):
+        order = next(self._order)  # both copies share the change's place in the table's order
+        for copy in range(copies):
             delay = self._rng.uniform(0, REORDER_WINDOW_S) if self._faults.reorder else 0.0
-            heapq.heappush(self._held, (time.monotonic() + delay, next(self._order), partition_key, data))
+            heapq.heappush(self._held, (time.monotonic() + delay, order, copy, partition_key, data))
 
     def _release_due(self) -> None:
         """Puts what is due; what Kinesis rejects, or could not be put, stays held and is put on the next round."""
@@ -158,7 +164,7 @@ class KinesisForwarder:
             try:
                 response = self._kinesis.put_records(
                     StreamARN=self._destination.kinesis_stream_arn,
-                    Records=[{"PartitionKey": partition_key, "Data": data} for _, _, partition_key, data in chunk],
+                    Records=[{"PartitionKey": partition_key, "Data": data} for *_, partition_key, data in chunk],
                 )
             except Exception:
                 for held in due[start:]:
@@ -168,3 +174,11 @@ class KinesisForwarder:
             for held in rejected:
                 heapq.heappush(self._held, held)
             self._records_put += len(chunk) - len(rejected)
+            for (_, order, copy, _, _), result in zip(chunk, response["Records"], strict=True):
+                if "ErrorCode" not in result:
+                    self._count_put(order, copy)
+
+    def _count_put(self, order: int, copy: int) -> None:
+        self._duplicates_put += copy
+        self._records_reordered += order < self._latest_order_put
+        self._latest_order_put = max(self._latest_order_put, order)

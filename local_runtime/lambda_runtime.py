@@ -16,12 +16,15 @@ import logging
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -64,6 +67,9 @@ class Sandbox:
 
     def __init__(self, function: FunctionSpec, code_dir: Path, log_file: Path, base_env: dict[str, str]) -> None:
         self.function = function
+        # Credentials of its own, as each Lambda execution environment has its role's session credentials:
+        # they tell the emulator which sandbox sent a request (local_runtime.faults).
+        self.access_key_id = f"ASIA{uuid.uuid4().hex[:16].upper()}"
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
         env = {
@@ -77,6 +83,7 @@ class Sandbox:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
             "LOCAL_RUNTIME_FUNCTION_ARN": function.arn,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
         }
         with log_file.open("ab") as output:
             self._process = subprocess.Popen(
@@ -120,8 +127,14 @@ class Sandbox:
 
     def _exited(self, request_id: str) -> Invocation:
         status = self._process.wait()
-        message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
+        # Lambda's wording: "exit status 1", or "signal: killed" for a process killed (out of memory, say)
+        ending = "signal: killed" if status == -signal.SIGKILL else f"exit status {status}"
+        message = f"RequestId: {request_id} Error: Runtime exited with error: {ending}"
         return _failed({"errorType": "Runtime.ExitError", "errorMessage": message})
+
+    def kill(self) -> None:
+        """End the process now, from any thread; the invocation in progress then fails Runtime.ExitError."""
+        self._process.kill()
 
     def stop(self) -> None:
         if self.alive:
@@ -143,10 +156,21 @@ class _SandboxPool:
     )
 
 
-class LambdaRuntime:
-    """Invokes functions in sandboxes that live as long as the runtime (or until their code changes)."""
+WatchInvocation = Callable[[Sandbox, bytes], AbstractContextManager[Any]]  # the sandbox, the event
 
-    def __init__(self, state_dir: Path, endpoint_url: str, region: str) -> None:
+
+def _unwatched(sandbox: Sandbox, payload: bytes) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+class LambdaRuntime:
+    """Invokes functions in sandboxes that live as long as the runtime (or until their code changes).
+
+    ``watch`` is entered around each invocation (the fault plan follows the sandbox's requests with it).
+    """
+
+    def __init__(self, state_dir: Path, endpoint_url: str, region: str, watch: WatchInvocation = _unwatched) -> None:
+        self._watch = watch
         self._code_root = state_dir / "functions"
         self._log_root = state_dir / "logs"
         self._base_env = {
@@ -170,7 +194,8 @@ class LambdaRuntime:
             sandbox: Sandbox | None = self._take_idle(pool) or self._start(function, code)
             assert sandbox is not None
             started = time.monotonic()
-            invocation = sandbox.invoke(payload, request_id)
+            with self._watch(sandbox, payload):
+                invocation = sandbox.invoke(payload, request_id)
             log.debug("invoked %s (%s) in %.0f ms", function.name, request_id, (time.monotonic() - started) * 1000)
             with self._lock:
                 if sandbox.alive and self._pools.get(function.sandbox_key) is pool:

@@ -16,12 +16,15 @@ from local_runtime.aws_clients import Endpoint
 from local_runtime.deployer import DeployedStack, deploy, synthesize
 from local_runtime.emulator import Emulator
 from local_runtime.event_source_mappings import EventSourceMappings, PollIntervals
+from local_runtime.faults import FaultPlan, FaultRates
 from local_runtime.ignored_properties import apply_ignored_properties
 from local_runtime.kinesis_destination import DeliveryFaults, KinesisForwarder, StreamingDestination
 from local_runtime.lambda_runtime import FunctionSpec, Invocation, LambdaRuntime
 from local_runtime.wsgi import STATUS_PATH, FrontRoutes, json_response
 
 log = logging.getLogger(__name__)
+
+SEARCH_TABLE_OUTPUT = "SearchTableName"  # the table --fault-throttle throttles
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,8 @@ class RuntimeOptions:
     region: str = "us-east-1"
     poll: PollIntervals = field(default_factory=PollIntervals)
     faults: DeliveryFaults = field(default_factory=DeliveryFaults)
-    seed: int | None = None  # for the duplicate and reorder choices
+    seed: int | None = None  # for the duplicate and reorder choices, and the injected faults
+    injected: FaultRates = field(default_factory=FaultRates)  # throttles, crashes, timeouts (local_runtime.faults)
 
 
 class LocalRuntime:
@@ -44,8 +48,11 @@ class LocalRuntime:
         self._api_server: RestApiServer | None = None
         self._mappings: EventSourceMappings | None = None
         self._forwarders: list[KinesisForwarder] = []
+        self._faults = FaultPlan(options.injected, options.seed)
         front = FrontRoutes([(STATUS_PATH, self._serve_status), (USER_REQUEST_ROUTE, self._serve_api)])
-        self._emulator = Emulator(options.host, options.port, self._run_function, front.wrap)
+        self._emulator = Emulator(
+            options.host, options.port, self._run_function, lambda emulator: front.wrap(self._faults.wrap(emulator))
+        )
 
     @property
     def endpoint(self) -> Endpoint:
@@ -54,12 +61,17 @@ class LocalRuntime:
     def start(self) -> None:
         self._emulator.start()
         endpoint = self.endpoint
-        self._lambda_runtime = LambdaRuntime(self.options.state_dir, endpoint.url, self.options.region)
+        self._lambda_runtime = LambdaRuntime(
+            self.options.state_dir, endpoint.url, self.options.region, watch=self._faults.watch
+        )
         self._api_server = RestApiServer(endpoint)
         for artifact in synthesize(self.options.project_dir, self.options.state_dir / "cdk.out"):
             stack = deploy(artifact, endpoint)
             apply_ignored_properties(stack, endpoint)
             self.stacks.append(self._with_local_api_urls(stack, endpoint))
+        self._faults.watch_tables(
+            stack.outputs[SEARCH_TABLE_OUTPUT] for stack in self.stacks if SEARCH_TABLE_OUTPUT in stack.outputs
+        )
         rng = random.Random(self.options.seed)
         forwarder_poll_s = self.options.poll.dynamodb_s
         for stack in self.stacks:
@@ -88,6 +100,7 @@ class LocalRuntime:
             "stacks": [{"StackName": stack.name, "Outputs": stack.outputs} for stack in self.stacks],
             "eventSourceMappings": self._mappings.status() if self._mappings else [],
             "kinesisDestinations": [forwarder.status() for forwarder in self._forwarders],
+            "faults": self._faults.status(),
         }
 
     def _with_local_api_urls(self, stack: DeployedStack, endpoint: Endpoint) -> DeployedStack:

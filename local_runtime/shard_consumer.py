@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from local_runtime.batch_delivery import BatchDelivery
+from local_runtime.batch_delivery import BatchDelivery, DeliveryStats
 from local_runtime.stopping import join_within
 from local_runtime.stream_sources import ShardInfo, SourceRecord, StartingPoint, StreamSource
 
@@ -56,6 +56,10 @@ class ShardConsumer:
 
     def join(self) -> None:
         join_within(self._thread)
+
+    @property
+    def delivery_stats(self) -> DeliveryStats:
+        return self._delivery.stats
 
     def shard_changed(self, shard: ShardInfo) -> None:
         self.shard = shard  # learns that the shard was closed, and where it ends

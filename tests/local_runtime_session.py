@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,13 +95,13 @@ def _wait_until_ready(runtime: RunningRuntime, process: subprocess.Popen[bytes])
     raise RuntimeError(f"the local runtime was not ready within 180 s:\n{runtime.log_file.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
-    state_dir = tmp_path_factory.mktemp("local-runtime")
+@contextmanager
+def running_runtime(state_dir: Path, *options: str) -> Iterator[RunningRuntime]:
+    """`python -m local_runtime up` on a free port with fast polling and these options, until the block ends."""
     port = _free_port()
     log_file = state_dir / "runtime.log"
     command = [sys.executable, "-m", "local_runtime", "up", "--port", str(port), "--state-dir", str(state_dir)]
-    command += ["--poll-interval", "0.1", "--kinesis-duplicates", "0.3", "--kinesis-reorder", "--seed", "7"]
+    command += ["--poll-interval", "0.1", *options]
     with log_file.open("wb") as output:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, env=os.environ)
     starting = RunningRuntime(f"http://127.0.0.1:{port}", {}, log_file)
@@ -114,6 +115,13 @@ def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
         except subprocess.TimeoutExpired:
             process.kill()
             raise AssertionError(f"the local runtime did not stop:\n{log_file.read_text()[-4000:]}") from None
+
+
+@pytest.fixture(scope="session")
+def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
+    faults = ("--kinesis-duplicates", "0.3", "--kinesis-reorder", "--seed", "7")
+    with running_runtime(tmp_path_factory.mktemp("local-runtime"), *faults) as runtime:
+        yield runtime
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:

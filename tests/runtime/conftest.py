@@ -49,6 +49,11 @@ def _code_package() -> bytes:
 @pytest.fixture
 def test_function(local_runtime: RunningRuntime) -> RecorderFunction:
     """A fresh function (and recording queue) whose handler the test controls through its records."""
+    return deploy_recorder(local_runtime)
+
+
+def deploy_recorder(local_runtime: RunningRuntime, timeout_s: int = 2) -> RecorderFunction:
+    """Deploy the batch recorder as a new function with a recording queue of its own."""
     suffix = uuid.uuid4().hex[:8]
     role = local_runtime.client("iam").create_role(
         RoleName=f"batch-recorder-{suffix}", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
@@ -60,7 +65,7 @@ def test_function(local_runtime: RunningRuntime) -> RecorderFunction:
         Role=role,
         Handler="batch_recorder.lambda_handler",
         Code={"ZipFile": _code_package()},
-        Timeout=2,
+        Timeout=timeout_s,
         Environment={"Variables": {"RECORDING_QUEUE_URL": queue_url, "GREETING": "hello from the function"}},
     )
     return RecorderFunction(function["FunctionName"], function["FunctionArn"], queue_url)

@@ -77,3 +77,31 @@ def test_a_change_kinesis_refused_is_held_back_and_put_once_the_stream_accepts(
     assert record["dynamodb"]["NewImage"] == item
     assert record["dynamodb"]["ApproximateCreationDateTimePrecision"] == "MICROSECOND"
     assert "SequenceNumber" not in record["dynamodb"]
+
+
+def test_duplicates_are_put_as_the_same_record_twice_and_counted(
+    local_runtime: RunningRuntime, destination: StreamingDestination
+) -> None:
+    # given a forwarder that duplicates every change (--kinesis-duplicates 1) into a stream that exists
+    stream_name = destination.kinesis_stream_arn.split("/")[-1]
+    local_runtime.client("kinesis").create_stream(StreamName=stream_name, ShardCount=1)
+    endpoint = Endpoint(local_runtime.endpoint_url, REGION)
+    faults = DeliveryFaults(duplicate_rate=1.0)
+    copying = KinesisForwarder(destination, endpoint, faults, poll_interval_s=0.1, rng=random.Random(7))
+    copying.start()
+    try:
+        # when three changes are made
+        for number in range(3):
+            item = {"PK": {"S": f"TRIP#dup-{number}"}, "SK": {"S": "FLIGHT#NH001"}, "version": {"N": "1"}}
+            local_runtime.client("dynamodb").put_item(TableName=destination.table_name, Item=item)
+
+        # then each is put twice, in order, and the status counts the three second copies
+        status = eventually(lambda: (s := copying.status())["recordsPut"] == 6 and s["caughtUp"] and s)
+    finally:
+        copying.stop()
+    assert (status["duplicatesPut"], status["recordsReordered"]) == (3, 0)
+    records = _records(local_runtime, destination.kinesis_stream_arn)
+    assert [record["dynamodb"]["Keys"]["PK"]["S"] for record in records] == [
+        f"TRIP#dup-{number}" for number in range(3) for _ in range(2)
+    ]
+    assert [record["eventID"] for record in records[::2]] == [record["eventID"] for record in records[1::2]]

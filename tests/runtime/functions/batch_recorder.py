@@ -2,7 +2,8 @@
 
 Stream records carry JSON (Kinesis ``data``, or a DynamoDB item's ``behaviour`` attribute):
 ``{"fail_times": n}`` is reported in ``batchItemFailures`` the first n times it is delivered, and
-``{"raise": true}`` fails the whole invocation. Every invocation is recorded in the SQS queue named by
+``{"raise": true}`` fails the whole invocation, ``{"put_into": TABLE}`` writes an item keyed by the record's
+sequence number into that DynamoDB table. Every invocation is recorded in the SQS queue named by
 ``RECORDING_QUEUE_URL``: the sequence numbers it received, in order. Direct invocations with an ``action``
 exercise the sandbox: ``context`` describes the context and environment, ``sleep`` outlives the timeout,
 ``raise`` fails.
@@ -17,6 +18,7 @@ import time
 import boto3
 
 sqs = boto3.client("sqs")
+dynamodb = boto3.client("dynamodb")
 deliveries = collections.Counter()  # per sandbox, like any module-level state in Lambda
 
 
@@ -37,6 +39,9 @@ def handle_batch(event):
     for record in event["Records"]:
         wanted = behaviour(record)
         deliveries[sequence_number(record)] += 1
+        if wanted.get("put_into"):
+            item = {"id": {"S": sequence_number(record)}}
+            dynamodb.put_item(TableName=wanted["put_into"], Item=item)
         if wanted.get("raise"):
             raise RuntimeError(f"record {sequence_number(record)} asked to fail the batch")
         if deliveries[sequence_number(record)] <= wanted.get("fail_times", 0):
