@@ -22,8 +22,10 @@ class Tally:
                 self.applied += 1
             case Outcome.COALESCED:
                 self.superseded += 1
-            case Outcome.STALE:
+            case Outcome.STALE | Outcome.AMBIGUOUS:
                 self.stale += 1
+            case Outcome.REJECTED:  # a writer-contract violation: the consumers park such records in the DLQ
+                self.poison += 1
 
     def add(self, other: Tally) -> None:
         for name in (f.name for f in fields(self)):

@@ -121,7 +121,7 @@ def _poison_cases() -> list[tuple[str, dict, str]]:
         ("bad event name", _kinesis_with({**good, "eventName": "UPSERT"}), "eventName"),
         ("no version", _kinesis_with(no_version), "version"),
         ("string version", _kinesis_with(string_version), "version"),
-        ("amount as string", _kinesis_with(amount_as_string), "'amount' must be Decimal"),
+        ("amount as string", _kinesis_with(amount_as_string), "'amount' must be a DynamoDB Number (N), got String (S)"),
         ("remove without old image", _kinesis_with(remove_without_old), "OldImage"),
         ("bad created_at", _kinesis_with(bad_created), "created_at"),
         (

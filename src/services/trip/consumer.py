@@ -27,10 +27,12 @@ from services.trip.changes import (
     Source,
     SourcePosition,
     TripChange,
+    WriterContractViolation,
     decode_kinesis_record,
     decode_stream_record,
 )
 from services.trip.config import projector_settings
+from services.trip.projection import Outcome
 from services.trip.projector import ProjectionFailure, Projector
 
 logger = Logger()
@@ -39,6 +41,13 @@ tracer = Tracer()
 
 IRRELEVANT = "irrelevant"
 POISON = "poison"
+CONTRACT_VIOLATION = "contract-violation"  # poison too: parked, and counted apart (WriterContractViolations)
+
+
+_AMBIGUITY = {
+    Outcome.AMBIGUOUS: "a removal of the same version seen in the same second keeps this write hidden: a late copy "
+    "of the removed write, or the item put back within that second (check TripTable)"
+}
 
 
 class RecordNotProjected(RuntimeError):
@@ -76,7 +85,8 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
         try:
             change = binding.decode(record)
         except PoisonRecord as poison:
-            verdicts[id(record)] = _park(dead_letters, binding, record, poison.reason, context, retry)
+            verdict = _park(dead_letters, binding, record, poison.reason, context, retry)
+            verdicts[id(record)] = _poison_kind(verdict, isinstance(poison, WriterContractViolation))
             continue
         if change is None:
             verdicts[id(record)] = IRRELEVANT
@@ -86,14 +96,16 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
     projection = projector.project([change for _, change in changes])
     for (record, change), result in zip(changes, projection.results, strict=True):
         if isinstance(result, ProjectionFailure) and not result.retryable:
-            verdicts[id(record)] = _park(dead_letters, binding, record, result.reason, context, retry, change)
+            verdict = _park(dead_letters, binding, record, result.reason, context, retry, change)
+            verdicts[id(record)] = _poison_kind(verdict, result.contract_violation)
         elif isinstance(result, ProjectionFailure):
             retry.add(id(record))
             verdicts[id(record)] = result.reason
             _log_record("warning", "change will be retried", binding, change.position, change.trip_id, result.reason)
         else:
             verdicts[id(record)] = result.value
-            _log_record("debug", f"change {result.value}", binding, change.position, change.trip_id)
+            level = "warning" if result is Outcome.AMBIGUOUS else "debug"
+            _log_record(level, f"change {result.value}", binding, change.position, change.trip_id, _AMBIGUITY.get(result))
 
     _count(binding, verdicts, retry, projection.writes, projection.conflicts)
 
@@ -101,10 +113,12 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
         if id(record.raw_event) in retry:
             raise RecordNotProjected(verdicts[id(record.raw_event)])
 
+    # Not raising when every record failed: a BatchProcessingError is a function error (Errors alarm, bisection of
+    # a batch that only needs redelivery), while the item failures alone make Lambda retry from the first of them.
     return process_partial_response(
         event=dict(event),
         record_handler=settle,
-        processor=BatchProcessor(binding.event_type),
+        processor=BatchProcessor(binding.event_type, raise_on_entire_batch_failure=False),
         context=context,
     )
 
@@ -138,6 +152,10 @@ def _park(
         return str(error)
     _log_record("error", f"poison record parked in the DLQ as {message_id}", binding, position, trip_id, reason)
     return POISON
+
+
+def _poison_kind(verdict: str, contract_violation: bool) -> str:
+    return CONTRACT_VIOLATION if contract_violation and verdict == POISON else verdict
 
 
 def _position_of(binding: SourceBinding, record: Mapping[str, Any]) -> SourcePosition:
@@ -176,11 +194,18 @@ def _count(binding: SourceBinding, verdicts: dict[int, str], retry: set[int], wr
     for key, verdict in verdicts.items():
         name = "retried" if key in retry else verdict
         tally[name] = tally.get(name, 0) + 1
-    for name in ("applied", "coalesced", "stale", IRRELEVANT, POISON, "retried"):
+    violations = tally.pop(CONTRACT_VIOLATION, 0)  # parked like any poison record, and counted apart
+    tally[POISON] = tally.get(POISON, 0) + violations
+    for name in ("applied", "coalesced", "stale", Outcome.AMBIGUOUS.value, IRRELEVANT, POISON, "retried"):
         metrics.add_metric(name=f"Changes{name.capitalize()}", unit=MetricUnit.Count, value=tally.get(name, 0))
+    metrics.add_metric(name="WriterContractViolations", unit=MetricUnit.Count, value=violations)
     metrics.add_metric(name="DocumentWrites", unit=MetricUnit.Count, value=writes)
     metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=conflicts)
-    logger.info("batch projected", extra={"source": binding.source.value, "records": len(verdicts), **tally})
+    logger.info(
+        "batch projected",
+        extra={"source": binding.source.value, "records": len(verdicts), "writer_contract_violations": violations}
+        | tally,
+    )
 
 
 def lambda_handler_for(source: Source) -> Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]:

@@ -1,9 +1,16 @@
 """The pure projection: fold trip changes into the trip's search document.
 
-Each entity (flight, hotel, payment) of a trip is ordered by `(generation, version, removed)`: `version` counts the
-item's changes, `generation` tells a re-created item from the one deleted before it, and a removal ranks above
-the last version it removed. A change is applied only if it ranks above what the document already holds for its
-entity, so any order, duplication or interleaving of changes converges to the document of the in-order history.
+Each entity (flight, hotel, payment) of a trip is ordered by `(generation, version, observed, removed)`:
+`version` counts the item's changes, `generation` tells a re-created item from the one deleted before it,
+`observed` (the stream's time of the change, in whole seconds: the precision both sources share) orders the events
+that share a version (a write, its removal, the identical item put back), and a removal ranks above a write of the
+same version seen in the same second. A change is applied only if it ranks above what the document already holds
+for its entity, so any order, duplication or interleaving of changes converges to the document of the in-order
+history. Two kinds of change are reported instead of silently folded (README, "The projection"):
+- AMBIGUOUS: a write that a removal of the same version seen in the same second keeps hidden (a late copy of the
+  write the removal removed, or the item put back within that second: the streams cannot tell which).
+- REJECTED: a write or removal of an older `(generation, version)` seen after a newer one (an item put back below
+  the version it was removed at): a writer-contract violation no order can project without diverging.
 No I/O here: the projector, the replay tool and the tests all call `fold`.
 """
 
@@ -40,6 +47,7 @@ class EntityRevision:
 
     generation: int
     version: int
+    observed: int  # epoch seconds (floor) of the stream's ApproximateCreationDateTime: the same for both copies
     removed: bool
     changed_at: datetime = field(compare=False)
 
@@ -47,7 +55,17 @@ class EntityRevision:
     def of(cls, change: TripChange) -> EntityRevision:
         # Whole seconds: without the writer's `updated_at`, Streams give seconds and Kinesis copies finer times.
         changed_at = change.changed_at.astimezone(UTC).replace(microsecond=0)
-        return cls(change.generation, change.version, change.kind is ChangeKind.REMOVE, changed_at)
+        observed = int(change.approximate_time.timestamp())
+        return cls(change.generation, change.version, observed, change.kind is ChangeKind.REMOVE, changed_at)
+
+    def hides(self, other: EntityRevision) -> bool:
+        """This removal keeps `other`, a write of the same version in the same second, hidden: undecidable."""
+        same = (self.generation, self.version, self.observed) == (other.generation, other.version, other.observed)
+        return same and self.removed and not other.removed
+
+    def precedes_in_writes(self, other: EntityRevision) -> bool:
+        """`other` has an older (generation, version) but the stream saw it later: the writer went back."""
+        return (other.generation, other.version) < (self.generation, self.version) and other.observed > self.observed
 
 
 @dataclass
@@ -73,12 +91,15 @@ class Outcome(StrEnum):
     APPLIED = "applied"  # the document now reflects this change
     COALESCED = "coalesced"  # superseded by a newer change of the same entity in the same fold
     STALE = "stale"  # the document already held this change or a newer one
+    AMBIGUOUS = "ambiguous"  # not applied: a removal of the same version seen in the same second hides it
+    REJECTED = "rejected"  # not applied: older (generation, version) seen after a newer one (writer contract)
 
 
 @dataclass(frozen=True)
 class Fold:
     document: SearchDocument
     outcomes: tuple[tuple[TripChange, Outcome], ...]
+    reasons: Mapping[int, str] = field(default_factory=dict)  # index in `outcomes` -> why it was REJECTED
 
     @property
     def changed(self) -> bool:
@@ -98,18 +119,33 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
 
     result = SearchDocument(document.trip_id, dict(document.fields), dict(document.revisions), document.revision)
     outcomes: list[tuple[TripChange, Outcome]] = []
-    for change in changes:
+    reasons: dict[int, str] = {}
+    for index, change in enumerate(changes):
         revision, stored = EntityRevision.of(change), document.revisions.get(change.entity)
-        if stored is not None and revision <= stored:
-            outcomes.append((change, Outcome.STALE))
-        elif revision < EntityRevision.of(winners[change.entity]):
-            outcomes.append((change, Outcome.COALESCED))
-        elif result.revisions.get(change.entity) == revision:
-            outcomes.append((change, Outcome.STALE))  # a duplicate of the change just applied
+        winner = EntityRevision.of(winners[change.entity])
+        newest = winner if stored is None or winner > stored else stored
+        if newest.precedes_in_writes(revision):
+            outcomes.append((change, Outcome.REJECTED))
+            reasons[index] = _went_back(change, newest)
+        elif revision < newest:
+            hidden = newest.hides(revision)
+            superseded = Outcome.STALE if stored is not None and revision <= stored else Outcome.COALESCED
+            outcomes.append((change, Outcome.AMBIGUOUS if hidden else superseded))
+        elif result.revisions.get(change.entity) == revision or (stored is not None and revision == stored):
+            outcomes.append((change, Outcome.STALE))  # a duplicate of the change just applied, or of the stored one
         else:
             _apply(result, change)
             outcomes.append((change, Outcome.APPLIED))
-    return Fold(result, tuple(outcomes))
+    return Fold(result, tuple(outcomes), reasons)
+
+
+def _went_back(change: TripChange, newest: EntityRevision) -> str:
+    what = "removal" if newest.removed else "write"
+    return (
+        f"{change.entity} {change.kind} of version {change.version} (created_at generation {change.generation}) "
+        f"seen after the {what} of version {newest.version} (generation {newest.generation}): an item put back "
+        f"below the version it reached; writer contract: put it back with a version above {newest.version}"
+    )
 
 
 def _apply(document: SearchDocument, change: TripChange) -> None:
@@ -134,6 +170,7 @@ def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, A
         entity.value: {
             "generation": r.generation,
             "version": r.version,
+            "observed": r.observed,
             "removed": r.removed,
             "changed_at": int(r.changed_at.timestamp()),
         }
@@ -156,6 +193,8 @@ def from_item(item: Mapping[str, Any]) -> SearchDocument:
         Entity(entity): EntityRevision(
             generation=int(r["generation"]),
             version=int(r["version"]),
+            # documents written before `observed` existed: a removal's changed_at is the stream's time
+            observed=int(r.get("observed", r["changed_at"])),
             removed=bool(r["removed"]),
             changed_at=datetime.fromtimestamp(int(r["changed_at"]), tz=UTC),
         )

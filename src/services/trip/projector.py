@@ -28,6 +28,7 @@ class ProjectionFailure:
 
     reason: str
     retryable: bool
+    contract_violation: bool = False  # the writer broke the writer contract (docs/WRITER-CONTRACT.md)
 
 
 Result = Outcome | ProjectionFailure
@@ -68,10 +69,15 @@ class Projector:
         return BatchProjection(tuple(r for r in results if r is not None), writes, conflicts)
 
     def _project_trip(self, document: SearchDocument, changes: list[TripChange]) -> tuple[Sequence[Result], int, int]:
+        """The results of one trip's changes: a REJECTED change (writer contract) is a failure that retries cannot
+        fix, so the consumer parks it; the trip's other changes are written as usual."""
         writes = 0
         for conflicts in range(MAX_CONFLICT_RETRIES):
             folded = fold(document, changes)
-            outcomes = [outcome for _, outcome in folded.outcomes]
+            outcomes = [
+                ProjectionFailure(folded.reasons[index], retryable=False, contract_violation=True) if outcome is Outcome.REJECTED else outcome
+                for index, (_, outcome) in enumerate(folded.outcomes)
+            ]
             if not folded.changed:
                 return outcomes, writes, conflicts
             try:
