@@ -1,6 +1,7 @@
 """Property: whatever the order, duplication, batching and source of the changes, every document converges.
 
-Random saga histories for several trips (reservations, changes, removals, re-creations) are delivered through both
+Random saga histories for several trips (reservations, changes, removals, re-creations, and removed items put back
+unchanged, as an operator restores an export) are delivered through both
 consumers: the DynamoDB Streams copy in order per item but with redelivered stretches (partial-batch retries,
 bisection), the Kinesis copy shuffled and duplicated; the batches of the two sources interleave at random.
 TripSearchTable must then hold exactly the in-order projection, and its public fields must be the final TripTable
@@ -33,24 +34,30 @@ STATUSES = ["CONFIRMED", "CANCELLED", "COMPLETED", "REFUNDED", "PENDING"]
 
 @dataclass
 class TripTableModel:
-    """TripTable as the saga writes it: version +1 per change, a new generation when an item is re-created."""
+    """TripTable as the saga writes it (version +1 per change, a new generation when an item is re-created), and
+    as an operator restores it: a removed item put back exactly as it was removed (same version, created_at and
+    updated_at)."""
 
     items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    removed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # the item as it was removed
     history: list[f.Change] = field(default_factory=list)
 
     def step(self, trip_id: str, entity: str, operation: str, status: str, tick: int) -> None:
-        at = f.T0 + timedelta(seconds=tick)
-        current = self.items.get((trip_id, entity))
-        if current is None:
-            new = ENTITIES[entity](trip_id, 1, status, created_at=at)
-            self.items[(trip_id, entity)] = new
+        at, key = f.T0 + timedelta(seconds=tick), (trip_id, entity)
+        current = self.items.get(key)
+        if current is None and operation == "restore" and key in self.removed:
+            self.items[key] = self.removed.pop(key)
+            self.history.append(f.Change("INSERT", self.items[key], None, at))
+        elif current is None:
+            new = f.written(ENTITIES[entity](trip_id, 1, status, created_at=at), at)
+            self.items[key] = new
             self.history.append(f.insert(new, at))
         elif operation == "remove":
-            del self.items[(trip_id, entity)]
+            self.removed[key] = self.items.pop(key)
             self.history.append(f.remove(current, at))
         else:
-            new = {**current, "version": current["version"] + 1, "status": status}
-            self.items[(trip_id, entity)] = new
+            new = f.written({**current, "version": current["version"] + 1, "status": status}, at)
+            self.items[key] = new
             self.history.append(f.modify(current, new, at))
 
 
@@ -62,7 +69,7 @@ def saga_histories(draw: st.DrawFn) -> TripTableModel:
             st.tuples(
                 st.sampled_from(trips),
                 st.sampled_from(list(ENTITIES)),
-                st.sampled_from(["modify", "modify", "remove"]),
+                st.sampled_from(["modify", "modify", "remove", "restore"]),
                 st.sampled_from(STATUSES),
             ),
             min_size=1,

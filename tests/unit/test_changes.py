@@ -15,6 +15,7 @@ from services.trip.changes import (
     PoisonRecord,
     Source,
     SourcePosition,
+    WriterContractViolation,
     decode_kinesis_payload,
     decode_kinesis_record,
     decode_stream_record,
@@ -184,3 +185,48 @@ def test_a_malformed_updated_at_is_poison() -> None:
 
     with pytest.raises(PoisonRecord, match="updated_at"):
         decode_stream_record(record)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (
+            f.hotel("trip-001", 3),
+            f.hotel("trip-001", 3, hotel_name="Hotel Okura"),
+            "version did not advance: old 3, new 3",
+        ),
+        (f.hotel("trip-001", 3), f.hotel("trip-001", 1, "CANCELLED"), "version did not advance: old 3, new 1"),
+        (
+            f.hotel("trip-001", 3, created_at=f.later(1)),
+            f.hotel("trip-001", 4),
+            "created_at went back: old '2026-03-01T09:01:00+00:00', new '2026-03-01T09:00:00+00:00'",
+        ),
+    ],
+    ids=["same-version", "lower-version", "earlier-created-at"],
+)
+def test_a_modify_must_rank_its_new_image_above_its_old_one(old: dict, new: dict, reason: str) -> None:
+    record = f.stream_record(f.modify(old, new, at=f.later(2)))
+
+    with pytest.raises(WriterContractViolation) as raised:
+        decode_stream_record(record)
+
+    assert raised.value.reason == reason
+
+
+def test_a_modify_whose_old_version_is_not_a_number_is_poison() -> None:
+    old = {**f.hotel("trip-001", 3), "version": "3"}
+    record = f.stream_record(f.modify(old, f.hotel("trip-001", 4), at=f.later(2)))
+
+    with pytest.raises(PoisonRecord) as raised:
+        decode_stream_record(record)
+
+    assert raised.value.reason == "HOTEL OldImage attribute 'version' must be a DynamoDB Number (N), got String (S)"
+    assert not isinstance(raised.value, WriterContractViolation)
+
+
+def test_a_modify_onto_a_later_generation_is_a_new_item_put_over_the_old_one() -> None:
+    old, new = f.hotel("trip-001", 3), f.hotel("trip-001", 1, created_at=f.later(5))
+
+    change = decode_stream_record(f.stream_record(f.modify(old, new, at=f.later(5))))
+
+    assert change is not None and (change.version, change.generation) == (1, int(f.later(5).timestamp()) * 1_000_000)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from services.trip.changes import TripChange, decode_stream_record
+import itertools
+from datetime import timedelta
+
+from services.trip.changes import Entity, TripChange, decode_stream_record
 from services.trip.projection import Outcome, SearchDocument, fold, from_item, to_item
 from tests import factories as f
 
@@ -144,3 +147,49 @@ def test_an_empty_string_attribute_is_left_out_of_the_document() -> None:
     document = project(change(f.insert(f.flight("trip-001", departure_time=""))))
 
     assert "departure_time" not in document.fields
+
+
+def test_an_item_put_back_unchanged_after_its_delete_reappears_whatever_the_order() -> None:
+    hotel = f.written(f.hotel("trip-001"), f.later(1))
+    history = [
+        change(f.Change("INSERT", hotel, None, f.later(1))),
+        change(f.remove(hotel, at=f.later(5))),
+        change(f.Change("INSERT", hotel, None, f.later(9))),  # the export put back: same version and created_at
+    ]
+
+    for order in itertools.permutations(history):
+        document = project(*order)
+
+        assert document.fields["hotel_name"] == "Grand Hotel Tokyo"
+        assert document.revisions[Entity.HOTEL].observed == int(f.later(9).timestamp())
+
+
+def test_a_write_and_its_removal_in_the_same_second_keep_the_item_removed_and_say_so() -> None:
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    removal = change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=400)))
+    write = change(f.Change("INSERT", hotel, None, f.T0 + timedelta(milliseconds=800)))
+
+    result = fold(project(removal), [write])
+
+    assert result.outcomes == ((write, Outcome.AMBIGUOUS),)
+    assert "hotel_name" not in result.document.fields
+
+
+def test_an_older_version_seen_after_a_newer_one_is_rejected_with_the_versions() -> None:
+    v1 = f.written(f.hotel("trip-001"), f.later(1))
+    v2 = f.written(f.hotel("trip-001", 2, "CANCELLED"), f.later(2))
+    removal = change(f.remove(v2, at=f.later(3)))
+    put_back_v1 = change(f.Change("INSERT", v1, None, f.later(9)))
+
+    result = fold(project(removal), [put_back_v1])
+
+    assert result.outcomes == ((put_back_v1, Outcome.REJECTED),)
+    assert result.reasons[0].endswith("writer contract: put it back with a version above 2")
+    assert not result.changed
+
+
+def test_a_stored_revision_without_observed_reads_its_changed_at() -> None:
+    item = to_item(project(change(f.remove(f.hotel("trip-001"), at=f.later(9)))), TTL)
+    del item["versions"]["HOTEL"]["observed"]
+
+    assert from_item(item).revisions[Entity.HOTEL].observed == int(f.later(9).timestamp())

@@ -239,10 +239,10 @@ def _check_types(where: str, raw_image: Mapping[str, Any], expected: Mapping[str
     """Each named attribute, when present and not NULL, must hold the DynamoDB type given ("S", "N", ...)."""
     for name, type_code in expected.items():
         value = raw_image.get(name)
-        actual = next(iter(value), None) if isinstance(value, Mapping) and len(value) == 1 else None
+        actual = str(next(iter(value))) if isinstance(value, Mapping) and len(value) == 1 else ""
         if value is None or actual == "NULL" or actual == type_code:
             continue
-        actual_name = f"{DYNAMODB_TYPES[actual]} ({actual})" if actual in DYNAMODB_TYPES else f"{value!r}"
+        actual_name = f"{DYNAMODB_TYPES[actual]} ({actual})" if actual in DYNAMODB_TYPES else repr(value)
         raise PoisonRecord(
             f"{where} attribute {name!r} must be a DynamoDB {DYNAMODB_TYPES[type_code]} ({type_code}), "
             f"got {actual_name}"

@@ -105,7 +105,9 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
         else:
             verdicts[id(record)] = result.value
             level = "warning" if result is Outcome.AMBIGUOUS else "debug"
-            _log_record(level, f"change {result.value}", binding, change.position, change.trip_id, _AMBIGUITY.get(result))
+            _log_record(
+                level, f"change {result.value}", binding, change.position, change.trip_id, _AMBIGUITY.get(result)
+            )
 
     _count(binding, verdicts, retry, projection.writes, projection.conflicts)
 
@@ -195,7 +197,8 @@ def _count(binding: SourceBinding, verdicts: dict[int, str], retry: set[int], wr
         name = "retried" if key in retry else verdict
         tally[name] = tally.get(name, 0) + 1
     violations = tally.pop(CONTRACT_VIOLATION, 0)  # parked like any poison record, and counted apart
-    tally[POISON] = tally.get(POISON, 0) + violations
+    if violations:
+        tally[POISON] = tally.get(POISON, 0) + violations
     for name in ("applied", "coalesced", "stale", Outcome.AMBIGUOUS.value, IRRELEVANT, POISON, "retried"):
         metrics.add_metric(name=f"Changes{name.capitalize()}", unit=MetricUnit.Count, value=tally.get(name, 0))
     metrics.add_metric(name="WriterContractViolations", unit=MetricUnit.Count, value=violations)
@@ -203,8 +206,12 @@ def _count(binding: SourceBinding, verdicts: dict[int, str], retry: set[int], wr
     metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=conflicts)
     logger.info(
         "batch projected",
-        extra={"source": binding.source.value, "records": len(verdicts), "writer_contract_violations": violations}
-        | tally,
+        extra={
+            "source": binding.source.value,
+            "records": len(verdicts),
+            "writer_contract_violations": violations,
+            **tally,
+        },
     )
 
 

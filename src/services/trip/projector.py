@@ -75,7 +75,9 @@ class Projector:
         for conflicts in range(MAX_CONFLICT_RETRIES):
             folded = fold(document, changes)
             outcomes = [
-                ProjectionFailure(folded.reasons[index], retryable=False, contract_violation=True) if outcome is Outcome.REJECTED else outcome
+                ProjectionFailure(folded.reasons[index], retryable=False, contract_violation=True)
+                if outcome is Outcome.REJECTED
+                else outcome
                 for index, (_, outcome) in enumerate(folded.outcomes)
             ]
             if not folded.changed:
