@@ -319,6 +319,37 @@ def test_a_batch_whose_only_record_is_throttled_returns_its_item_failure(
     assert response == {"batchItemFailures": [{"itemIdentifier": "5001"}]}
 
 
+@SOURCES
+def test_a_batch_whose_documents_cannot_be_read_returns_every_item_failure(
+    monkeypatch: pytest.MonkeyPatch, handler: Any, to_record: Any
+) -> None:
+    def throttle(self: Any, trip_ids: Any) -> Any:
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+        raise search_documents._translate(ClientError(error, "BatchGetItem"))
+
+    monkeypatch.setattr(search_documents.SearchDocuments, "load_many", throttle)
+
+    response = handler(f.event(*(to_record(c, sequence_number=str(5101 + n)) for n, c in enumerate(SAGA))), CONTEXT)
+
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "5101"}, {"itemIdentifier": "5102"}, {"itemIdentifier": "5103"}]
+    }
+
+
+@SOURCES
+def test_a_batch_whose_only_poison_record_cannot_be_parked_returns_its_item_failure(
+    dlq_url: str, handler: Any, to_record: Any
+) -> None:
+    boto3.client("sqs").delete_queue(QueueUrl=dlq_url)
+    record = with_attribute(
+        to_record(f.insert(f.hotel("trip-012")), sequence_number="5201"), "NewImage", "hotel_name", binary("Okura")
+    )
+
+    response = handler(f.event(record), CONTEXT)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "5201"}]}
+
+
 def test_a_batch_whose_every_record_fails_for_different_reasons_returns_every_item_failure(
     search_table: Any, dlq_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -476,9 +507,9 @@ def test_an_item_put_back_below_the_version_it_was_removed_at_is_parked(
     [message] = dlq_messages(dlq_url)
     assert message["sequenceNumber"] == "8001"
     assert message["reason"] == (
-        f"HOTEL INSERT of version 1 (created_at generation {int(f.T0.timestamp()) * 1_000_000}) seen after the "
-        "removal of version 2 (generation 1772355600000000): an item put back below the version it reached; "
-        "writer contract: put it back with a version above 2"
+        "HOTEL INSERT of version 1 (created_at 2026-03-01T09:00:00+00:00) seen after the removal of version 2 "
+        "(created_at 2026-03-01T09:00:00+00:00): the item went back to an older version; writer contract: write it "
+        "with a version above 2"
     )
     assert "hotel_name" not in document(search_table, "trip-026")
     assert emitted_metrics(capsys)["WriterContractViolations"] == 1

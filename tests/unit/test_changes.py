@@ -213,14 +213,41 @@ def test_a_modify_must_rank_its_new_image_above_its_old_one(old: dict, new: dict
     assert raised.value.reason == reason
 
 
-def test_a_modify_whose_old_version_is_not_a_number_is_poison() -> None:
-    old = {**f.hotel("trip-001", 3), "version": "3"}
-    record = f.stream_record(f.modify(old, f.hotel("trip-001", 4), at=f.later(2)))
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            f.modify({**f.hotel("trip-001", 3), "version": "3"}, f.hotel("trip-001", 4)),
+            "HOTEL OldImage attribute 'version' must be a DynamoDB Number (N), got String (S)",
+        ),
+        (
+            f.Change("INSERT", {**f.hotel("trip-001"), "updated_at": "noon"}, None),
+            "the item's updated_at 'noon' is not an ISO-8601 time",
+        ),
+        (
+            f.Change("INSERT", {**f.hotel("trip-001"), "version": Decimal("1.5")}, None),
+            "the item's version must be a whole number >= 1, got Decimal('1.5')",
+        ),
+    ],
+    ids=["untyped-old-version", "malformed-updated-at", "fractional-version"],
+)
+def test_a_malformed_version_created_at_or_updated_at_is_a_writer_contract_violation(
+    change: f.Change, reason: str
+) -> None:
+    record = f.stream_record(change)
+
+    with pytest.raises(WriterContractViolation) as raised:
+        decode_stream_record(record)
+    assert raised.value.reason == reason
+
+
+def test_a_wrongly_typed_entity_attribute_is_poison_but_not_a_contract_violation() -> None:
+    record = f.stream_record(f.insert(f.payment("trip-001", currency=Decimal(392))))
 
     with pytest.raises(PoisonRecord) as raised:
         decode_stream_record(record)
 
-    assert raised.value.reason == "HOTEL OldImage attribute 'version' must be a DynamoDB Number (N), got String (S)"
+    assert raised.value.reason == "PAYMENT NewImage attribute 'currency' must be a DynamoDB String (S), got Number (N)"
     assert not isinstance(raised.value, WriterContractViolation)
 
 

@@ -184,7 +184,11 @@ def test_an_older_version_seen_after_a_newer_one_is_rejected_with_the_versions()
     result = fold(project(removal), [put_back_v1])
 
     assert result.outcomes == ((put_back_v1, Outcome.REJECTED),)
-    assert result.reasons[0].endswith("writer contract: put it back with a version above 2")
+    assert result.reasons == {
+        0: "HOTEL INSERT of version 1 (created_at 2026-03-01T09:00:00+00:00) seen after the removal of version 2 "
+        "(created_at 2026-03-01T09:00:00+00:00): the item went back to an older version; writer contract: write it "
+        "with a version above 2"
+    }
     assert not result.changed
 
 

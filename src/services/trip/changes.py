@@ -35,8 +35,9 @@ class PoisonRecord(ValueError):
 
 
 class WriterContractViolation(PoisonRecord):
-    """A well-formed change that breaks the writer contract (docs/WRITER-CONTRACT.md): a MODIFY whose new image
-    does not rank above its old one, so no order of the stream can project it without diverging."""
+    """A change that breaks the writer contract (docs/WRITER-CONTRACT.md): a `version`, `created_at` or `updated_at`
+    that is malformed, or a MODIFY whose new image does not rank above its old one, so no order of the stream can
+    project it without diverging."""
 
 
 class Entity(StrEnum):
@@ -78,8 +79,9 @@ ENTITY_ATTRIBUTES: Mapping[Entity, Mapping[str, str]] = {
     Entity.HOTEL: {"hotel_name": "S", "check_in_date": "S", "check_out_date": "S", "status": "S"},
     Entity.PAYMENT: {"amount": "N", "currency": "S", "status": "S"},
 }
-# The attributes every item carries (keys and the writer contract's bookkeeping), with their DynamoDB types.
-ITEM_ATTRIBUTES: Mapping[str, str] = {TRIP_PK: "S", TRIP_SK: "S", "version": "N", "created_at": "S", "updated_at": "S"}
+# The writer contract's bookkeeping attributes, and every item's attributes, with their DynamoDB types.
+CONTRACT_ATTRIBUTES: Mapping[str, str] = {"version": "N", "created_at": "S", "updated_at": "S"}
+ITEM_ATTRIBUTES: Mapping[str, str] = {TRIP_PK: "S", TRIP_SK: "S", **CONTRACT_ATTRIBUTES}
 # DynamoDB's attribute value type descriptors, named as the DynamoDB documentation names them.
 DYNAMODB_TYPES: Mapping[str, str] = {
     "S": "String",
@@ -243,7 +245,7 @@ def _check_types(where: str, raw_image: Mapping[str, Any], expected: Mapping[str
         if value is None or actual == "NULL" or actual == type_code:
             continue
         actual_name = f"{DYNAMODB_TYPES[actual]} ({actual})" if actual in DYNAMODB_TYPES else repr(value)
-        raise PoisonRecord(
+        raise (WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord)(
             f"{where} attribute {name!r} must be a DynamoDB {DYNAMODB_TYPES[type_code]} ({type_code}), "
             f"got {actual_name}"
         )
@@ -267,7 +269,7 @@ def _version(image: Mapping[str, Any], image_name: str = "item") -> int:
     version = image.get("version")
     if not isinstance(version, Decimal) or version != version.to_integral_value() or version < 1:
         owner = "the item" if image_name == "item" else f"the {image_name}"
-        raise PoisonRecord(f"{owner}'s version must be a whole number >= 1, got {version!r}")
+        raise WriterContractViolation(f"{owner}'s version must be a whole number >= 1, got {version!r}")
     return int(version)
 
 
@@ -283,5 +285,5 @@ def _moment(image: Mapping[str, Any], name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(raw)
     except (TypeError, ValueError):
-        raise PoisonRecord(f"the item's {name} {raw!r} is not an ISO-8601 time") from None
+        raise WriterContractViolation(f"the item's {name} {raw!r} is not an ISO-8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -37,6 +37,7 @@ PUBLIC_FIELDS: tuple[str, ...] = (
     *(name for fields in DOCUMENT_FIELDS.values() for name in fields.values()),
     "updated_at",
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 VERSIONS = "versions"
 REVISION = "revision"
 
@@ -140,11 +141,14 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
 
 
 def _went_back(change: TripChange, newest: EntityRevision) -> str:
+    def created(generation: int) -> str:
+        return (_EPOCH + timedelta(microseconds=generation)).isoformat()
+
     what = "removal" if newest.removed else "write"
     return (
-        f"{change.entity} {change.kind} of version {change.version} (created_at generation {change.generation}) "
-        f"seen after the {what} of version {newest.version} (generation {newest.generation}): an item put back "
-        f"below the version it reached; writer contract: put it back with a version above {newest.version}"
+        f"{change.entity} {change.kind} of version {change.version} (created_at {created(change.generation)}) "
+        f"seen after the {what} of version {newest.version} (created_at {created(newest.generation)}): "
+        f"the item went back to an older version; writer contract: write it with a version above {newest.version}"
     )
 
 
