@@ -192,8 +192,19 @@ def test_an_older_version_seen_after_a_newer_one_is_rejected_with_the_versions()
     assert not result.changed
 
 
-def test_a_stored_revision_without_observed_reads_its_changed_at() -> None:
+def test_a_stored_removal_without_observed_was_observed_at_its_changed_at() -> None:
     item = to_item(project(change(f.remove(f.hotel("trip-001"), at=f.later(9)))), TTL)
     del item["versions"]["HOTEL"]["observed"]
 
     assert from_item(item).revisions[Entity.HOTEL].observed == int(f.later(9).timestamp())
+
+
+def test_a_stored_write_without_observed_ranks_below_any_copy_of_it() -> None:
+    write = change(f.insert(f.hotel("trip-001"), at=f.later(1)))
+    item = to_item(project(write), TTL)
+    del item["versions"]["HOTEL"]["observed"]
+
+    result = fold(from_item(item), [write, change(f.remove(f.hotel("trip-001"), at=f.later(2)))])
+
+    assert [outcome for _, outcome in result.outcomes] == [Outcome.COALESCED, Outcome.APPLIED]
+    assert result.document.revisions[Entity.HOTEL].removed

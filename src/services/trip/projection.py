@@ -190,6 +190,12 @@ def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, A
     return item
 
 
+def _observed_before_it_was_kept(revision: Mapping[str, Any]) -> int:
+    """For documents written before `observed` was kept: a removal's `changed_at` is the stream's own second; a
+    write's is the writer's clock, so it ranks lowest (a copy of the same write rewrites it, nothing older exists)."""
+    return int(revision["changed_at"]) if revision["removed"] else 0
+
+
 def from_item(item: Mapping[str, Any]) -> SearchDocument:
     """The document a TripSearchTable item holds (numbers as the table returns them: Decimal)."""
     public = {name: item[name] for name in PUBLIC_FIELDS if name in item}
@@ -197,8 +203,7 @@ def from_item(item: Mapping[str, Any]) -> SearchDocument:
         Entity(entity): EntityRevision(
             generation=int(r["generation"]),
             version=int(r["version"]),
-            # documents written before `observed` existed: a removal's changed_at is the stream's time
-            observed=int(r.get("observed", r["changed_at"])),
+            observed=int(r["observed"]) if "observed" in r else _observed_before_it_was_kept(r),
             removed=bool(r["removed"]),
             changed_at=datetime.fromtimestamp(int(r["changed_at"]), tz=UTC),
         )
