@@ -22,7 +22,7 @@ class Tally:
                 self.applied += 1
             case Outcome.COALESCED:
                 self.superseded += 1
-            case Outcome.STALE | Outcome.AMBIGUOUS:
+            case Outcome.STALE:
                 self.stale += 1
             case Outcome.REJECTED:  # a writer-contract violation: the consumers park such records in the DLQ
                 self.poison += 1

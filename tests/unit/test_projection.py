@@ -169,10 +169,23 @@ def test_a_write_and_its_removal_in_the_same_second_keep_the_item_removed_and_sa
     removal = change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=400)))
     write = change(f.Change("INSERT", hotel, None, f.T0 + timedelta(milliseconds=800)))
 
-    result = fold(project(removal), [write])
+    write_late = fold(project(removal), [write])
+    removal_late = fold(project(write), [removal])
 
-    assert result.outcomes == ((write, Outcome.AMBIGUOUS),)
-    assert "hotel_name" not in result.document.fields
+    assert (write_late.outcomes, write_late.ambiguous) == (((write, Outcome.STALE),), frozenset({0}))
+    assert (removal_late.outcomes, removal_late.ambiguous) == (((removal, Outcome.APPLIED),), frozenset({0}))
+    assert write_late.document == removal_late.document
+    assert "hotel_name" not in write_late.document.fields
+
+
+def test_a_write_and_its_removal_a_second_apart_are_not_ambiguous() -> None:
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    write, removal = (
+        change(f.Change("INSERT", hotel, None, f.T0)),
+        change(f.remove(hotel, at=f.later(0) + timedelta(seconds=1))),
+    )
+
+    assert fold(project(removal), [write]).ambiguous == fold(project(write), [removal]).ambiguous == frozenset()
 
 
 def test_an_older_version_seen_after_a_newer_one_is_rejected_with_the_versions() -> None:

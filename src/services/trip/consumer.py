@@ -32,8 +32,7 @@ from services.trip.changes import (
     decode_stream_record,
 )
 from services.trip.config import projector_settings
-from services.trip.projection import Outcome
-from services.trip.projector import ProjectionFailure, Projector
+from services.trip.projector import BatchProjection, ProjectionFailure, Projector
 
 logger = Logger()
 metrics = Metrics()
@@ -44,10 +43,11 @@ POISON = "poison"
 CONTRACT_VIOLATION = "contract-violation"  # poison too: parked, and counted apart (WriterContractViolations)
 
 
-_AMBIGUITY = {
-    Outcome.AMBIGUOUS: "a removal of the same version seen in the same second keeps this write hidden: a late copy "
-    "of the removed write, or the item put back within that second (check TripTable)"
-}
+AMBIGUOUS = "ambiguous"  # counted apart: decided by the fold's same-second rule (projection.py)
+_AMBIGUITY = (
+    "a write and a removal of the same version seen in the same second: the removal wins, but this may be the item "
+    "put back within that second (check TripTable; write the item with version + 1 to project it)"
+)
 
 
 class RecordNotProjected(RuntimeError):
@@ -94,7 +94,8 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
             changes.append((record, change))
 
     projection = projector.project([change for _, change in changes])
-    for (record, change), result in zip(changes, projection.results, strict=True):
+    ambiguous: set[int] = set()
+    for index, ((record, change), result) in enumerate(zip(changes, projection.results, strict=True)):
         if isinstance(result, ProjectionFailure) and not result.retryable:
             verdict = _park(dead_letters, binding, record, result.reason, context, retry, change)
             verdicts[id(record)] = _poison_kind(verdict, result.contract_violation)
@@ -102,14 +103,15 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
             retry.add(id(record))
             verdicts[id(record)] = result.reason
             _log_record("warning", "change will be retried", binding, change.position, change.trip_id, result.reason)
+        elif index in projection.ambiguous:
+            verdicts[id(record)] = result.value
+            ambiguous.add(id(record))
+            _log_record("warning", f"change {result.value}", binding, change.position, change.trip_id, _AMBIGUITY)
         else:
             verdicts[id(record)] = result.value
-            level = "warning" if result is Outcome.AMBIGUOUS else "debug"
-            _log_record(
-                level, f"change {result.value}", binding, change.position, change.trip_id, _AMBIGUITY.get(result)
-            )
+            _log_record("debug", f"change {result.value}", binding, change.position, change.trip_id)
 
-    _count(binding, verdicts, retry, projection.writes, projection.conflicts)
+    _count(binding, verdicts, retry, len(ambiguous), projection)
 
     def settle(record: Any) -> None:
         if id(record.raw_event) in retry:
@@ -190,7 +192,9 @@ def _log_record(
     )
 
 
-def _count(binding: SourceBinding, verdicts: dict[int, str], retry: set[int], writes: int, conflicts: int) -> None:
+def _count(
+    binding: SourceBinding, verdicts: dict[int, str], retry: set[int], ambiguous: int, projection: BatchProjection
+) -> None:
     metrics.add_dimension(name="source", value=binding.source.value)
     tally: dict[str, int] = {}
     for key, verdict in verdicts.items():
@@ -199,17 +203,19 @@ def _count(binding: SourceBinding, verdicts: dict[int, str], retry: set[int], wr
     violations = tally.pop(CONTRACT_VIOLATION, 0)  # parked like any poison record, and counted apart
     if violations:
         tally[POISON] = tally.get(POISON, 0) + violations
-    for name in ("applied", "coalesced", "stale", Outcome.AMBIGUOUS.value, IRRELEVANT, POISON, "retried"):
+    for name in ("applied", "coalesced", "stale", IRRELEVANT, POISON, "retried"):
         metrics.add_metric(name=f"Changes{name.capitalize()}", unit=MetricUnit.Count, value=tally.get(name, 0))
+    metrics.add_metric(name="ChangesAmbiguous", unit=MetricUnit.Count, value=ambiguous)
     metrics.add_metric(name="WriterContractViolations", unit=MetricUnit.Count, value=violations)
-    metrics.add_metric(name="DocumentWrites", unit=MetricUnit.Count, value=writes)
-    metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=conflicts)
+    metrics.add_metric(name="DocumentWrites", unit=MetricUnit.Count, value=projection.writes)
+    metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=projection.conflicts)
     logger.info(
         "batch projected",
         extra={
             "source": binding.source.value,
             "records": len(verdicts),
             "writer_contract_violations": violations,
+            AMBIGUOUS: ambiguous,
             **tally,
         },
     )

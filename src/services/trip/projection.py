@@ -6,9 +6,10 @@ Each entity (flight, hotel, payment) of a trip is ordered by `(generation, versi
 that share a version (a write, its removal, the identical item put back), and a removal ranks above a write of the
 same version seen in the same second. A change is applied only if it ranks above what the document already holds
 for its entity, so any order, duplication or interleaving of changes converges to the document of the in-order
-history. Two kinds of change are reported instead of silently folded (README, "The projection"):
-- AMBIGUOUS: a write that a removal of the same version seen in the same second keeps hidden (a late copy of the
-  write the removal removed, or the item put back within that second: the streams cannot tell which).
+history. What the streams cannot order is reported instead of silently folded (README, "The projection"):
+- ambiguous: a write and a removal of the same version seen in the same second (a late copy of the write the
+  removal removed, or the item put back within that second: neither source can tell which). The removal wins;
+  `Fold.ambiguous` names the change decided that way (the write left hidden, or the removal applied over it).
 - REJECTED: a write or removal of an older `(generation, version)` seen after a newer one (an item put back below
   the version it was removed at): a writer-contract violation no order can project without diverging.
 No I/O here: the projector, the replay tool and the tests all call `fold`.
@@ -92,7 +93,6 @@ class Outcome(StrEnum):
     APPLIED = "applied"  # the document now reflects this change
     COALESCED = "coalesced"  # superseded by a newer change of the same entity in the same fold
     STALE = "stale"  # the document already held this change or a newer one
-    AMBIGUOUS = "ambiguous"  # not applied: a removal of the same version seen in the same second hides it
     REJECTED = "rejected"  # not applied: older (generation, version) seen after a newer one (writer contract)
 
 
@@ -101,6 +101,7 @@ class Fold:
     document: SearchDocument
     outcomes: tuple[tuple[TripChange, Outcome], ...]
     reasons: Mapping[int, str] = field(default_factory=dict)  # index in `outcomes` -> why it was REJECTED
+    ambiguous: frozenset[int] = frozenset()  # indexes in `outcomes` decided by the same-second rule
 
     @property
     def changed(self) -> bool:
@@ -121,6 +122,7 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
     result = SearchDocument(document.trip_id, dict(document.fields), dict(document.revisions), document.revision)
     outcomes: list[tuple[TripChange, Outcome]] = []
     reasons: dict[int, str] = {}
+    ambiguous: set[int] = set()
     for index, change in enumerate(changes):
         revision, stored = EntityRevision.of(change), document.revisions.get(change.entity)
         winner = EntityRevision.of(winners[change.entity])
@@ -129,15 +131,19 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
             outcomes.append((change, Outcome.REJECTED))
             reasons[index] = _went_back(change, newest)
         elif revision < newest:
-            hidden = newest.hides(revision)
             superseded = Outcome.STALE if stored is not None and revision <= stored else Outcome.COALESCED
-            outcomes.append((change, Outcome.AMBIGUOUS if hidden else superseded))
+            outcomes.append((change, superseded))
+            if newest.hides(revision):
+                ambiguous.add(index)
         elif result.revisions.get(change.entity) == revision or (stored is not None and revision == stored):
             outcomes.append((change, Outcome.STALE))  # a duplicate of the change just applied, or of the stored one
         else:
+            previous = result.revisions.get(change.entity)
             _apply(result, change)
             outcomes.append((change, Outcome.APPLIED))
-    return Fold(result, tuple(outcomes), reasons)
+            if previous is not None and revision.hides(previous):
+                ambiguous.add(index)
+    return Fold(result, tuple(outcomes), reasons, frozenset(ambiguous))
 
 
 def _went_back(change: TripChange, newest: EntityRevision) -> str:

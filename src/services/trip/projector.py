@@ -39,6 +39,7 @@ class BatchProjection:
     results: tuple[Result, ...]  # one per change, in the order given
     writes: int
     conflicts: int
+    ambiguous: frozenset[int] = frozenset()  # indexes of the changes the fold decided by its same-second rule
 
 
 class Projector:
@@ -58,40 +59,46 @@ class Projector:
             return BatchProjection((failure,) * len(changes), writes=0, conflicts=0)
 
         writes = conflicts = 0
+        ambiguous: set[int] = set()
         for trip_id, indexes in by_trip.items():
-            trip_changes = [changes[i] for i in indexes]
             document = stored.get(trip_id, SearchDocument(trip_id))
-            trip_results, trip_writes, trip_conflicts = self._project_trip(document, trip_changes)
-            writes += trip_writes
-            conflicts += trip_conflicts
-            for index, result in zip(indexes, trip_results, strict=True):
+            trip = self._project_trip(document, [changes[i] for i in indexes])
+            writes += trip.writes
+            conflicts += trip.conflicts
+            ambiguous.update(indexes[i] for i in trip.ambiguous)
+            for index, result in zip(indexes, trip.results, strict=True):
                 results[index] = result
-        return BatchProjection(tuple(r for r in results if r is not None), writes, conflicts)
+        return BatchProjection(tuple(r for r in results if r is not None), writes, conflicts, frozenset(ambiguous))
 
-    def _project_trip(self, document: SearchDocument, changes: list[TripChange]) -> tuple[Sequence[Result], int, int]:
-        """The results of one trip's changes: a REJECTED change (writer contract) is a failure that retries cannot
-        fix, so the consumer parks it; the trip's other changes are written as usual."""
+    def _project_trip(self, document: SearchDocument, changes: list[TripChange]) -> BatchProjection:
+        """The projection of one trip's changes: a REJECTED change (writer contract) is a failure that retries
+        cannot fix, so the consumer parks it; the trip's other changes are written as usual."""
         writes = 0
         for conflicts in range(MAX_CONFLICT_RETRIES):
             folded = fold(document, changes)
-            outcomes = [
+            outcomes = tuple(
                 ProjectionFailure(folded.reasons[index], retryable=False, contract_violation=True)
                 if outcome is Outcome.REJECTED
                 else outcome
                 for index, (_, outcome) in enumerate(folded.outcomes)
-            ]
-            if not folded.changed:
-                return outcomes, writes, conflicts
+            )
             try:
-                writes += 1
-                self.documents.save(folded.document, self.tombstone_ttl_seconds)
-                return outcomes, writes, conflicts
+                if folded.changed:
+                    writes += 1
+                    self.documents.save(folded.document, self.tombstone_ttl_seconds)
+                return BatchProjection(outcomes, writes, conflicts, folded.ambiguous)
             except DocumentConflict as conflict:
                 document = conflict.current
             except TransientStoreError as error:
-                return [ProjectionFailure(str(error), retryable=True)] * len(changes), writes, conflicts
+                return self._failed(changes, ProjectionFailure(str(error), retryable=True), writes, conflicts)
             except PermanentStoreError as error:
-                reason = f"the search document cannot be written: {error}"
-                return [ProjectionFailure(reason, retryable=False)] * len(changes), writes, conflicts
-        reason = f"trip {document.trip_id}: still conflicting after {MAX_CONFLICT_RETRIES} attempts"
-        return [ProjectionFailure(reason, retryable=True)] * len(changes), writes, MAX_CONFLICT_RETRIES
+                failure = ProjectionFailure(f"the search document cannot be written: {error}", retryable=False)
+                return self._failed(changes, failure, writes, conflicts)
+        failure = ProjectionFailure(
+            f"trip {document.trip_id}: still conflicting after {MAX_CONFLICT_RETRIES} attempts", retryable=True
+        )
+        return self._failed(changes, failure, writes, MAX_CONFLICT_RETRIES)
+
+    @staticmethod
+    def _failed(changes: list[TripChange], failure: ProjectionFailure, writes: int, conflicts: int) -> BatchProjection:
+        return BatchProjection((failure,) * len(changes), writes, conflicts)
