@@ -524,3 +524,21 @@ def test_an_item_put_back_below_the_version_it_was_removed_at_is_parked(
     )
     assert "hotel_name" not in document(search_table, "trip-026")
     assert emitted_metrics(capsys)["WriterContractViolations"] == 1
+
+
+def test_an_item_put_back_below_its_version_is_counted_when_its_copy_arrives_first(
+    search_table: Any, dlq_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v1, v2 = f.written(f.hotel("trip-027"), f.later(0)), f.written(f.hotel("trip-027", 2, "CANCELLED"), f.later(1))
+    put_back = f.Change("INSERT", v1, None, f.later(9))  # the export of version 1, after the removal of version 2
+    kinesis_consumer.lambda_handler(f.event(f.kinesis_record(put_back)), CONTEXT)
+    capsys.readouterr()
+
+    late = [f.Change("MODIFY", v2, v1, f.later(1)), f.remove(v2, f.later(2))]
+    response = kinesis_consumer.lambda_handler(f.event(*(f.kinesis_record(change) for change in late)), CONTEXT)
+
+    assert response == {"batchItemFailures": []}
+    assert "hotel_name" not in document(search_table, "trip-027")  # as when the copies arrive in order
+    metrics = emitted_metrics(capsys)
+    assert (metrics["WriterContractViolations"], metrics["ChangesPoison"], metrics["ChangesApplied"]) == (1, 0, 1)
+    assert dlq_messages(dlq_url) == []

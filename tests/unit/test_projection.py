@@ -6,7 +6,7 @@ import itertools
 from datetime import timedelta
 
 from services.trip.changes import Entity, TripChange, decode_stream_record
-from services.trip.projection import Outcome, SearchDocument, fold, from_item, to_item
+from services.trip.projection import Finding, Outcome, SearchDocument, fold, from_item, to_item
 from tests import factories as f
 
 TTL = 8 * 24 * 3600
@@ -172,8 +172,8 @@ def test_a_write_and_its_removal_in_the_same_second_keep_the_item_removed_and_sa
     write_late = fold(project(removal), [write])
     removal_late = fold(project(write), [removal])
 
-    assert (write_late.outcomes, write_late.ambiguous) == (((write, Outcome.STALE),), frozenset({0}))
-    assert (removal_late.outcomes, removal_late.ambiguous) == (((removal, Outcome.APPLIED),), frozenset({0}))
+    assert (write_late.outcomes, write_late.findings) == (((write, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+    assert (removal_late.outcomes, removal_late.findings) == (((removal, Outcome.APPLIED),), {0: Finding.AMBIGUOUS})
     assert write_late.document == removal_late.document
     assert "hotel_name" not in write_late.document.fields
 
@@ -185,7 +185,7 @@ def test_a_write_and_its_removal_a_second_apart_are_not_ambiguous() -> None:
         change(f.remove(hotel, at=f.later(0) + timedelta(seconds=1))),
     )
 
-    assert fold(project(removal), [write]).ambiguous == fold(project(write), [removal]).ambiguous == frozenset()
+    assert fold(project(removal), [write]).findings == fold(project(write), [removal]).findings == {}
 
 
 def test_an_older_version_seen_after_a_newer_one_is_rejected_with_the_versions() -> None:
@@ -203,6 +203,23 @@ def test_an_older_version_seen_after_a_newer_one_is_rejected_with_the_versions()
         "with a version above 2"
     }
     assert not result.changed
+
+
+def test_an_item_put_back_below_its_version_is_reported_whichever_arrives_first() -> None:
+    # truth: v2 at 09:02, its removal at 09:03, the export of v1 put back at 09:09 (TripTable shows v1)
+    v1 = f.written(f.hotel("trip-001"), f.later(1))
+    v2 = f.written(f.hotel("trip-001", 2, "CANCELLED"), f.later(2))
+    v2_written, removal = change(f.Change("MODIFY", v2, v1, f.later(2))), change(f.remove(v2, at=f.later(3)))
+    put_back = change(f.Change("INSERT", v1, None, f.later(9)))
+
+    put_back_last = fold(project(v2_written, removal), [put_back])
+    put_back_first = fold(project(put_back), [v2_written, removal])
+
+    assert (put_back_last.outcomes, put_back_last.findings) == (((put_back, Outcome.REJECTED),), {})
+    assert put_back_first.outcomes == ((v2_written, Outcome.COALESCED), (removal, Outcome.APPLIED))
+    assert put_back_first.findings == {1: Finding.WENT_BACK}
+    assert put_back_first.document == put_back_last.document  # the same document whatever the order: removed
+    assert "hotel_name" not in put_back_first.document.fields
 
 
 def test_a_stored_removal_without_observed_was_observed_at_its_changed_at() -> None:

@@ -32,6 +32,7 @@ from services.trip.changes import (
     decode_stream_record,
 )
 from services.trip.config import projector_settings
+from services.trip.projection import Finding
 from services.trip.projector import BatchProjection, ProjectionFailure, Projector
 
 logger = Logger()
@@ -43,11 +44,12 @@ POISON = "poison"
 CONTRACT_VIOLATION = "contract-violation"  # poison too: parked, and counted apart (WriterContractViolations)
 
 
-AMBIGUOUS = "ambiguous"  # counted apart: decided by the fold's same-second rule (projection.py)
-_AMBIGUITY = (
-    "a write and a removal of the same version seen in the same second: the removal wins, but this may be the item "
-    "put back within that second (check TripTable; write the item with version + 1 to project it)"
-)
+_FINDINGS = {
+    Finding.AMBIGUOUS: "a write and a removal of the same version seen in the same second: the removal wins, but "
+    "the item may have been put back within that second (check TripTable; write it with version + 1 to project it)",
+    Finding.WENT_BACK: "applied over an older version the stream saw later: the item went back to an older version "
+    "(writer contract; check TripTable and write the item with a version above this one)",
+}
 
 
 class RecordNotProjected(RuntimeError):
@@ -94,7 +96,7 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
             changes.append((record, change))
 
     projection = projector.project([change for _, change in changes])
-    ambiguous: set[int] = set()
+    findings: dict[int, Finding] = {}  # id(raw record) -> what the fold reported about it
     for index, ((record, change), result) in enumerate(zip(changes, projection.results, strict=True)):
         if isinstance(result, ProjectionFailure) and not result.retryable:
             verdict = _park(dead_letters, binding, record, result.reason, context, retry, change)
@@ -103,15 +105,15 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
             retry.add(id(record))
             verdicts[id(record)] = result.reason
             _log_record("warning", "change will be retried", binding, change.position, change.trip_id, result.reason)
-        elif index in projection.ambiguous:
-            verdicts[id(record)] = result.value
-            ambiguous.add(id(record))
-            _log_record("warning", f"change {result.value}", binding, change.position, change.trip_id, _AMBIGUITY)
+        elif index in projection.findings:
+            verdicts[id(record)], findings[id(record)] = result.value, projection.findings[index]
+            reason = _FINDINGS[findings[id(record)]]
+            _log_record("warning", f"change {result.value}", binding, change.position, change.trip_id, reason)
         else:
             verdicts[id(record)] = result.value
             _log_record("debug", f"change {result.value}", binding, change.position, change.trip_id)
 
-    _count(binding, verdicts, retry, len(ambiguous), projection)
+    _count(binding, verdicts, retry, list(findings.values()), projection)
 
     def settle(record: Any) -> None:
         if id(record.raw_event) in retry:
@@ -193,16 +195,23 @@ def _log_record(
 
 
 def _count(
-    binding: SourceBinding, verdicts: dict[int, str], retry: set[int], ambiguous: int, projection: BatchProjection
+    binding: SourceBinding,
+    verdicts: dict[int, str],
+    retry: set[int],
+    findings: list[Finding],
+    projection: BatchProjection,
 ) -> None:
     metrics.add_dimension(name="source", value=binding.source.value)
     tally: dict[str, int] = {}
     for key, verdict in verdicts.items():
         name = "retried" if key in retry else verdict
         tally[name] = tally.get(name, 0) + 1
-    violations = tally.pop(CONTRACT_VIOLATION, 0)  # parked like any poison record, and counted apart
-    if violations:
-        tally[POISON] = tally.get(POISON, 0) + violations
+    ambiguous = findings.count(Finding.AMBIGUOUS)
+    parked_violations = tally.pop(CONTRACT_VIOLATION, 0)  # parked like any poison record, and counted apart
+    if parked_violations:
+        tally[POISON] = tally.get(POISON, 0) + parked_violations
+    # and the changes applied over an older version the stream saw later (that one broke the contract)
+    violations = parked_violations + findings.count(Finding.WENT_BACK)
     for name in ("applied", "coalesced", "stale", IRRELEVANT, POISON, "retried"):
         metrics.add_metric(name=f"Changes{name.capitalize()}", unit=MetricUnit.Count, value=tally.get(name, 0))
     metrics.add_metric(name="ChangesAmbiguous", unit=MetricUnit.Count, value=ambiguous)
@@ -215,7 +224,7 @@ def _count(
             "source": binding.source.value,
             "records": len(verdicts),
             "writer_contract_violations": violations,
-            AMBIGUOUS: ambiguous,
+            Finding.AMBIGUOUS.value: ambiguous,
             **tally,
         },
     )

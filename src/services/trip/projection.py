@@ -7,11 +7,13 @@ that share a version (a write, its removal, the identical item put back), and a 
 same version seen in the same second. A change is applied only if it ranks above what the document already holds
 for its entity, so any order, duplication or interleaving of changes converges to the document of the in-order
 history. What the streams cannot order is reported instead of silently folded (README, "The projection"):
-- ambiguous: a write and a removal of the same version seen in the same second (a late copy of the write the
-  removal removed, or the item put back within that second: neither source can tell which). The removal wins;
-  `Fold.ambiguous` names the change decided that way (the write left hidden, or the removal applied over it).
-- REJECTED: a write or removal of an older `(generation, version)` seen after a newer one (an item put back below
-  the version it was removed at): a writer-contract violation no order can project without diverging.
+- Finding.AMBIGUOUS: a write and a removal of the same version seen in the same second (a late copy of the write
+  the removal removed, or the item put back within that second: neither source can tell which). The removal wins;
+  the change decided that way (the write left hidden, or the removal applied over it) is reported.
+- Outcome.REJECTED: a change of an older `(generation, version)` seen after a newer one (an item put back below the
+  version it was removed at): a writer-contract violation no order can project without diverging, not applied.
+- Finding.WENT_BACK: the mirror of REJECTED, when the older version arrived first: the newer change is applied as
+  the order says (so every arrival order ends with the same document) and reported.
 No I/O here: the projector, the replay tool and the tests all call `fold`.
 """
 
@@ -96,12 +98,19 @@ class Outcome(StrEnum):
     REJECTED = "rejected"  # not applied: older (generation, version) seen after a newer one (writer contract)
 
 
+class Finding(StrEnum):
+    """Why a change's outcome may disagree with TripTable, although the fold decided as its order says."""
+
+    AMBIGUOUS = "ambiguous"  # decided by the same-second rule: a removal wins over a write of its version
+    WENT_BACK = "went-back"  # applied over an older version the stream saw later: that one broke the writer contract
+
+
 @dataclass(frozen=True)
 class Fold:
     document: SearchDocument
     outcomes: tuple[tuple[TripChange, Outcome], ...]
     reasons: Mapping[int, str] = field(default_factory=dict)  # index in `outcomes` -> why it was REJECTED
-    ambiguous: frozenset[int] = frozenset()  # indexes in `outcomes` decided by the same-second rule
+    findings: Mapping[int, Finding] = field(default_factory=dict)  # index in `outcomes` -> what to report
 
     @property
     def changed(self) -> bool:
@@ -122,7 +131,7 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
     result = SearchDocument(document.trip_id, dict(document.fields), dict(document.revisions), document.revision)
     outcomes: list[tuple[TripChange, Outcome]] = []
     reasons: dict[int, str] = {}
-    ambiguous: set[int] = set()
+    findings: dict[int, Finding] = {}
     for index, change in enumerate(changes):
         revision, stored = EntityRevision.of(change), document.revisions.get(change.entity)
         winner = EntityRevision.of(winners[change.entity])
@@ -134,7 +143,7 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
             superseded = Outcome.STALE if stored is not None and revision <= stored else Outcome.COALESCED
             outcomes.append((change, superseded))
             if newest.hides(revision):
-                ambiguous.add(index)
+                findings[index] = Finding.AMBIGUOUS
         elif result.revisions.get(change.entity) == revision or (stored is not None and revision == stored):
             outcomes.append((change, Outcome.STALE))  # a duplicate of the change just applied, or of the stored one
         else:
@@ -142,8 +151,10 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
             _apply(result, change)
             outcomes.append((change, Outcome.APPLIED))
             if previous is not None and revision.hides(previous):
-                ambiguous.add(index)
-    return Fold(result, tuple(outcomes), reasons, frozenset(ambiguous))
+                findings[index] = Finding.AMBIGUOUS
+            elif previous is not None and revision.precedes_in_writes(previous):
+                findings[index] = Finding.WENT_BACK
+    return Fold(result, tuple(outcomes), reasons, findings)
 
 
 def _went_back(change: TripChange, newest: EntityRevision) -> str:

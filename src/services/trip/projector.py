@@ -7,8 +7,8 @@ there first (the other pipeline, a replay), the fold is redone on the document i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from services.trip.adapters.search_documents import (
     DocumentConflict,
@@ -17,7 +17,7 @@ from services.trip.adapters.search_documents import (
     TransientStoreError,
 )
 from services.trip.changes import TripChange
-from services.trip.projection import Outcome, SearchDocument, fold
+from services.trip.projection import Finding, Outcome, SearchDocument, fold
 
 MAX_CONFLICT_RETRIES = 8
 
@@ -39,7 +39,7 @@ class BatchProjection:
     results: tuple[Result, ...]  # one per change, in the order given
     writes: int
     conflicts: int
-    ambiguous: frozenset[int] = frozenset()  # indexes of the changes the fold decided by its same-second rule
+    findings: Mapping[int, Finding] = field(default_factory=dict)  # index of a change -> what the fold reported
 
 
 class Projector:
@@ -59,16 +59,16 @@ class Projector:
             return BatchProjection((failure,) * len(changes), writes=0, conflicts=0)
 
         writes = conflicts = 0
-        ambiguous: set[int] = set()
+        findings: dict[int, Finding] = {}
         for trip_id, indexes in by_trip.items():
             document = stored.get(trip_id, SearchDocument(trip_id))
             trip = self._project_trip(document, [changes[i] for i in indexes])
             writes += trip.writes
             conflicts += trip.conflicts
-            ambiguous.update(indexes[i] for i in trip.ambiguous)
+            findings.update((indexes[i], finding) for i, finding in trip.findings.items())
             for index, result in zip(indexes, trip.results, strict=True):
                 results[index] = result
-        return BatchProjection(tuple(r for r in results if r is not None), writes, conflicts, frozenset(ambiguous))
+        return BatchProjection(tuple(r for r in results if r is not None), writes, conflicts, findings)
 
     def _project_trip(self, document: SearchDocument, changes: list[TripChange]) -> BatchProjection:
         """The projection of one trip's changes: a REJECTED change (writer contract) is a failure that retries
@@ -86,7 +86,7 @@ class Projector:
                 if folded.changed:
                     writes += 1
                     self.documents.save(folded.document, self.tombstone_ttl_seconds)
-                return BatchProjection(outcomes, writes, conflicts, folded.ambiguous)
+                return BatchProjection(outcomes, writes, conflicts, folded.findings)
             except DocumentConflict as conflict:
                 document = conflict.current
             except TransientStoreError as error:
