@@ -178,6 +178,17 @@ def test_a_write_and_its_removal_in_the_same_second_keep_the_item_removed_and_sa
     assert "hotel_name" not in write_late.document.fields
 
 
+def test_an_older_version_put_back_in_the_second_of_the_removal_is_ambiguous() -> None:
+    v1 = f.written(f.hotel("trip-001"), f.T0)
+    v2 = f.written(f.hotel("trip-001", 2, "CANCELLED"), f.T0 + timedelta(milliseconds=200))
+    removal = change(f.remove(v2, at=f.T0 + timedelta(milliseconds=400)))
+    put_back = change(f.Change("INSERT", v1, None, f.T0 + timedelta(milliseconds=600)))
+
+    result = fold(project(removal), [put_back])
+
+    assert (result.outcomes, result.findings) == (((put_back, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+
+
 def test_a_write_and_its_removal_a_second_apart_are_not_ambiguous() -> None:
     hotel = f.written(f.hotel("trip-001"), f.T0)
     write, removal = (

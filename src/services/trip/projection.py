@@ -7,9 +7,9 @@ that share a version (a write, its removal, the identical item put back), and a 
 same version seen in the same second. A change is applied only if it ranks above what the document already holds
 for its entity, so any order, duplication or interleaving of changes converges to the document of the in-order
 history. What the streams cannot order is reported instead of silently folded (README, "The projection"):
-- Finding.AMBIGUOUS: a write and a removal of the same version seen in the same second (a late copy of the write
-  the removal removed, or the item put back within that second: neither source can tell which). The removal wins;
-  the change decided that way (the write left hidden, or the removal applied over it) is reported.
+- Finding.AMBIGUOUS: a write of the same or an older version as a removal, seen in the same second (a late copy of
+  a write the removal removed, or the item put back within that second: neither source can tell which). The
+  removal wins; the change decided that way (the write left hidden, or the removal applied over it) is reported.
 - Outcome.REJECTED: a change of an older `(generation, version)` seen after a newer one (an item put back below the
   version it was removed at): a writer-contract violation no order can project without diverging, not applied.
 - Finding.WENT_BACK: the mirror of REJECTED, when the older version arrived first: the newer change is applied as
@@ -63,9 +63,10 @@ class EntityRevision:
         return cls(change.generation, change.version, observed, change.kind is ChangeKind.REMOVE, changed_at)
 
     def hides(self, other: EntityRevision) -> bool:
-        """This removal keeps `other`, a write of the same version in the same second, hidden: undecidable."""
-        same = (self.generation, self.version, self.observed) == (other.generation, other.version, other.observed)
-        return same and self.removed and not other.removed
+        """This removal outranks `other`, a write of the same or an older version seen in the same second: whether
+        that write came before the removal (a late copy) or after it (the item put back) is undecidable."""
+        same_second = self.observed == other.observed and self.removed and not other.removed
+        return same_second and (other.generation, other.version) <= (self.generation, self.version)
 
     def precedes_in_writes(self, other: EntityRevision) -> bool:
         """`other` has an older (generation, version) but the stream saw it later: the writer went back."""
@@ -101,7 +102,7 @@ class Outcome(StrEnum):
 class Finding(StrEnum):
     """Why a change's outcome may disagree with TripTable, although the fold decided as its order says."""
 
-    AMBIGUOUS = "ambiguous"  # decided by the same-second rule: a removal wins over a write of its version
+    AMBIGUOUS = "ambiguous"  # decided by the same-second rule: a removal wins over a write of its version or older
     WENT_BACK = "went-back"  # applied over an older version the stream saw later: that one broke the writer contract
 
 
