@@ -2,8 +2,10 @@
 
 A batch is decoded record by record, projected as a whole (coalesced per trip), and then handed to Powertools'
 `BatchProcessor`, which turns the records that must be retried into `batchItemFailures`. Every record ends in one
-of: applied, coalesced, stale, irrelevant (all counted), parked in the DLQ with its reason (poison), or reported
-as a batch item failure so Lambda delivers it again.
+of: applied, coalesced, stale, irrelevant (all counted), parked in the DLQ with its reason (poison; writer-contract
+violations are counted apart too), or reported as a batch item failure so Lambda delivers it again, even when every
+record of the batch fails. What the fold found it could not order (`projection.Finding`) is logged as a WARNING and
+counted (`ChangesAmbiguous`, `WriterContractViolations`).
 """
 
 from __future__ import annotations
