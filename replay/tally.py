@@ -24,6 +24,8 @@ class Tally:
                 self.superseded += 1
             case Outcome.STALE:
                 self.stale += 1
+            case Outcome.REJECTED:  # a writer-contract violation: the consumers park such records in the DLQ
+                self.poison += 1
 
     def add(self, other: Tally) -> None:
         for name in (f.name for f in fields(self)):

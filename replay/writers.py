@@ -64,10 +64,12 @@ class LiveWriter:
                 break
             pending = [index for index, _ in failures]
             time.sleep(0.2 * 2**attempt)
-        change, failure = changes[failures[0][0]], failures[0][1]
-        raise ReplayError(
-            f"{len(failures)} change(s) could not be projected into {self.documents.table_name}, first: trip "
-            f"{change.trip_id} {change.entity} v{change.version}: {failure.reason}"
+        raise self._not_projected(len(failures), changes[failures[0][0]], failures[0][1].reason)
+
+    def _not_projected(self, count: int, first: TripChange, reason: str) -> ReplayError:
+        return ReplayError(
+            f"{count} change(s) could not be projected into {self.documents.table_name}, first: trip "
+            f"{first.trip_id} {first.entity} v{first.version}: {reason}"
         )
 
     def _plan(self, changes: Sequence[TripChange]) -> list[Outcome]:
@@ -76,6 +78,9 @@ class LiveWriter:
         planned: dict[int, Outcome] = {}
         for trip_id, trip_changes in grouped.items():
             folded = fold(stored.get(trip_id, SearchDocument(trip_id)), trip_changes)
+            if folded.reasons:  # what `project` would refuse (a writer-contract violation), the plan refuses too
+                index, reason = next(iter(folded.reasons.items()))
+                raise self._not_projected(len(folded.reasons), trip_changes[index], reason)
             self.documents_written += folded.changed
             planned.update((id(change), outcome) for change, outcome in folded.outcomes)
         return [planned[id(change)] for change in changes]

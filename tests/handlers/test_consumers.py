@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -100,7 +102,7 @@ def test_a_stream_record_with_a_wrong_type_is_poison(search_table: Any, dlq_url:
     assert response == {"batchItemFailures": []}
     [message] = dlq_messages(dlq_url)
     assert (message["source"], message["sequenceNumber"]) == ("dynamodb-streams", "222")
-    assert "'amount' must be Decimal" in message["reason"]
+    assert message["reason"] == "PAYMENT NewImage attribute 'amount' must be a DynamoDB Number (N), got String (S)"
     assert document(search_table, "trip-002") == {}
 
 
@@ -188,3 +190,355 @@ def test_a_conflicting_writer_is_absorbed_by_refolding(search_table: Any, monkey
     assert response == {"batchItemFailures": []}
     item = document(search_table, "trip-001")
     assert (item["flight_status"], item["hotel_status"], item["revision"]) == ("CONFIRMED", "CONFIRMED", Decimal(2))
+
+
+SOURCES = pytest.mark.parametrize(
+    "handler, to_record",
+    [(stream_consumer.lambda_handler, f.stream_record), (kinesis_consumer.lambda_handler, f.kinesis_record)],
+    ids=["dynamodb-streams", "kinesis"],
+)
+
+
+def binary(text: str) -> dict[str, str]:
+    """A Binary attribute value as both streams carry it: base64 text under "B"."""
+    return {"B": base64.b64encode(text.encode()).decode()}
+
+
+def with_attribute(record: dict[str, Any], image: str, name: str, value: dict[str, Any]) -> dict[str, Any]:
+    """The record with one attribute of its image (or Keys) replaced by a raw DynamoDB attribute value."""
+    if "kinesis" not in record:
+        record["dynamodb"][image][name] = value
+        return record
+    payload = json.loads(base64.b64decode(record["kinesis"]["data"]))
+    payload["dynamodb"][image][name] = value
+    record["kinesis"]["data"] = base64.b64encode(json.dumps(payload).encode()).decode()
+    return record
+
+
+@SOURCES
+def test_binary_hotel_name_is_poison(search_table: Any, dlq_url: str, handler: Any, to_record: Any) -> None:
+    record = with_attribute(
+        to_record(f.insert(f.hotel("trip-010")), sequence_number="4101"), "NewImage", "hotel_name", binary("Okura")
+    )
+
+    response = handler(f.event(record), CONTEXT)
+
+    assert response == {"batchItemFailures": []}
+    [message] = dlq_messages(dlq_url)
+    assert message["reason"] == "HOTEL NewImage attribute 'hotel_name' must be a DynamoDB String (S), got Binary (B)"
+    assert message["sequenceNumber"] == "4101"
+    assert document(search_table, "trip-010") == {}
+
+
+@pytest.mark.parametrize(
+    "image, name, value, reason",
+    [
+        (
+            "NewImage",
+            "status",
+            {"SS": ["CONFIRMED"]},
+            "FLIGHT NewImage attribute 'status' must be a DynamoDB String (S), got String Set (SS)",
+        ),
+        (
+            "NewImage",
+            "departure_time",
+            {"N": "20260315"},
+            "FLIGHT NewImage attribute 'departure_time' must be a DynamoDB String (S), got Number (N)",
+        ),
+        (
+            "NewImage",
+            "flight_number",
+            {"BOOL": True},
+            "FLIGHT NewImage attribute 'flight_number' must be a DynamoDB String (S), got Boolean (BOOL)",
+        ),
+        (
+            "NewImage",
+            "version",
+            {"S": "2"},
+            "FLIGHT NewImage attribute 'version' must be a DynamoDB Number (N), got String (S)",
+        ),
+        (
+            "NewImage",
+            "created_at",
+            binary("2026-03-01T09:00:00"),
+            "FLIGHT NewImage attribute 'created_at' must be a DynamoDB String (S), got Binary (B)",
+        ),
+        (
+            "NewImage",
+            "updated_at",
+            {"L": []},
+            "FLIGHT NewImage attribute 'updated_at' must be a DynamoDB String (S), got List (L)",
+        ),
+        (
+            "OldImage",
+            "version",
+            binary("1"),
+            "FLIGHT OldImage attribute 'version' must be a DynamoDB Number (N), got Binary (B)",
+        ),
+        ("Keys", "PK", binary("TRIP#trip-011"), "Keys attribute 'PK' must be a DynamoDB String (S), got Binary (B)"),
+    ],
+    ids=[
+        "string-set-status",
+        "number-time",
+        "boolean-flight-number",
+        "string-version",
+        "binary-created-at",
+        "list-updated-at",
+        "binary-old-version",
+        "binary-key",
+    ],
+)
+@SOURCES
+def test_every_attribute_is_checked_against_its_dynamodb_type(
+    dlq_url: str, handler: Any, to_record: Any, image: str, name: str, value: dict[str, Any], reason: str
+) -> None:
+    change = f.modify(f.flight("trip-011"), f.flight("trip-011", 2, "CANCELLED"), at=f.later(1))
+    record = with_attribute(to_record(change), image, name, value)
+
+    assert handler(f.event(record), CONTEXT) == {"batchItemFailures": []}
+
+    assert [message["reason"] for message in dlq_messages(dlq_url)] == [reason]
+
+
+def throttled_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    def throttle(self: Any, doc: Any, ttl: int) -> Any:
+        error = {"Error": {"Code": "ThrottlingException", "Message": "Rate of requests exceeds the allowed throughput"}}
+        raise search_documents._translate(ClientError(error, "PutItem"))
+
+    monkeypatch.setattr(search_documents.SearchDocuments, "save", throttle)
+
+
+@SOURCES
+def test_a_batch_whose_only_record_is_throttled_returns_its_item_failure(
+    monkeypatch: pytest.MonkeyPatch, handler: Any, to_record: Any
+) -> None:
+    throttled_writes(monkeypatch)
+
+    response = handler(f.event(to_record(SAGA[0], sequence_number="5001")), CONTEXT)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "5001"}]}
+
+
+@SOURCES
+def test_a_batch_whose_documents_cannot_be_read_returns_every_item_failure(
+    monkeypatch: pytest.MonkeyPatch, handler: Any, to_record: Any
+) -> None:
+    def throttle(self: Any, trip_ids: Any) -> Any:
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+        raise search_documents._translate(ClientError(error, "BatchGetItem"))
+
+    monkeypatch.setattr(search_documents.SearchDocuments, "load_many", throttle)
+
+    response = handler(f.event(*(to_record(c, sequence_number=str(5101 + n)) for n, c in enumerate(SAGA))), CONTEXT)
+
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "5101"}, {"itemIdentifier": "5102"}, {"itemIdentifier": "5103"}]
+    }
+
+
+@SOURCES
+def test_a_batch_whose_only_poison_record_cannot_be_parked_returns_its_item_failure(
+    dlq_url: str, handler: Any, to_record: Any
+) -> None:
+    boto3.client("sqs").delete_queue(QueueUrl=dlq_url)
+    record = with_attribute(
+        to_record(f.insert(f.hotel("trip-012")), sequence_number="5201"), "NewImage", "hotel_name", binary("Okura")
+    )
+
+    response = handler(f.event(record), CONTEXT)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "5201"}]}
+
+
+def test_a_batch_whose_every_record_fails_for_different_reasons_returns_every_item_failure(
+    search_table: Any, dlq_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    throttled_writes(monkeypatch)
+    boto3.client("sqs").delete_queue(QueueUrl=dlq_url)  # the poison record cannot be parked either
+    records = [
+        f.kinesis_record(SAGA[0], sequence_number="6001"),
+        f.kinesis_record(data=b"garbage", sequence_number="6002"),
+        f.kinesis_record(SAGA[1], sequence_number="6003"),
+    ]
+
+    response = kinesis_consumer.lambda_handler(f.event(*records), CONTEXT)
+
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "6001"}, {"itemIdentifier": "6002"}, {"itemIdentifier": "6003"}]
+    }
+
+
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, float]:
+    """The metrics of the handler calls so far, read from Powertools' EMF lines on stdout."""
+    values: dict[str, float] = {}
+    for line in capsys.readouterr().out.splitlines():
+        blob = json.loads(line) if line.startswith("{") else {}
+        for metric in blob.get("_aws", {}).get("CloudWatchMetrics", [{}])[0].get("Metrics", []):
+            values[metric["Name"]] = values.get(metric["Name"], 0) + sum(blob[metric["Name"]])  # EMF: a list
+    return values
+
+
+TRIP_ITEMS = [f.flight("trip-020"), f.hotel("trip-020"), f.payment("trip-020")]
+
+
+@SOURCES
+def test_a_trip_put_back_unchanged_after_its_delete_reappears(search_table: Any, handler: Any, to_record: Any) -> None:
+    created = [f.insert(item, at=f.later(0)) for item in TRIP_ITEMS]
+    removed = [f.remove(f.written(item, f.later(0)), at=f.later(5)) for item in TRIP_ITEMS]
+    handler(f.event(*(to_record(change) for change in created + removed)), CONTEXT)
+    assert document(search_table, "trip-020")["expires_at"] == int(f.later(5).timestamp()) + 8 * 24 * 3600
+
+    # an operator puts the exported items back: same version, created_at and updated_at
+    restored = [f.Change("INSERT", change.new, None, f.later(9)) for change in created]
+    response = handler(f.event(*(to_record(change) for change in restored)), CONTEXT)
+
+    assert response == {"batchItemFailures": []}
+    item = document(search_table, "trip-020")
+    assert {key: item[key] for key in f.SEED_72_FIELDS} == f.SEED_72_FIELDS
+    assert "expires_at" not in item
+    assert item["updated_at"] == "2026-03-01T09:00:00Z"  # the restored items' own updated_at
+
+
+def test_a_late_kinesis_duplicate_of_the_original_insert_does_not_resurrect_the_item(
+    search_table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = f.kinesis_record(f.insert(f.hotel("trip-021"), at=f.later(0)))
+    kinesis_consumer.lambda_handler(f.event(original), CONTEXT)
+    kinesis_consumer.lambda_handler(f.event(f.kinesis_record(f.remove(f.hotel("trip-021"), at=f.later(5)))), CONTEXT)
+    capsys.readouterr()
+
+    response = kinesis_consumer.lambda_handler(f.event(dict(original)), CONTEXT)  # the same record, again
+
+    assert response == {"batchItemFailures": []}
+    assert "hotel_name" not in document(search_table, "trip-021")
+    metrics = emitted_metrics(capsys)
+    assert (metrics["ChangesStale"], metrics["ChangesApplied"], metrics["ChangesAmbiguous"]) == (1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "arrival, ambiguous",
+    [
+        (["insert", "remove", "restore"], 2),  # the removal applied over the write, then the restore left hidden
+        (["restore", "insert", "remove"], 1),  # the removal applied over the restore (the insert is its duplicate)
+    ],
+    ids=["in-order", "restore-first"],
+)
+def test_a_restore_within_the_second_of_its_delete_stays_hidden_and_is_counted_ambiguous(
+    search_table: Any, dlq_url: str, capsys: pytest.CaptureFixture[str], arrival: list[str], ambiguous: int
+) -> None:
+    # INSERT, REMOVE and the identical INSERT within one second; the Kinesis copies arrive in either order
+    hotel = f.written(f.hotel("trip-022"), f.T0)
+    changes = {
+        "insert": f.Change("INSERT", hotel, None, f.T0),
+        "remove": f.remove(hotel, at=f.T0 + timedelta(milliseconds=300)),
+        "restore": f.Change("INSERT", hotel, None, f.T0 + timedelta(milliseconds=600)),
+    }
+
+    for name in arrival:
+        assert kinesis_consumer.lambda_handler(f.event(f.kinesis_record(changes[name])), CONTEXT) == {
+            "batchItemFailures": []
+        }
+
+    assert "hotel_name" not in document(search_table, "trip-022")
+    assert emitted_metrics(capsys)["ChangesAmbiguous"] == ambiguous
+    assert dlq_messages(dlq_url) == []
+
+
+@SOURCES
+def test_a_modify_that_does_not_advance_version_is_parked_and_counted(
+    search_table: Any, dlq_url: str, capsys: pytest.CaptureFixture[str], handler: Any, to_record: Any
+) -> None:
+    v3 = f.written(f.hotel("trip-023", 3), f.later(0))
+    handler(f.event(to_record(f.insert(v3, at=f.later(0)))), CONTEXT)
+    capsys.readouterr()
+    renamed_in_place = f.modify(v3, {**v3, "hotel_name": "Hotel Okura"}, at=f.later(1))  # update-item, no version bump
+
+    response = handler(f.event(to_record(renamed_in_place, sequence_number="7003")), CONTEXT)
+
+    assert response == {"batchItemFailures": []}
+    [message] = dlq_messages(dlq_url)
+    assert (message["reason"], message["sequenceNumber"]) == ("version did not advance: old 3, new 3", "7003")
+    assert document(search_table, "trip-023")["hotel_name"] == "Grand Hotel Tokyo"
+    metrics = emitted_metrics(capsys)
+    assert (metrics["WriterContractViolations"], metrics["ChangesPoison"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "old, new, reason",
+    [
+        (f.hotel("trip-024", 4), f.hotel("trip-024", 2, "CANCELLED"), "version did not advance: old 4, new 2"),
+        (
+            f.hotel("trip-024", 4, created_at=f.later(60)),
+            f.hotel("trip-024", 5, "CANCELLED"),
+            "created_at went back: old '2026-03-01T10:00:00+00:00', new '2026-03-01T09:00:00+00:00'",
+        ),
+    ],
+    ids=["version-went-back", "created-at-went-back"],
+)
+def test_a_modify_whose_new_image_does_not_rank_above_its_old_one_is_parked(
+    search_table: Any, dlq_url: str, old: dict[str, Any], new: dict[str, Any], reason: str
+) -> None:
+    response = stream_consumer.lambda_handler(f.event(f.stream_record(f.modify(old, new, at=f.later(70)))), CONTEXT)
+
+    assert response == {"batchItemFailures": []}
+    assert [message["reason"] for message in dlq_messages(dlq_url)] == [reason]
+    assert document(search_table, "trip-024") == {}
+
+
+def test_an_item_put_over_an_older_generation_is_projected(search_table: Any, dlq_url: str) -> None:
+    old = f.written(f.hotel("trip-025", 4), f.later(0))
+    replacement = f.hotel("trip-025", 1, hotel_name="Hotel Okura", created_at=f.later(10))  # put-item over it
+
+    response = stream_consumer.lambda_handler(
+        f.event(f.stream_record(f.modify(old, replacement, f.later(10)))), CONTEXT
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert document(search_table, "trip-025")["hotel_name"] == "Hotel Okura"
+    assert dlq_messages(dlq_url) == []
+
+
+@SOURCES
+def test_an_item_put_back_below_the_version_it_was_removed_at_is_parked(
+    search_table: Any, dlq_url: str, capsys: pytest.CaptureFixture[str], handler: Any, to_record: Any
+) -> None:
+    v1, v2 = f.written(f.hotel("trip-026"), f.later(0)), f.written(f.hotel("trip-026", 2, "CANCELLED"), f.later(1))
+    history = [
+        f.Change("INSERT", v1, None, f.later(0)),
+        f.Change("MODIFY", v2, v1, f.later(1)),
+        f.remove(v2, f.later(2)),
+    ]
+    handler(f.event(*(to_record(change) for change in history)), CONTEXT)
+    capsys.readouterr()
+
+    # an operator puts back the export taken at version 1
+    response = handler(f.event(to_record(f.Change("INSERT", v1, None, f.later(9)), sequence_number="8001")), CONTEXT)
+
+    assert response == {"batchItemFailures": []}
+    [message] = dlq_messages(dlq_url)
+    assert message["sequenceNumber"] == "8001"
+    assert message["reason"] == (
+        "HOTEL INSERT of version 1 (created_at 2026-03-01T09:00:00+00:00) seen after the removal of version 2 "
+        "(created_at 2026-03-01T09:00:00+00:00): the item went back to an older version; writer contract: write it "
+        "with a version above 2"
+    )
+    assert "hotel_name" not in document(search_table, "trip-026")
+    assert emitted_metrics(capsys)["WriterContractViolations"] == 1
+
+
+def test_an_item_put_back_below_its_version_is_counted_when_its_copy_arrives_first(
+    search_table: Any, dlq_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v1, v2 = f.written(f.hotel("trip-027"), f.later(0)), f.written(f.hotel("trip-027", 2, "CANCELLED"), f.later(1))
+    put_back = f.Change("INSERT", v1, None, f.later(9))  # the export of version 1, after the removal of version 2
+    kinesis_consumer.lambda_handler(f.event(f.kinesis_record(put_back)), CONTEXT)
+    capsys.readouterr()
+
+    late = [f.Change("MODIFY", v2, v1, f.later(1)), f.remove(v2, f.later(2))]
+    response = kinesis_consumer.lambda_handler(f.event(*(f.kinesis_record(change) for change in late)), CONTEXT)
+
+    assert response == {"batchItemFailures": []}
+    assert "hotel_name" not in document(search_table, "trip-027")  # as when the copies arrive in order
+    metrics = emitted_metrics(capsys)
+    assert (metrics["WriterContractViolations"], metrics["ChangesPoison"], metrics["ChangesApplied"]) == (1, 0, 1)
+    assert dlq_messages(dlq_url) == []

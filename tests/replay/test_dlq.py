@@ -1,4 +1,4 @@
-"""`replay dlq` on moto in-process: a redrive dry run, an expired pointer, an unknown id.
+"""`replay dlq` on moto in-process: a redrive dry run, an expired pointer, an unknown id, a writer-contract violation.
 
 Listing, showing and redriving a real poison record and a real exhausted batch run on the local runtime
 (test_on_runtime.py).
@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from replay.cli import app
 from replay.stack import Connection
+from tests import factories
 from tests.replay.conftest import History
 from tests.replay.dlq_messages import kinesis_pointer, kinesis_poison, send, stream_poison
 
@@ -226,3 +227,46 @@ def test_a_delete_that_fails_midway_still_reports_what_it_deleted(
     assert result.stderr.startswith(f"error: deleting message {dlq['pointer']} from ")
     monkeypatch.undo()
     assert remaining(replay) == {dlq["pointer"]}
+
+
+def test_a_parked_writer_contract_violation_stays_when_redriven(
+    history: History, dlq_url: str, search_table: Any, replay: Any
+) -> None:
+    v1 = factories.written(factories.hotel("trip-043"), factories.later(0))
+    v2 = factories.written(factories.hotel("trip-043", 2, "CANCELLED"), factories.later(1))
+    for change in (
+        factories.Change("INSERT", v1, None, factories.later(0)),
+        factories.modify(v1, v2, factories.later(1)),
+    ):
+        history.write(change)
+    history.write(factories.remove(v2, factories.later(2)))
+    history.project_like_the_consumers()
+    # the consumer parked the export of version 1 put back after the removal of version 2
+    record = factories.kinesis_record(factories.Change("INSERT", v1, None, factories.later(9)))
+    message_id = send(
+        dlq_url,
+        {
+            "kind": "poison-record",
+            "source": "kinesis",
+            "reason": "the item went back to an older version",
+            "eventSourceARN": factories.KINESIS_ARN,
+            "shardId": "shardId-000000000000",
+            "sequenceNumber": record["kinesis"]["sequenceNumber"],
+            "functionName": "TripSagaStack-KinesisConsumer",
+            "detectedAt": "2026-03-01T09:09:00Z",
+            "record": record,
+        },
+    )
+    went_back = (
+        "1 change(s) could not be projected into TripSearchTable, first: trip trip-043 HOTEL v1: HOTEL INSERT of "
+        "version 1 (created_at 2026-03-01T09:00:00+00:00) seen after the removal of version 2 (created_at "
+        "2026-03-01T09:00:00+00:00): the item went back to an older version; writer contract: write it with a "
+        "version above 2"
+    )
+
+    dry_code, dry_results = replay("dlq", "redrive", message_id, "--dry-run")
+    code, results = replay("dlq", "redrive", message_id)
+
+    assert (dry_code, [(r["handled"], r["reason"]) for r in dry_results]) == (1, [(False, went_back)])
+    assert (code, [(r["handled"], r["reason"]) for r in results]) == (1, [(False, went_back)])
+    assert "hotel_name" not in search_table.get_item(Key={"trip_id": "trip-043"})["Item"]

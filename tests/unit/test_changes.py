@@ -15,6 +15,7 @@ from services.trip.changes import (
     PoisonRecord,
     Source,
     SourcePosition,
+    WriterContractViolation,
     decode_kinesis_payload,
     decode_kinesis_record,
     decode_stream_record,
@@ -121,7 +122,7 @@ def _poison_cases() -> list[tuple[str, dict, str]]:
         ("bad event name", _kinesis_with({**good, "eventName": "UPSERT"}), "eventName"),
         ("no version", _kinesis_with(no_version), "version"),
         ("string version", _kinesis_with(string_version), "version"),
-        ("amount as string", _kinesis_with(amount_as_string), "'amount' must be Decimal"),
+        ("amount as string", _kinesis_with(amount_as_string), "'amount' must be a DynamoDB Number (N), got String (S)"),
         ("remove without old image", _kinesis_with(remove_without_old), "OldImage"),
         ("bad created_at", _kinesis_with(bad_created), "created_at"),
         (
@@ -184,3 +185,75 @@ def test_a_malformed_updated_at_is_poison() -> None:
 
     with pytest.raises(PoisonRecord, match="updated_at"):
         decode_stream_record(record)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (
+            f.hotel("trip-001", 3),
+            f.hotel("trip-001", 3, hotel_name="Hotel Okura"),
+            "version did not advance: old 3, new 3",
+        ),
+        (f.hotel("trip-001", 3), f.hotel("trip-001", 1, "CANCELLED"), "version did not advance: old 3, new 1"),
+        (
+            f.hotel("trip-001", 3, created_at=f.later(1)),
+            f.hotel("trip-001", 4),
+            "created_at went back: old '2026-03-01T09:01:00+00:00', new '2026-03-01T09:00:00+00:00'",
+        ),
+    ],
+    ids=["same-version", "lower-version", "earlier-created-at"],
+)
+def test_a_modify_must_rank_its_new_image_above_its_old_one(old: dict, new: dict, reason: str) -> None:
+    record = f.stream_record(f.modify(old, new, at=f.later(2)))
+
+    with pytest.raises(WriterContractViolation) as raised:
+        decode_stream_record(record)
+
+    assert raised.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            f.modify({**f.hotel("trip-001", 3), "version": "3"}, f.hotel("trip-001", 4)),
+            "HOTEL OldImage attribute 'version' must be a DynamoDB Number (N), got String (S)",
+        ),
+        (
+            f.Change("INSERT", {**f.hotel("trip-001"), "updated_at": "noon"}, None),
+            "the item's updated_at 'noon' is not an ISO-8601 time",
+        ),
+        (
+            f.Change("INSERT", {**f.hotel("trip-001"), "version": Decimal("1.5")}, None),
+            "the item's version must be a whole number >= 1, got Decimal('1.5')",
+        ),
+    ],
+    ids=["untyped-old-version", "malformed-updated-at", "fractional-version"],
+)
+def test_a_malformed_version_created_at_or_updated_at_is_a_writer_contract_violation(
+    change: f.Change, reason: str
+) -> None:
+    record = f.stream_record(change)
+
+    with pytest.raises(WriterContractViolation) as raised:
+        decode_stream_record(record)
+    assert raised.value.reason == reason
+
+
+def test_a_wrongly_typed_entity_attribute_is_poison_but_not_a_contract_violation() -> None:
+    record = f.stream_record(f.insert(f.payment("trip-001", currency=Decimal(392))))
+
+    with pytest.raises(PoisonRecord) as raised:
+        decode_stream_record(record)
+
+    assert raised.value.reason == "PAYMENT NewImage attribute 'currency' must be a DynamoDB String (S), got Number (N)"
+    assert not isinstance(raised.value, WriterContractViolation)
+
+
+def test_a_modify_onto_a_later_generation_is_a_new_item_put_over_the_old_one() -> None:
+    old, new = f.hotel("trip-001", 3), f.hotel("trip-001", 1, created_at=f.later(5))
+
+    change = decode_stream_record(f.stream_record(f.modify(old, new, at=f.later(5))))
+
+    assert change is not None and (change.version, change.generation) == (1, int(f.later(5).timestamp()) * 1_000_000)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from services.trip.changes import TripChange, decode_stream_record
-from services.trip.projection import Outcome, SearchDocument, fold, from_item, to_item
+import itertools
+from datetime import timedelta
+
+from services.trip.changes import Entity, TripChange, decode_stream_record
+from services.trip.projection import Finding, Outcome, SearchDocument, fold, from_item, to_item
 from tests import factories as f
 
 TTL = 8 * 24 * 3600
@@ -144,3 +147,105 @@ def test_an_empty_string_attribute_is_left_out_of_the_document() -> None:
     document = project(change(f.insert(f.flight("trip-001", departure_time=""))))
 
     assert "departure_time" not in document.fields
+
+
+def test_an_item_put_back_unchanged_after_its_delete_reappears_whatever_the_order() -> None:
+    hotel = f.written(f.hotel("trip-001"), f.later(1))
+    history = [
+        change(f.Change("INSERT", hotel, None, f.later(1))),
+        change(f.remove(hotel, at=f.later(5))),
+        change(f.Change("INSERT", hotel, None, f.later(9))),  # the export put back: same version and created_at
+    ]
+
+    for order in itertools.permutations(history):
+        document = project(*order)
+
+        assert document.fields["hotel_name"] == "Grand Hotel Tokyo"
+        assert document.revisions[Entity.HOTEL].observed == int(f.later(9).timestamp())
+
+
+def test_a_write_and_its_removal_in_the_same_second_keep_the_item_removed_and_say_so() -> None:
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    removal = change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=400)))
+    write = change(f.Change("INSERT", hotel, None, f.T0 + timedelta(milliseconds=800)))
+
+    write_late = fold(project(removal), [write])
+    removal_late = fold(project(write), [removal])
+
+    assert (write_late.outcomes, write_late.findings) == (((write, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+    assert (removal_late.outcomes, removal_late.findings) == (((removal, Outcome.APPLIED),), {0: Finding.AMBIGUOUS})
+    assert write_late.document == removal_late.document
+    assert "hotel_name" not in write_late.document.fields
+
+
+def test_an_older_version_put_back_in_the_second_of_the_removal_is_ambiguous() -> None:
+    v1 = f.written(f.hotel("trip-001"), f.T0)
+    v2 = f.written(f.hotel("trip-001", 2, "CANCELLED"), f.T0 + timedelta(milliseconds=200))
+    removal = change(f.remove(v2, at=f.T0 + timedelta(milliseconds=400)))
+    put_back = change(f.Change("INSERT", v1, None, f.T0 + timedelta(milliseconds=600)))
+
+    result = fold(project(removal), [put_back])
+
+    assert (result.outcomes, result.findings) == (((put_back, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+
+
+def test_a_write_and_its_removal_a_second_apart_are_not_ambiguous() -> None:
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    write, removal = (
+        change(f.Change("INSERT", hotel, None, f.T0)),
+        change(f.remove(hotel, at=f.later(0) + timedelta(seconds=1))),
+    )
+
+    assert fold(project(removal), [write]).findings == fold(project(write), [removal]).findings == {}
+
+
+def test_an_older_version_seen_after_a_newer_one_is_rejected_with_the_versions() -> None:
+    v1 = f.written(f.hotel("trip-001"), f.later(1))
+    v2 = f.written(f.hotel("trip-001", 2, "CANCELLED"), f.later(2))
+    removal = change(f.remove(v2, at=f.later(3)))
+    put_back_v1 = change(f.Change("INSERT", v1, None, f.later(9)))
+
+    result = fold(project(removal), [put_back_v1])
+
+    assert result.outcomes == ((put_back_v1, Outcome.REJECTED),)
+    assert result.reasons == {
+        0: "HOTEL INSERT of version 1 (created_at 2026-03-01T09:00:00+00:00) seen after the removal of version 2 "
+        "(created_at 2026-03-01T09:00:00+00:00): the item went back to an older version; writer contract: write it "
+        "with a version above 2"
+    }
+    assert not result.changed
+
+
+def test_an_item_put_back_below_its_version_is_reported_whichever_arrives_first() -> None:
+    # truth: v2 at 09:02, its removal at 09:03, the export of v1 put back at 09:09 (TripTable shows v1)
+    v1 = f.written(f.hotel("trip-001"), f.later(1))
+    v2 = f.written(f.hotel("trip-001", 2, "CANCELLED"), f.later(2))
+    v2_written, removal = change(f.Change("MODIFY", v2, v1, f.later(2))), change(f.remove(v2, at=f.later(3)))
+    put_back = change(f.Change("INSERT", v1, None, f.later(9)))
+
+    put_back_last = fold(project(v2_written, removal), [put_back])
+    put_back_first = fold(project(put_back), [v2_written, removal])
+
+    assert (put_back_last.outcomes, put_back_last.findings) == (((put_back, Outcome.REJECTED),), {})
+    assert put_back_first.outcomes == ((v2_written, Outcome.COALESCED), (removal, Outcome.APPLIED))
+    assert put_back_first.findings == {1: Finding.WENT_BACK}
+    assert put_back_first.document == put_back_last.document  # the same document whatever the order: removed
+    assert "hotel_name" not in put_back_first.document.fields
+
+
+def test_a_stored_removal_without_observed_was_observed_at_its_changed_at() -> None:
+    item = to_item(project(change(f.remove(f.hotel("trip-001"), at=f.later(9)))), TTL)
+    del item["versions"]["HOTEL"]["observed"]
+
+    assert from_item(item).revisions[Entity.HOTEL].observed == int(f.later(9).timestamp())
+
+
+def test_a_stored_write_without_observed_ranks_below_any_copy_of_it() -> None:
+    write = change(f.insert(f.hotel("trip-001"), at=f.later(1)))
+    item = to_item(project(write), TTL)
+    del item["versions"]["HOTEL"]["observed"]
+
+    result = fold(from_item(item), [write, change(f.remove(f.hotel("trip-001"), at=f.later(2)))])
+
+    assert [outcome for _, outcome in result.outcomes] == [Outcome.COALESCED, Outcome.APPLIED]
+    assert result.document.revisions[Entity.HOTEL].removed

@@ -35,6 +35,12 @@ class PoisonRecord(ValueError):
         self.reason = reason
 
 
+class WriterContractViolation(PoisonRecord):
+    """A change that breaks the writer contract (docs/WRITER-CONTRACT.md): a `version`, `created_at` or `updated_at`
+    that is malformed, or a MODIFY whose new image does not rank above its old one, so no order of the stream can
+    project it without diverging."""
+
+
 class Entity(StrEnum):
     FLIGHT = "FLIGHT"
     HOTEL = "HOTEL"
@@ -67,11 +73,28 @@ class SourcePosition:
     sequence_number: str | None = None
 
 
-# The item attributes each entity contributes, and the Python type each must have once deserialized.
-ENTITY_ATTRIBUTES: Mapping[Entity, Mapping[str, type]] = {
-    Entity.FLIGHT: {"flight_number": str, "departure_time": str, "arrival_time": str, "status": str},
-    Entity.HOTEL: {"hotel_name": str, "check_in_date": str, "check_out_date": str, "status": str},
-    Entity.PAYMENT: {"amount": Decimal, "currency": str, "status": str},
+# The item attributes each entity contributes, and the DynamoDB type each must have. Checked on the attribute
+# value as the stream carries it ({"S": ...}), before deserializing: a Binary's base64 text deserializes to a str.
+ENTITY_ATTRIBUTES: Mapping[Entity, Mapping[str, str]] = {
+    Entity.FLIGHT: {"flight_number": "S", "departure_time": "S", "arrival_time": "S", "status": "S"},
+    Entity.HOTEL: {"hotel_name": "S", "check_in_date": "S", "check_out_date": "S", "status": "S"},
+    Entity.PAYMENT: {"amount": "N", "currency": "S", "status": "S"},
+}
+# The writer contract's bookkeeping attributes, and every item's attributes, with their DynamoDB types.
+CONTRACT_ATTRIBUTES: Mapping[str, str] = {"version": "N", "created_at": "S", "updated_at": "S"}
+ITEM_ATTRIBUTES: Mapping[str, str] = {TRIP_PK: "S", TRIP_SK: "S", **CONTRACT_ATTRIBUTES}
+# DynamoDB's attribute value type descriptors, named as the DynamoDB documentation names them.
+DYNAMODB_TYPES: Mapping[str, str] = {
+    "S": "String",
+    "N": "Number",
+    "B": "Binary",
+    "BOOL": "Boolean",
+    "NULL": "Null",
+    "M": "Map",
+    "L": "List",
+    "SS": "String Set",
+    "NS": "Number Set",
+    "BS": "Binary Set",
 }
 
 
@@ -151,6 +174,7 @@ def _decode_change(
     keys = _image(change, "Keys")
     if keys is None:
         raise PoisonRecord("the change has no Keys")
+    _check_types("Keys", change["Keys"], {TRIP_PK: "S", TRIP_SK: "S"})
     partition_key, sort_key = keys.get(TRIP_PK), keys.get(TRIP_SK)
     if not isinstance(partition_key, str) or not isinstance(sort_key, str):
         raise PoisonRecord(f"the change's Keys lack string {TRIP_PK} and {TRIP_SK}")
@@ -166,7 +190,10 @@ def _decode_change(
     image = old_image if kind is ChangeKind.REMOVE else new_image
     if image is None:
         raise PoisonRecord(f"a {kind} change needs its {image_name} (stream view NEW_AND_OLD_IMAGES)")
-    _check_attribute_types(entity, image)
+    _check_types(f"{entity} {image_name}", change[image_name], {**ITEM_ATTRIBUTES, **ENTITY_ATTRIBUTES[entity]})
+    if kind is ChangeKind.MODIFY and old_image is not None:
+        _check_types(f"{entity} OldImage", change["OldImage"], ITEM_ATTRIBUTES)
+        _check_advances(old_image, image)
     if kind is not ChangeKind.REMOVE:
         try:  # times written by others, in the one form the index compares (`times`)
             new_image = canonical_item_times(image)
@@ -216,17 +243,39 @@ def _epoch_time(change: Mapping[str, Any], default_unit: int) -> datetime:
         raise PoisonRecord(f"ApproximateCreationDateTime {raw!r} is out of range") from None
 
 
-def _check_attribute_types(entity: Entity, image: Mapping[str, Any]) -> None:
-    for name, expected in ENTITY_ATTRIBUTES[entity].items():
-        value = image.get(name)
-        if value is not None and not isinstance(value, expected):
-            raise PoisonRecord(f"{entity} attribute {name!r} must be {expected.__name__}, got {value!r}")
+def _check_types(where: str, raw_image: Mapping[str, Any], expected: Mapping[str, str]) -> None:
+    """Each named attribute, when present and not NULL, must hold the DynamoDB type given ("S", "N", ...)."""
+    for name, type_code in expected.items():
+        value = raw_image.get(name)
+        actual = str(next(iter(value))) if isinstance(value, Mapping) and len(value) == 1 else ""
+        if value is None or actual == "NULL" or actual == type_code:
+            continue
+        actual_name = f"{DYNAMODB_TYPES[actual]} ({actual})" if actual in DYNAMODB_TYPES else repr(value)
+        raise (WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord)(
+            f"{where} attribute {name!r} must be a DynamoDB {DYNAMODB_TYPES[type_code]} ({type_code}), "
+            f"got {actual_name}"
+        )
 
 
-def _version(image: Mapping[str, Any]) -> int:
+def _check_advances(old_image: Mapping[str, Any], new_image: Mapping[str, Any]) -> None:
+    """A MODIFY must rank its new image above its old one: same generation and a higher version, or a later
+    generation (an item put over an older one). DynamoDB writes no stream record for a write that changes nothing
+    (DynamoDB developer guide, "Change data capture for DynamoDB Streams"), so equal images never arrive here."""
+    old_generation, new_generation = _generation(old_image), _generation(new_image)
+    if new_generation < old_generation:
+        raise WriterContractViolation(
+            f"created_at went back: old {old_image.get('created_at')!r}, new {new_image.get('created_at')!r}"
+        )
+    old_version, new_version = _version(old_image, "OldImage"), _version(new_image)
+    if new_generation == old_generation and new_version <= old_version:
+        raise WriterContractViolation(f"version did not advance: old {old_version}, new {new_version}")
+
+
+def _version(image: Mapping[str, Any], image_name: str = "item") -> int:
     version = image.get("version")
     if not isinstance(version, Decimal) or version != version.to_integral_value() or version < 1:
-        raise PoisonRecord(f"the item's version must be a whole number >= 1, got {version!r}")
+        owner = "the item" if image_name == "item" else f"the {image_name}"
+        raise WriterContractViolation(f"{owner}'s version must be a whole number >= 1, got {version!r}")
     return int(version)
 
 
@@ -242,5 +291,5 @@ def _moment(image: Mapping[str, Any], name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(raw)
     except (TypeError, ValueError):
-        raise PoisonRecord(f"the item's {name} {raw!r} is not an ISO-8601 time") from None
+        raise WriterContractViolation(f"the item's {name} {raw!r} is not an ISO-8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -2,8 +2,10 @@
 
 A batch is decoded record by record, projected as a whole (coalesced per trip), and then handed to Powertools'
 `BatchProcessor`, which turns the records that must be retried into `batchItemFailures`. Every record ends in one
-of: applied, coalesced, stale, irrelevant (all counted), parked in the DLQ with its reason (poison), or reported
-as a batch item failure so Lambda delivers it again.
+of: applied, coalesced, stale, irrelevant (all counted), parked in the DLQ with its reason (poison; writer-contract
+violations are counted apart too), or reported as a batch item failure so Lambda delivers it again, even when every
+record of the batch fails. What the fold found it could not order (`projection.Finding`) is logged as a WARNING and
+counted (`ChangesAmbiguous`, `WriterContractViolations`).
 """
 
 from __future__ import annotations
@@ -30,17 +32,28 @@ from services.trip.changes import (
     Source,
     SourcePosition,
     TripChange,
+    WriterContractViolation,
     decode_kinesis_record,
     decode_stream_record,
 )
 from services.trip.config import projector_settings
-from services.trip.projector import ProjectionFailure, Projector
+from services.trip.projection import Finding
+from services.trip.projector import BatchProjection, ProjectionFailure, Projector
 
 logger = Logger()
 metrics = Metrics()
 
 IRRELEVANT = "irrelevant"
 POISON = "poison"
+CONTRACT_VIOLATION = "contract-violation"  # poison too: parked, and counted apart (WriterContractViolations)
+
+
+_FINDINGS = {
+    Finding.AMBIGUOUS: "a write and a removal of the same version seen in the same second: the removal wins, but "
+    "the item may have been put back within that second (check TripTable; write it with version + 1 to project it)",
+    Finding.WENT_BACK: "applied over an older version the stream saw later: the item went back to an older version "
+    "(writer contract; check TripTable and write the item with a version above this one)",
+}
 
 
 class RecordNotProjected(RuntimeError):
@@ -78,7 +91,8 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
         try:
             change = binding.decode(record)
         except PoisonRecord as poison:
-            verdicts[id(record)] = _park(dead_letters, binding, record, poison.reason, context, retry)
+            verdict = _park(dead_letters, binding, record, poison.reason, context, retry)
+            verdicts[id(record)] = _poison_kind(verdict, isinstance(poison, WriterContractViolation))
             continue
         if change is None:
             verdicts[id(record)] = IRRELEVANT
@@ -86,27 +100,35 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
             changes.append((record, change))
 
     projection = projector.project([change for _, change in changes])
-    for (record, change), result in zip(changes, projection.results, strict=True):
+    findings: dict[int, Finding] = {}  # id(raw record) -> what the fold reported about it
+    for index, ((record, change), result) in enumerate(zip(changes, projection.results, strict=True)):
         if isinstance(result, ProjectionFailure) and not result.retryable:
-            verdicts[id(record)] = _park(dead_letters, binding, record, result.reason, context, retry, change)
+            verdict = _park(dead_letters, binding, record, result.reason, context, retry, change)
+            verdicts[id(record)] = _poison_kind(verdict, result.contract_violation)
         elif isinstance(result, ProjectionFailure):
             retry.add(id(record))
             verdicts[id(record)] = result.reason
             _log_record("warning", "change will be retried", binding, change.position, change.trip_id, result.reason)
+        elif index in projection.findings:
+            verdicts[id(record)], findings[id(record)] = result.value, projection.findings[index]
+            reason = _FINDINGS[findings[id(record)]]
+            _log_record("warning", f"change {result.value}", binding, change.position, change.trip_id, reason)
         else:
             verdicts[id(record)] = result.value
             _log_record("debug", f"change {result.value}", binding, change.position, change.trip_id)
 
-    _count(binding, verdicts, retry, projection.writes, projection.conflicts)
+    _count(binding, verdicts, retry, list(findings.values()), projection)
 
     def settle(record: Any) -> None:
         if id(record.raw_event) in retry:
             raise RecordNotProjected(verdicts[id(record.raw_event)])
 
+    # Not raising when every record failed: a BatchProcessingError is a function error (Errors alarm, bisection of
+    # a batch that only needs redelivery), while the item failures alone make Lambda retry from the first of them.
     return process_partial_response(
         event=dict(event),
         record_handler=settle,
-        processor=BatchProcessor(binding.event_type),
+        processor=BatchProcessor(binding.event_type, raise_on_entire_batch_failure=False),
         context=context,
     )
 
@@ -142,6 +164,10 @@ def _park(
     return POISON
 
 
+def _poison_kind(verdict: str, contract_violation: bool) -> str:
+    return CONTRACT_VIOLATION if contract_violation and verdict == POISON else verdict
+
+
 def _position_of(binding: SourceBinding, record: Mapping[str, Any]) -> SourcePosition:
     """Best-effort position of a record that did not decode."""
     inner = record.get("kinesis") if binding.source is Source.KINESIS else record.get("dynamodb")
@@ -172,17 +198,40 @@ def _log_record(
     )
 
 
-def _count(binding: SourceBinding, verdicts: dict[int, str], retry: set[int], writes: int, conflicts: int) -> None:
+def _count(
+    binding: SourceBinding,
+    verdicts: dict[int, str],
+    retry: set[int],
+    findings: list[Finding],
+    projection: BatchProjection,
+) -> None:
     metrics.add_dimension(name="source", value=binding.source.value)
     tally: dict[str, int] = {}
     for key, verdict in verdicts.items():
         name = "retried" if key in retry else verdict
         tally[name] = tally.get(name, 0) + 1
+    ambiguous = findings.count(Finding.AMBIGUOUS)
+    parked_violations = tally.pop(CONTRACT_VIOLATION, 0)  # parked like any poison record, and counted apart
+    if parked_violations:
+        tally[POISON] = tally.get(POISON, 0) + parked_violations
+    # and the changes applied over an older version the stream saw later (that one broke the contract)
+    violations = parked_violations + findings.count(Finding.WENT_BACK)
     for name in ("applied", "coalesced", "stale", IRRELEVANT, POISON, "retried"):
         metrics.add_metric(name=f"Changes{name.capitalize()}", unit=MetricUnit.Count, value=tally.get(name, 0))
-    metrics.add_metric(name="DocumentWrites", unit=MetricUnit.Count, value=writes)
-    metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=conflicts)
-    logger.info("batch projected", extra={"source": binding.source.value, "records": len(verdicts), **tally})
+    metrics.add_metric(name="ChangesAmbiguous", unit=MetricUnit.Count, value=ambiguous)
+    metrics.add_metric(name="WriterContractViolations", unit=MetricUnit.Count, value=violations)
+    metrics.add_metric(name="DocumentWrites", unit=MetricUnit.Count, value=projection.writes)
+    metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=projection.conflicts)
+    logger.info(
+        "batch projected",
+        extra={
+            "source": binding.source.value,
+            "records": len(verdicts),
+            "writer_contract_violations": violations,
+            Finding.AMBIGUOUS.value: ambiguous,
+            **tally,
+        },
+    )
 
 
 def lambda_handler_for(source: Source) -> Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]:

@@ -12,9 +12,9 @@ on a conflict, and a failure that concerns only that trip's records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.trip.adapters.search_documents import (
     BATCH_GET_LIMIT,
@@ -24,7 +24,7 @@ from services.trip.adapters.search_documents import (
     TransientStoreError,
 )
 from services.trip.changes import TripChange
-from services.trip.projection import Outcome, SearchDocument, fold
+from services.trip.projection import Finding, Outcome, SearchDocument, fold
 
 MAX_CONFLICT_RETRIES = 8
 
@@ -35,6 +35,7 @@ class ProjectionFailure:
 
     reason: str
     retryable: bool
+    contract_violation: bool = False  # the writer broke the writer contract (docs/WRITER-CONTRACT.md)
 
 
 Result = Outcome | ProjectionFailure
@@ -45,6 +46,7 @@ class BatchProjection:
     results: tuple[Result, ...]  # one per change, in the order given
     writes: int
     conflicts: int
+    findings: Mapping[int, Finding] = field(default_factory=dict)  # index of a change -> what the fold reported
 
 
 class Projector:
@@ -71,13 +73,15 @@ class Projector:
             for trip_id, indexes in by_trip.items()
         }
         writes = conflicts = 0
+        findings: dict[int, Finding] = {}
         for trip_id, indexes in by_trip.items():
-            trip_results, trip_writes, trip_conflicts = projections[trip_id].result()
-            writes += trip_writes
-            conflicts += trip_conflicts
-            for index, result in zip(indexes, trip_results, strict=True):
+            trip = projections[trip_id].result()
+            writes += trip.writes
+            conflicts += trip.conflicts
+            findings.update((indexes[i], finding) for i, finding in trip.findings.items())
+            for index, result in zip(indexes, trip.results, strict=True):
                 results[index] = result
-        return BatchProjection(tuple(r for r in results if r is not None), writes, conflicts)
+        return BatchProjection(tuple(r for r in results if r is not None), writes, conflicts, findings)
 
     def _load(self, trip_ids: Iterable[str]) -> dict[str, SearchDocument]:
         ids = sorted(trip_ids)
@@ -87,23 +91,35 @@ class Projector:
             stored.update(found)
         return stored
 
-    def _project_trip(self, document: SearchDocument, changes: list[TripChange]) -> tuple[Sequence[Result], int, int]:
+    def _project_trip(self, document: SearchDocument, changes: list[TripChange]) -> BatchProjection:
+        """The projection of one trip's changes: a REJECTED change (writer contract) is a failure that retries
+        cannot fix, so the consumer parks it; the trip's other changes are written as usual."""
         writes = 0
         for conflicts in range(MAX_CONFLICT_RETRIES):
             folded = fold(document, changes)
-            outcomes = [outcome for _, outcome in folded.outcomes]
-            if not folded.changed:
-                return outcomes, writes, conflicts
+            outcomes = tuple(
+                ProjectionFailure(folded.reasons[index], retryable=False, contract_violation=True)
+                if outcome is Outcome.REJECTED
+                else outcome
+                for index, (_, outcome) in enumerate(folded.outcomes)
+            )
             try:
-                writes += 1
-                self.documents.save(folded.document, self.tombstone_ttl_seconds)
-                return outcomes, writes, conflicts
+                if folded.changed:
+                    writes += 1
+                    self.documents.save(folded.document, self.tombstone_ttl_seconds)
+                return BatchProjection(outcomes, writes, conflicts, folded.findings)
             except DocumentConflict as conflict:
                 document = conflict.current
             except TransientStoreError as error:
-                return [ProjectionFailure(str(error), retryable=True)] * len(changes), writes, conflicts
+                return self._failed(changes, ProjectionFailure(str(error), retryable=True), writes, conflicts)
             except PermanentStoreError as error:
-                reason = f"the search document cannot be written: {error}"
-                return [ProjectionFailure(reason, retryable=False)] * len(changes), writes, conflicts
-        reason = f"trip {document.trip_id}: still conflicting after {MAX_CONFLICT_RETRIES} attempts"
-        return [ProjectionFailure(reason, retryable=True)] * len(changes), writes, MAX_CONFLICT_RETRIES
+                failure = ProjectionFailure(f"the search document cannot be written: {error}", retryable=False)
+                return self._failed(changes, failure, writes, conflicts)
+        failure = ProjectionFailure(
+            f"trip {document.trip_id}: still conflicting after {MAX_CONFLICT_RETRIES} attempts", retryable=True
+        )
+        return self._failed(changes, failure, writes, MAX_CONFLICT_RETRIES)
+
+    @staticmethod
+    def _failed(changes: list[TripChange], failure: ProjectionFailure, writes: int, conflicts: int) -> BatchProjection:
+        return BatchProjection((failure,) * len(changes), writes, conflicts)
