@@ -13,11 +13,15 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.projection import Pipeline
+from infra.lambda_function import METRICS_NAMESPACE
+from infra.projection import PROJECTION_SERVICE, Pipeline
 
 # A healthy consumer stays seconds behind its stream; a minute for five minutes running means it is stuck.
 ITERATOR_AGE_THRESHOLD_MS = 60_000
 ITERATOR_AGE_MINUTES = 5
+# Freshness: 99 of 100 applied changes searchable within 30 s of their write, or the alarm, for five minutes running.
+FRESHNESS_P99_THRESHOLD_MS = 30_000
+FRESHNESS_MINUTES = 5
 ONE_MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
 # Every operation the projection and the search API issue against TripSearchTable.
@@ -62,6 +66,16 @@ class Monitoring(Construct):
                 evaluation_periods=ITERATOR_AGE_MINUTES,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
+            cw.Alarm(
+                self,
+                f"{name}FreshnessAlarm",
+                alarm_description=f"{pipeline.title}: the p99 age of the changes {name} applies exceeds 30 s",
+                metric=_change_age(pipeline, "p99"),
+                threshold=FRESHNESS_P99_THRESHOLD_MS,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=FRESHNESS_MINUTES,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
             self._errors_alarm(pipeline.consumer, f"{pipeline.title}: {name} failed whole invocations")
         self._errors_alarm(search_function, "SearchTrips failed requests (API 5xx)")
 
@@ -86,6 +100,15 @@ class Monitoring(Construct):
         )
         dashboard.add_widgets(
             *(_graph(f"{p.title}: iterator age (ms, max)", [_iterator_age(p.consumer)]) for p in pipelines)
+        )
+        dashboard.add_widgets(
+            *(
+                _graph(
+                    f"{p.title}: freshness, age of applied changes (ms)",
+                    [_change_age(p, "p50"), _change_age(p, "p99")],
+                )
+                for p in pipelines
+            )
         )
         dashboard.add_widgets(*(_graph(f"{p.title}: duration (ms)", [p.consumer.metric_duration()]) for p in pipelines))
         dashboard.add_widgets(
@@ -118,6 +141,17 @@ class Monitoring(Construct):
 
 def _iterator_age(consumer: lambda_.IFunction) -> cw.Metric:
     return consumer.metric("IteratorAge", statistic="Maximum", period=ONE_MINUTE)
+
+
+def _change_age(pipeline: Pipeline, statistic: str) -> cw.Metric:
+    """The consumer's `ChangeAge` (ms): write to searchable, one value per applied change (consumer._count)."""
+    return cw.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name="ChangeAge",
+        dimensions_map={"service": PROJECTION_SERVICE, "source": pipeline.source},
+        statistic=statistic,
+        period=ONE_MINUTE,
+    )
 
 
 def _graph(title: str, metrics: Sequence[cw.IMetric]) -> cw.GraphWidget:

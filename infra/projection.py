@@ -20,7 +20,9 @@ from constructs import Construct
 from infra.lambda_function import FunctionFactory
 from infra.nag import acknowledge, arn_finding
 from infra.settings import StackSettings
+from services.trip.changes import Source
 
+PROJECTION_SERVICE = "trip-projection"  # POWERTOOLS_SERVICE_NAME: the consumers' `service` metric dimension
 BATCH_SIZE = 100
 BATCHING_WINDOW = Duration.seconds(1)
 # Bisection splits do not consume retries; 10 retries of the smallest failing batch then send its pointer to the DLQ.
@@ -36,6 +38,7 @@ class Pipeline:
 
     title: str
     consumer: lambda_.Function
+    source: str  # the consumers' `source` metric dimension (services.trip.changes.Source)
 
 
 class Projection(Construct):
@@ -98,7 +101,7 @@ class Projection(Construct):
                 "Projects TripTable's DynamoDB Streams records into TripSearchTable",
             )
             consumer.add_event_source(sources.DynamoEventSource(trip_table, **mapping_settings))
-            self.pipelines.append(Pipeline("DynamoDB Streams pipeline", consumer))
+            self.pipelines.append(Pipeline("DynamoDB Streams pipeline", consumer, Source.DYNAMODB_STREAMS.value))
         if settings.kinesis_pipeline:
             consumer = self._consumer(
                 "KinesisConsumer",
@@ -106,7 +109,7 @@ class Projection(Construct):
                 "Projects TripTable's changes from the Kinesis change stream into TripSearchTable",
             )
             consumer.add_event_source(sources.KinesisEventSource(change_stream, **mapping_settings))
-            self.pipelines.append(Pipeline("Kinesis pipeline", consumer))
+            self.pipelines.append(Pipeline("Kinesis pipeline", consumer, Source.KINESIS.value))
 
     def _consumer(self, construct_id: str, handler: str, description: str) -> lambda_.Function:
         consumer = self._functions.function(
@@ -114,7 +117,7 @@ class Projection(Construct):
             construct_id,
             handler=handler,
             description=description,
-            service="trip-projection",
+            service=PROJECTION_SERVICE,
             environment=self._environment,
         )
         # Read as well as write: a conditional update first reads the current document's versions.

@@ -542,3 +542,46 @@ def test_an_item_put_back_below_its_version_is_counted_when_its_copy_arrives_fir
     metrics = emitted_metrics(capsys)
     assert (metrics["WriterContractViolations"], metrics["ChangesPoison"], metrics["ChangesApplied"]) == (1, 0, 1)
     assert dlq_messages(dlq_url) == []
+
+
+def emitted(output: str, metric: str) -> list[tuple[dict[str, str], list[float]]]:
+    """The values of `metric` in the EMF documents printed, with each document's dimensions."""
+    found = []
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        if metric in document:
+            values = document[metric] if isinstance(document[metric], list) else [document[metric]]
+            found.append(({"service": document["service"], "source": document["source"]}, values))
+    return found
+
+
+@pytest.mark.parametrize(
+    "handler, to_record, source",
+    [
+        (stream_consumer.lambda_handler, f.stream_record, "dynamodb-streams"),
+        (kinesis_consumer.lambda_handler, f.kinesis_record, "kinesis"),
+    ],
+    ids=["dynamodb-streams", "kinesis"],
+)
+def test_each_applied_change_reports_its_age_per_source(
+    search_table: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    handler: Any,
+    to_record: Any,
+    source: str,
+) -> None:
+    # given two changes written 10 s and 9 s before the batch runs, and a duplicate of the first (stale)
+    monkeypatch.setattr(consumer, "_now", lambda: f.later(0) + timedelta(seconds=10))
+    flight = f.insert(f.flight("trip-001"), at=f.later(0))
+    hotel = f.insert(f.hotel("trip-001"), at=f.later(0) + timedelta(seconds=1))
+
+    response = handler(f.event(to_record(flight), to_record(hotel), to_record(flight)), CONTEXT)
+
+    # then one ChangeAge value (ms) per applied change, under the source's dimension
+    assert response == {"batchItemFailures": []}
+    assert emitted(capsys.readouterr().out, "ChangeAge") == [
+        ({"service": "trip-test", "source": source}, [10_000.0, 9_000.0])
+    ]

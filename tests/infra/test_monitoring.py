@@ -104,3 +104,32 @@ def test_dashboard_shows_the_two_pipelines_side_by_side(template: Template) -> N
         if widget["type"] == "text"
     }
     assert headers == {f"## {title}": (x, 0) for title, x in zip(CONSUMERS, (0, 12), strict=True)}
+
+
+@pytest.mark.parametrize("source", ["dynamodb-streams", "kinesis"])
+def test_each_pipeline_alarms_on_the_p99_age_of_the_changes_it_applies(synthesized: Synthesized, source: str) -> None:
+    synthesized.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "TripSaga",
+            "MetricName": "ChangeAge",
+            "Dimensions": [{"Name": "service", "Value": "trip-projection"}, {"Name": "source", "Value": source}],
+            "ExtendedStatistic": "p99",
+            "Period": 60,
+            "Threshold": 30_000,
+            "EvaluationPeriods": 5,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    )
+
+
+def test_dashboard_shows_each_pipelines_freshness(template: Template) -> None:
+    [dashboard] = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.loads(rendered_join(dashboard["Properties"]["DashboardBody"]))
+    freshness = {
+        widget["properties"]["title"]: [metric[-1]["stat"] for metric in widget["properties"]["metrics"]]
+        for widget in body["widgets"]
+        if "freshness" in widget["properties"].get("title", "")
+    }
+    assert freshness == {f"{title}: freshness, age of applied changes (ms)": ["p50", "p99"] for title in CONSUMERS}
