@@ -19,7 +19,7 @@ os.environ.update(
 from rich.console import Console
 from rich.table import Table
 
-from bench import cold_import
+from bench import cold_import, decode
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 
 LATENCY_S = 0.005  # an in-region round trip
@@ -45,6 +45,15 @@ def main() -> None:
             f"<= {goal}x",
         )
     console.print(table)
+
+    decoding = decode.measure(kinesis_batch(10_000).records)
+    decodes = Table(title=f"Decode CPU, a Kinesis batch of {decoding.records:,} records")
+    for column in ("plain decode ms", "consumer's decoder ms", "speed", "goal"):
+        decodes.add_column(column, justify="right")
+    decodes.add_row(
+        f"{decoding.plain_s * 1000:.0f}", f"{decoding.ours_s * 1000:.0f}", f"{decoding.speed:.2f}x", ">= 0.8x"
+    )
+    console.print(decodes)
 
     imports = Table(title="Cold import of a consumer handler, against boto3 + Powertools")
     for column in ("tracing", "floor ms", "consumer ms", "ratio", "goal"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import cold_import
+from bench import cold_import, decode
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 
 
@@ -23,3 +23,11 @@ def test_cold_import_benchmark_times_both_imports() -> None:
     figure = cold_import.measure(rounds=1)
 
     assert figure.floor_s > 0 and figure.consumer_s > 0
+
+
+def test_decode_benchmark_decodes_every_record_both_ways() -> None:
+    records = kinesis_batch(20).records
+
+    figure = decode.measure(records, rounds=1)
+
+    assert (figure.records, decode.plain_decode(records), decode.our_decode(records)) == (20, 20, 20)

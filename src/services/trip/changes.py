@@ -216,7 +216,7 @@ def _decode_change(
 
 
 def _as_mapping(value: Any, reason: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # the exact type first: the ABC check is slow
         raise PoisonRecord(reason)
     return value
 
@@ -226,9 +226,20 @@ def _image(change: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        return {key: _deserializer.deserialize(value) for key, value in _as_mapping(raw, "").items()}
+        return {key: _attribute_value(value) for key, value in _as_mapping(raw, "").items()}
     except (PoisonRecord, TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as error:
         raise PoisonRecord(f"{name} is not a DynamoDB item: {error!r}") from None
+
+
+def _attribute_value(value: Any) -> Any:
+    """One DynamoDB attribute value as Python: strings and numbers, nearly every value of a trip's items, taken
+    directly (a Decimal keeps all of a DynamoDB number's 38 digits); any other type through Powertools."""
+    if type(value) is dict and len(value) == 1:
+        if isinstance(text := value.get("S"), str):
+            return text
+        if isinstance(number := value.get("N"), str) and (decimal := Decimal(number)).is_finite():
+            return decimal
+    return _deserializer.deserialize(value)
 
 
 def _epoch_time(change: Mapping[str, Any], default_unit: int) -> datetime:
@@ -247,9 +258,9 @@ def _check_types(where: str, raw_image: Mapping[str, Any], expected: Mapping[str
     """Each named attribute, when present and not NULL, must hold the DynamoDB type given ("S", "N", ...)."""
     for name, type_code in expected.items():
         value = raw_image.get(name)
-        actual = str(next(iter(value))) if isinstance(value, Mapping) and len(value) == 1 else ""
-        if value is None or actual == "NULL" or actual == type_code:
+        if value is None or (type(value) is dict and len(value) == 1 and (type_code in value or "NULL" in value)):
             continue
+        actual = str(next(iter(value))) if isinstance(value, dict) and len(value) == 1 else ""
         actual_name = f"{DYNAMODB_TYPES[actual]} ({actual})" if actual in DYNAMODB_TYPES else repr(value)
         raise (WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord)(
             f"{where} attribute {name!r} must be a DynamoDB {DYNAMODB_TYPES[type_code]} ({type_code}), "
