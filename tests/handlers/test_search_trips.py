@@ -264,6 +264,24 @@ def test_token_of_another_search_is_a_400(first_page_token: str, other_search: d
     assert (status, body["parameter"]) == (400, "next_token")
 
 
+# Deeper than Python's recursion limit, and short enough for API Gateway's 10,240-byte request line.
+@pytest.mark.parametrize("payload", [b"[" * 2_000, b'{"":' * 1_200], ids=["arrays", "objects"])
+def test_token_of_json_nested_too_deep_is_a_400(search_table: Any, payload: bytes) -> None:
+    # json.loads raised RecursionError: a 500.
+    token = base64.urlsafe_b64encode(payload).decode()
+
+    status, body = search(status="CONFIRMED", next_token=token)
+
+    assert (status, body) == (
+        400,
+        {
+            "statusCode": 400,
+            "message": "invalid query parameter 'next_token': is not a token this API issued",
+            "parameter": "next_token",
+        },
+    )
+
+
 def test_token_may_change_the_page_size(first_page_token: str) -> None:
     _, body = search(status="CONFIRMED", limit="5", next_token=first_page_token)
 
