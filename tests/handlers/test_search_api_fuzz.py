@@ -76,12 +76,14 @@ def names_the_parameter(_: schemathesis.CheckContext, response: schemathesis.Res
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, names_the_parameter]
 
 
+TRIP_IDS = [f"trip-{n:02d}" for n in range(30)]
+
+
 @pytest.fixture
 def projected_trips(search_table: Any, dlq_url: str) -> Iterator[None]:
     """Trips the stream consumer projected: both statuses, a spread of departures, hotels that share prefixes."""
     changes = []
-    for n in range(30):
-        trip_id = f"trip-{n:02d}"
+    for n, trip_id in enumerate(TRIP_IDS):
         status = "CANCELLED" if n % 3 == 0 else "CONFIRMED"
         departure = f"2026-03-{1 + n % 28:02d}T{n % 24:02d}:00:00"
         changes.append(f.insert(f.flight(trip_id, status=status, departure_time=departure)))
@@ -158,3 +160,13 @@ def test_every_page_of_a_matching_search_is_as_described(
     projected_trips: None, criteria: dict[str, str], limit: int
 ) -> None:
     call_and_validate_every_page(SCHEMA["/trips/search"]["GET"].Case(query={**criteria, "limit": limit}))
+
+
+def test_every_projected_trip_is_answered_as_described(projected_trips: None) -> None:
+    for trip_id in TRIP_IDS:
+        response = (
+            SCHEMA["/trips/{trip_id}"]["GET"]
+            .Case(path_parameters={"trip_id": trip_id})
+            .call_and_validate(app=search_api, checks=CHECKS)
+        )
+        assert (response.status_code, response.json()["trip_id"]) == (200, trip_id)
