@@ -35,7 +35,8 @@ DESCRIPTION = search_trips.app.get_openapi_json_schema()
 SCHEMA = schemathesis.openapi.from_dict(json.loads(DESCRIPTION))
 # API Gateway's resources are the description's paths; a literal segment wins over a path parameter.
 RESOURCES = sorted(SCHEMA.raw_schema["paths"].items(), key=lambda resource: resource[0].count("{"))
-# Bounded for CI: each example is one moto query; a fixed seed makes a failure reproducible.
+# Bounded for CI: each example is one moto query; a fixed seed makes a failure reproducible. The examples share
+# one projected table: the API only reads it.
 FUZZ_SETTINGS = settings(
     max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
