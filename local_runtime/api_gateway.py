@@ -63,7 +63,7 @@ def local_api_url(url: str, stages: dict[str, str], endpoint_url: str) -> str | 
     return f"{endpoint_url}/restapis/{match['api_id']}/{stage}/_user_request_{match['rest'] or ''}"
 
 
-def _path_pattern(resource_path: str) -> re.Pattern[str]:
+def path_pattern(resource_path: str) -> re.Pattern[str]:
     pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(resource_path))
     return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern))
 
@@ -83,21 +83,21 @@ class RestApiServer:
         api_id, stage = route["api_id"], route["stage"]
         path = re.sub("/+", "/", route["path"] or "/")
         if stage not in {s["stageName"] for s in self._apigateway.get_stages(restApiId=api_id)["item"]}:
-            return _gateway_error(403, "Forbidden", "ForbiddenException")
+            return gateway_error(403, "Forbidden", "ForbiddenException")
         # A trailing slash selects the same resource; the event's path keeps it.
         found = self._find_method(api_id, path.rstrip("/") or "/", request.method)
         if found is None:  # what API Gateway answers for unknown routes
-            return _gateway_error(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+            return gateway_error(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
         resource, method, path_parameters = found
         integration = method.get("methodIntegration") or {}
         target = _LAMBDA_INTEGRATION.fullmatch(integration.get("uri", ""))
         if integration.get("type") != "AWS_PROXY" or target is None:
             unsupported = f"only Lambda proxy integrations are served locally, not {integration.get('type')}"
-            return _gateway_error(500, unsupported, "InternalServerErrorException")
-        event = _proxy_event(request, request_id, api_id, stage, path, resource, path_parameters)
+            return gateway_error(500, unsupported, "InternalServerErrorException")
+        event = proxy_event(request, request_id, api_id, stage, path, resource, path_parameters)
         log.info("%s %s -> %s", request.method, path, target["function"].split(":")[6])
         response = self._lambda.invoke(FunctionName=target["function"], Payload=json.dumps(event).encode())
-        return _http_response(response.get("FunctionError"), response["Payload"].read())
+        return http_response(response.get("FunctionError"), response["Payload"].read())
 
     def _find_method(
         self, api_id: str, path: str, http_method: str
@@ -105,7 +105,7 @@ class RestApiServer:
         resources = self._apigateway.get_resources(restApiId=api_id, limit=500, embed=["methods"])["items"]
         # Literal segments win over path parameters, as in API Gateway's route selection.
         for resource in sorted(resources, key=lambda r: r["path"].count("{")):
-            match = _path_pattern(resource["path"]).fullmatch(path)
+            match = path_pattern(resource["path"]).fullmatch(path)
             methods = resource.get("resourceMethods") or {}
             method = methods.get(http_method) or methods.get("ANY")
             if match and method is not None:
@@ -117,7 +117,7 @@ class RestApiServer:
         return None
 
 
-def _proxy_event(
+def proxy_event(
     request: Request,
     request_id: str,
     api_id: str,
@@ -126,6 +126,8 @@ def _proxy_event(
     resource: dict[str, Any],
     path_parameters: dict[str, str],
 ) -> dict[str, Any]:
+    """The REST (v1) Lambda proxy event of `request` on `resource` (its `id` and `path`); also the search API's fuzz
+    test serves requests with it."""
     now = time.time()
     body = request.get_data()
     text_body = body.decode("utf-8", errors="strict") if body and _is_text(body) else None
@@ -168,8 +170,8 @@ def _is_text(body: bytes) -> bool:
     return True
 
 
-def _http_response(function_error: str | None, payload: bytes) -> Response:
-    internal_error = _gateway_error(502, "Internal server error", "InternalServerErrorException")
+def http_response(function_error: str | None, payload: bytes) -> Response:
+    internal_error = gateway_error(502, "Internal server error", "InternalServerErrorException")
     if function_error:
         return internal_error
     try:
@@ -195,7 +197,7 @@ def _merged_headers(headers: dict[str, Any], multi_value_headers: dict[str, list
     return single + list(multi.values())
 
 
-def _gateway_error(status: int, message: str, error_type: str) -> Response:
+def gateway_error(status: int, message: str, error_type: str) -> Response:
     """An answer of API Gateway itself, in its shape (compact JSON body, ``x-amzn-ErrorType``)."""
     body = json.dumps({"message": message}, separators=(",", ":"))
     return Response(body, status=status, mimetype="application/json", headers={"x-amzn-ErrorType": error_type})

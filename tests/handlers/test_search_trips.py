@@ -14,6 +14,8 @@ from boto3.dynamodb.conditions import Key
 
 from services.trip import config, consumer, schema
 from services.trip.handlers import saga_steps, search_trips, stream_consumer
+from services.trip.search import page_token
+from services.trip.search.criteria import search_query
 from tests import factories as f
 
 CONTEXT: Any = f.LambdaContext()  # a stand-in: only the attributes Powertools reads
@@ -262,6 +264,72 @@ def test_token_of_another_search_is_a_400(first_page_token: str, other_search: d
     status, body = search(next_token=first_page_token, **other_search)
 
     assert (status, body["parameter"]) == (400, "next_token")
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("departure_time", ""),
+        ("departure_time", "2026-03-01T10:00:00" + "0" * 1006),
+        ("trip_id", ""),
+        ("trip_id", "é" * 1025),
+        ("trip_id", "trip-\ud800"),
+    ],
+    ids=["empty-sort-key", "sort-key-of-1025-bytes", "empty-partition-key", "partition-key-of-2050-bytes", "surrogate"],
+)
+def test_forged_token_holding_no_key_the_table_can_hold_is_a_400(search_table: Any, attribute: str, value: str) -> None:
+    # The digest is no secret: a forged token passes it. DynamoDB rejects such an ExclusiveStartKey (moto does not).
+    query = search_query(status="CONFIRMED", hotel_name=None, departure_from=None, departure_to=None)
+    position = {"trip_id": "trip-1", "flight_status": "CONFIRMED", "departure_time": "2026-03-01T10:00:00"}
+    token = page_token.encode(position | {attribute: value}, query)
+
+    status, body = search(status="CONFIRMED", next_token=token)
+
+    assert (status, body["message"]) == (
+        400,
+        "invalid query parameter 'next_token': was altered or belongs to a different search",
+    )
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    # 1,025 and 1,026 bytes; 96 bytes of U+FDFA, a ligature NFKC spells in 18 characters: 1,056 bytes in the key
+    ["g" * 1025, "é" * 513, "\ufdfa" * 32],
+    ids=["ascii", "two-byte", "ligature"],
+)
+def test_hotel_name_longer_than_any_index_key_is_a_400(search_table: Any, prefix: str) -> None:
+    status, body = search(hotel_name=prefix)
+
+    assert (status, body["message"]) == (
+        400,
+        "invalid query parameter 'hotel_name': is longer than any hotel name (1024 bytes in UTF-8)",
+    )
+
+
+def test_hotel_name_of_1024_bytes_is_searched(search_table: Any) -> None:
+    put_document(search_table, {"trip_id": "long-name", "hotel_name": "G" * 1024})
+
+    _, body = search(hotel_name="g" * 1024)
+
+    assert [trip["trip_id"] for trip in body["trips"]] == ["long-name"]
+
+
+# Deeper than Python's recursion limit, and short enough for API Gateway's 10,240-byte request line.
+@pytest.mark.parametrize("payload", [b"[" * 2_000, b'{"":' * 1_200], ids=["arrays", "objects"])
+def test_token_of_json_nested_too_deep_is_a_400(search_table: Any, payload: bytes) -> None:
+    # json.loads raised RecursionError: a 500.
+    token = base64.urlsafe_b64encode(payload).decode()
+
+    status, body = search(status="CONFIRMED", next_token=token)
+
+    assert (status, body) == (
+        400,
+        {
+            "statusCode": 400,
+            "message": "invalid query parameter 'next_token': is not a token this API issued",
+            "parameter": "next_token",
+        },
+    )
 
 
 def test_token_may_change_the_page_size(first_page_token: str) -> None:

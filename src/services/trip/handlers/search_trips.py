@@ -20,6 +20,9 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# pydantic (the OpenAPI description of the responses) needs this TypedDict before Python 3.12
+from typing_extensions import TypedDict
+
 from services.trip import exact_json
 from services.trip.config import search_settings
 from services.trip.search import page_token
@@ -41,31 +44,69 @@ def _reader() -> SearchTableReader:
     return SearchTableReader(boto3.resource("dynamodb").Table(search_settings().search_table_name))
 
 
-def _documented(model: Any, description: str) -> dict[int, OpenAPIResponse]:
-    """The OpenAPI description of a 200 whose body `exact_json` writes (so not Powertools' float conversion)."""
-    return {200: {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}}
+class ParameterError(TypedDict):
+    """The body of a 400: `parameter` names the rejected query or path parameter, `message` says why."""
+
+    statusCode: int
+    message: str
+    parameter: str
+
+
+class NotFound(TypedDict):
+    """The body of a 404."""
+
+    statusCode: int
+    message: str
+
+
+def _json(model: Any, description: str) -> OpenAPIResponse:
+    """An answer's OpenAPI description; 200 bodies are written by `exact_json` (not Powertools' float conversion)."""
+    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
+
+
+# Powertools also lists a 422 for its request validation: `_reject_invalid_request` answers those 400.
+REJECTED = _json(ParameterError, "A parameter is rejected: `parameter` names it, `message` says why")
 
 
 @app.get(
     SEARCH_PATH,
     summary="Search trips by flight status and departure range, or by hotel-name prefix",
-    responses=_documented(SearchResult, "One page of trips"),
+    responses={200: _json(SearchResult, "One page of trips"), 400: REJECTED},
 )
 def search_trips(
     status: Annotated[
-        str | None, Query(min_length=1, description="Flight status, CONFIRMED or CANCELLED, in any letter case")
+        str | None,
+        Query(
+            min_length=1,
+            description="Flight status, CONFIRMED or CANCELLED, in any letter case",
+            examples=["CONFIRMED", "cancelled"],
+        ),
     ] = None,
     hotel_name: Annotated[
         str | None,
-        Query(min_length=1, description="Hotel-name prefix, any case or Unicode spelling; excludes the others"),
+        Query(
+            min_length=1,
+            description="Hotel-name prefix, any case or Unicode spelling; excludes the others",
+            examples=["Grand", "hôtel"],
+        ),
     ] = None,
     departure_from: Annotated[
-        str | None, Query(alias="from", description="Earliest departure, ISO-8601 local date or date-time")
+        str | None,
+        Query(
+            alias="from",
+            description="Earliest departure, ISO-8601 local date or date-time",
+            examples=["2026-03-01", "2026-03-10T08:00"],
+        ),
     ] = None,
     departure_to: Annotated[
-        str | None, Query(alias="to", description="Latest departure; a date alone covers the whole day")
+        str | None,
+        Query(
+            alias="to",
+            description="Latest departure; a date alone covers the whole day",
+            examples=["2026-03-31", "2026-03-20T18:30:00"],
+        ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=100, description="Trips per page")] = 50,
+    limit: Annotated[int, Query(ge=1, le=100, description="Trips per page", examples=[5])] = 50,
     next_token: Annotated[str | None, Query(description="The previous page's next_token")] = None,
 ) -> Response[Any]:
     query = search_query(status=status, hotel_name=hotel_name, departure_from=departure_from, departure_to=departure_to)
@@ -77,7 +118,11 @@ def search_trips(
     return _ok(result)
 
 
-@app.get(TRIP_PATH, summary="One trip's search document", responses=_documented(TripView, "The trip"))
+@app.get(
+    TRIP_PATH,
+    summary="One trip's search document",
+    responses={200: _json(TripView, "The trip"), 400: REJECTED, 404: _json(NotFound, "No trip has this id")},
+)
 def get_trip(
     trip_id: Annotated[str, Path(description="The trip_id, percent-encoded or not (README: trip ids)")],
 ) -> Response[Any]:

@@ -27,7 +27,7 @@ def encode(position: Mapping[str, str], query: SearchQuery) -> str:
 def decode(token: str, query: SearchQuery) -> dict[str, str]:
     try:
         payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # json.loads recurses once per nested array or object
         raise InvalidSearchParameter(PARAMETER, "is not a token this API issued") from None
     position = payload.get("after") if isinstance(payload, dict) else None
     if not (
