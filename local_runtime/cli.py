@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+# On a terminal rich lays lines out for its width; piped (a log file, CI) it keeps each line whole.
+console = Console(soft_wrap=not sys.stdout.isatty())
 
 Host = Annotated[str, typer.Option(help="Address the endpoint listens on.")]
 Port = Annotated[int, typer.Option(help="Port of the one endpoint for every service (0: any free port).")]
@@ -106,12 +108,15 @@ def _fault_rates(throttle: float, crash: float, timeout: float) -> FaultRates:
 
 
 def _configure_logging(verbose: bool, log_console: Console = console) -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(message)s",
-        datefmt="[%X]",
-        handlers=[RichHandler(console=log_console, show_path=False, rich_tracebacks=True)],
-    )
+    """Rich's columns on a terminal; one plain, unwrapped line per record when piped (names and ARNs whole)."""
+    handler: logging.Handler
+    if log_console.is_terminal:
+        handler = RichHandler(console=log_console, show_path=False, rich_tracebacks=True)
+        handler.setFormatter(logging.Formatter("%(message)s", datefmt="[%X]"))
+    else:
+        handler = logging.StreamHandler(log_console.file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     logging.getLogger("local_runtime").setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -206,7 +211,8 @@ def soak(
 
     Exits 1 if the live search table differs from a rebuild from TripTable, or any other check fails.
     """
-    _configure_logging(verbose, Console(stderr=True))  # stdout is the report (or the JSON document)
+    # stdout is the report (or the JSON document)
+    _configure_logging(verbose, Console(stderr=True, soft_wrap=not sys.stderr.isatty()))
     if not verbose:
         logging.getLogger("local_runtime").setLevel(logging.WARNING)
     raise typer.Exit(code=run_soak(sagas, seed, state_dir, console, json_output))
