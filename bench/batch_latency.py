@@ -97,6 +97,8 @@ class AnsweredDynamoDB:
     ANSWERS: dict[str, dict[str, Any]] = {
         "BatchGetItem": {"Responses": {SEARCH_TABLE: []}, "UnprocessedKeys": {}},
         "PutItem": {},
+        "UpdateItem": {},
+        "BatchWriteItem": {"UnprocessedItems": {}},
     }
 
     def __init__(self) -> None:

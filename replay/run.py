@@ -22,7 +22,7 @@ from replay.stack import Connection, StackResources, kinesis_consumer, stream_ar
 from replay.tally import RunSummary, Tally
 from replay.verify import Difference, Verification, compare, scan_views
 from replay.window import Pacing, Window, WindowReader
-from replay.writers import LiveWriter, RebuildWriter
+from replay.writers import REBUILD_WRITE_CONFIG, LiveWriter, RebuildWriter
 from services.trip.adapters.search_documents import SearchDocuments
 
 CHECKPOINT_EVERY_SECONDS = 10.0
@@ -101,7 +101,9 @@ def replay_run(
     scanner = connection.client(
         "dynamodb"
     )  # the resource's client turns items into Python values: the decoders want AWS's
-    dynamodb_requests, kinesis_requests = RequestCounter(dynamodb.meta.client, scanner), RequestCounter(kinesis)
+    rebuild_writes = connection.client("dynamodb", REBUILD_WRITE_CONFIG)
+    dynamodb_requests = RequestCounter(dynamodb.meta.client, scanner, rebuild_writes)
+    kinesis_requests = RequestCounter(kinesis)
 
     plan = _plan_target(dynamodb.meta.client, resources, request)
     arn, retention_hours = stream_arn(connection, resources.change_stream)
@@ -123,7 +125,7 @@ def replay_run(
     writer: LiveWriter | RebuildWriter = (
         RebuildWriter(
             documents,
-            dynamodb,
+            rebuild_writes,
             ttl,
             target_may_hold_documents=not plan.create_target or bool(plan.resumed_shards),
             dry_run=plan.dry_run,

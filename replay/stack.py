@@ -47,17 +47,19 @@ class Connection:
             )
         return session
 
-    def client(self, service: str) -> Any:
-        return self._make(self.session.client, service)
+    def client(self, service: str, config: Config | None = None) -> Any:
+        """A boto3 client; `config` is merged over the tool's own client configuration."""
+        return self._make(self.session.client, service, config)
 
     def resource(self, service: str) -> Any:
         """A boto3 resource (Python values in and out), where a client's AWS-typed values are not wanted."""
         return self._make(self.session.resource, service)
 
-    def _make(self, make: Any, service: str) -> Any:
+    def _make(self, make: Any, service: str, config: Config | None = None) -> Any:
         with aws_errors(f"connecting to {service}"):
             try:
-                return make(service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
+                merged = _CLIENT_CONFIG.merge(config) if config else _CLIENT_CONFIG
+                return make(service, endpoint_url=self.endpoint_url, config=merged)
             except ValueError as error:  # botocore: "Invalid endpoint: ..." from an AWS_ENDPOINT_URL_<SERVICE>
                 raise BadInput(f"{error}: check --endpoint-url and the AWS_ENDPOINT_URL* variables") from None
 

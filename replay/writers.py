@@ -3,7 +3,8 @@
 - `LiveWriter`: into the live search table, page by page, through the consumers' `Projector`: version-gated,
   conditional writes, so it is safe while the consumers run.
 - `RebuildWriter`: into a table of its own: folds each trip's history in memory and writes whole documents with
-  `BatchWriteItem` (25 per request) when the run checkpoints, instead of one request per change.
+  `BatchWriteItem` (25 per request, the requests overlapping) when the run checkpoints, instead of one request
+  per change.
 
 With `dry_run`, both read and fold exactly as they would, and write nothing.
 """
@@ -12,7 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.config import Config
 
 from replay.errors import ReplayError, aws_errors
 from services.trip.adapters.search_documents import SearchDocuments, TransientStoreError
@@ -21,6 +26,16 @@ from services.trip.projection import Outcome, SearchDocument, fold, to_item
 from services.trip.projector import ProjectionFailure, Projector
 
 _LIVE_RETRIES = 4
+# The rebuild's writes: whole documents made by `to_item` and serialized by boto3's TypeSerializer, which DynamoDB
+# validates itself. Botocore's client-side validation of 25 documents a request, and a resource's copy and
+# transform of them, took more than half of the rebuild's write CPU (cProfile, `make bench`).
+REBUILD_WRITE_CONFIG = Config(parameter_validation=False)
+_serializer = TypeSerializer()
+BATCH_WRITE_LIMIT = 25  # put requests per BatchWriteItem (AWS DynamoDB API reference)
+# UnprocessedItems are what DynamoDB could not write for lack of capacity: back off (0.05 s doubling, at most 2 s)
+_UNPROCESSED_RETRIES = 10
+_UNPROCESSED_BACKOFF_SECONDS = 0.05
+_UNPROCESSED_BACKOFF_CAP_SECONDS = 2.0
 
 
 def _by_trip(changes: Iterable[TripChange]) -> dict[str, list[TripChange]]:
@@ -90,10 +105,13 @@ class LiveWriter:
 
 
 class RebuildWriter:
+    """`documents` reads what the target may already hold; `writes` is a DynamoDB client made with
+    `REBUILD_WRITE_CONFIG`, whose connection pool sets how many BatchWriteItem requests are in flight."""
+
     def __init__(
         self,
         documents: SearchDocuments,
-        dynamodb: Any,
+        writes: Any,
         tombstone_ttl_seconds: int,
         *,
         target_may_hold_documents: bool,
@@ -101,7 +119,7 @@ class RebuildWriter:
         max_cached: int = 200_000,
     ) -> None:
         self.documents = documents
-        self.table = dynamodb.Table(documents.table_name)
+        self.client = writes  # thread-safe
         self.tombstone_ttl_seconds = tombstone_ttl_seconds
         # A table created by this run holds nothing we did not write; one that existed (or a resumed run) may.
         self.target_may_hold_documents = target_may_hold_documents
@@ -110,6 +128,8 @@ class RebuildWriter:
         self.cached: dict[str, SearchDocument] = {}
         self.dirty: set[str] = set()
         self.documents_written = 0
+        # as many requests in flight as the client's connection pool holds
+        self._threads = ThreadPoolExecutor(self.client.meta.config.max_pool_connections, thread_name_prefix="rebuild")
 
     def project(self, changes: Sequence[TripChange]) -> list[Outcome]:
         grouped = _by_trip(changes)
@@ -126,17 +146,42 @@ class RebuildWriter:
         return [outcomes[id(change)] for change in changes]
 
     def flush(self) -> None:
-        """Write every document changed since the last flush, whole, in batches of 25."""
+        """Write every document changed since the last flush, whole, 25 per BatchWriteItem, the requests
+        overlapping (at most the write client's pool in flight). Returns once every write has landed, so
+        a checkpoint saved after it covers them; raises `ReplayError` if any could not be written."""
         if not self.dry_run and self.dirty:
-            doing = f"writing rebuilt documents into {self.documents.table_name}"
-            # the batch writer sends 25 puts a request and resends the unprocessed ones itself
-            with aws_errors(doing), self.table.batch_writer() as batch:
-                for trip_id in sorted(self.dirty):
-                    document = self.cached[trip_id]
-                    document.revision += 1
-                    batch.put_item(Item=to_item(document, self.tombstone_ttl_seconds))
+            items = []
+            for trip_id in sorted(self.dirty):
+                document = self.cached[trip_id]
+                document.revision += 1
+                items.append(to_item(document, self.tombstone_ttl_seconds))
+            requests = [items[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(items), BATCH_WRITE_LIMIT)]
+            writes = [self._threads.submit(self._write, request) for request in requests]
+            wait(writes)  # all of them, even after a failure: none is still writing when the error is raised
+            with aws_errors(f"writing rebuilt documents into {self.documents.table_name}"):
+                for write in writes:
+                    write.result()
         self.documents_written += len(self.dirty)
         self.dirty.clear()
         if len(self.cached) > self.max_cached:  # bound memory: what was flushed can be read back from the table
             self.cached.clear()
             self.target_may_hold_documents = True
+
+    def _write(self, items: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem, then its UnprocessedItems again with backoff until none is left."""
+        table_name = self.documents.table_name
+        puts = [
+            {"PutRequest": {"Item": {name: _serializer.serialize(value) for name, value in item.items()}}}
+            for item in items
+        ]
+        request: dict[str, Any] = {table_name: puts}
+        for retry in range(_UNPROCESSED_RETRIES + 1):
+            if retry:
+                time.sleep(min(_UNPROCESSED_BACKOFF_SECONDS * 2 ** (retry - 1), _UNPROCESSED_BACKOFF_CAP_SECONDS))
+            request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if not request:
+                return
+        raise ReplayError(
+            f"writing rebuilt documents into {table_name}: {len(request[table_name])} still unprocessed after "
+            f"{_UNPROCESSED_RETRIES} retries (the table is throttled: run the same command again later)"
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import cold_import, decode
+from bench import cold_import, decode, rebuild
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 
 
@@ -31,3 +31,13 @@ def test_decode_benchmark_decodes_every_record_both_ways() -> None:
     figure = decode.measure(records, rounds=1)
 
     assert (figure.records, decode.plain_decode(records), decode.our_decode(records)) == (20, 20, 20)
+
+
+def test_rebuild_benchmark_writes_25_documents_a_request_and_the_baseline_one_a_change() -> None:
+    figure = rebuild.measure(changes=400, latency_s=0.001, rounds=1, per_record_rounds=1)
+
+    assert (figure.changes, figure.trips) == (400, 75)
+    assert figure.per_record.requests == 400  # one UpdateItem per change
+    assert figure.rebuild.requests == 3  # 75 documents, 25 per BatchWriteItem, nothing read from a new table
+    assert figure.fewer_requests == 400 / 3
+    assert figure.per_record.seconds > 400 * 0.001  # at least its round trips, one after another

@@ -8,18 +8,15 @@ records, and DynamoDB write requests are counted on the wire (botocore's before-
 
 from __future__ import annotations
 
-import contextlib
-import random
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from bench.saga import per_record_baseline, saga_workload
 from services.trip import config, consumer
-from services.trip.changes import decode_stream_record
 from services.trip.handlers import stream_consumer
 from tests import factories as f
 
@@ -43,53 +40,6 @@ def write_requests(search_table: Any, dlq_url: str) -> Iterator[Counter[str]]:
     consumer._adapters.cache_clear()
     config.projector_settings.cache_clear()
     boto3.DEFAULT_SESSION = None
-
-
-def saga_workload(trips: int, seed: int = 7) -> list[f.Change]:
-    rng = random.Random(seed)
-    timeline: list[f.Change] = []
-    for n in range(trips):
-        trip_id = f"trip-{n:03d}"
-        clock = f.T0 + timedelta(seconds=n * 4)
-
-        def at(step: int, clock: Any = clock) -> Any:
-            return clock + timedelta(seconds=step * 3 + rng.random())
-
-        flight, hotel = f.flight(trip_id), f.hotel(trip_id)
-        timeline += [f.insert(flight, at(0)), f.insert(hotel, at(1))]
-        if rng.random() < 0.5:  # the traveller changes flight before paying
-            rebooked = {**flight, "version": flight["version"] + 1, "flight_number": "NH005"}
-            timeline.append(f.modify(flight, rebooked, at(2)))
-            flight = rebooked
-        if rng.random() < 0.5:  # and upgrades the room
-            upgraded = {**hotel, "version": hotel["version"] + 1, "hotel_name": "Grand Hotel Tokyo Suites"}
-            timeline.append(f.modify(hotel, upgraded, at(2)))
-            hotel = upgraded
-        if n % 3 == 0:  # payment rejected: compensate in reverse
-            refunded = f.payment(trip_id, status="REFUNDED")
-            timeline += [f.insert(refunded, at(3))]
-            for step, old in enumerate((hotel, flight), start=4):
-                timeline.append(f.modify(old, {**old, "version": old["version"] + 1, "status": "CANCELLED"}, at(step)))
-        else:
-            pending = f.payment(trip_id, status="PENDING")
-            timeline += [f.insert(pending, at(3)), f.modify(pending, {**pending, "version": 2}, at(4))]
-    return sorted(timeline, key=lambda change: change.at)
-
-
-def per_record_baseline(records: list[dict[str, Any]], table: Any) -> None:
-    """The seed's projector, made version-safe: one conditional UpdateItem per record."""
-    for record in records:
-        change = decode_stream_record(record)
-        assert change is not None
-        status_field = f"{change.entity.lower()}_status"
-        with contextlib.suppress(table.meta.client.exceptions.ConditionalCheckFailedException):
-            table.update_item(
-                Key={"trip_id": change.trip_id},
-                UpdateExpression="SET #status = :status, #version = :version",
-                ConditionExpression="attribute_not_exists(#version) OR #version < :version",
-                ExpressionAttributeNames={"#status": status_field, "#version": f"{change.entity.lower()}_version"},
-                ExpressionAttributeValues={":status": change.image["status"], ":version": change.version},
-            )
 
 
 def test_projection_writes_at_most_a_third_of_the_per_record_requests(
