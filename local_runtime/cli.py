@@ -18,10 +18,14 @@ from local_runtime.faults import FaultRates
 from local_runtime.kinesis_destination import DeliveryFaults
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
 from local_runtime.soak import DEFAULT_SEED, run_soak
+from replay.options import OperatorErrors, help_without_command
 
+# One `error: ...` line and exit 2 for every usage mistake, as the replay tool answers them (one piece of code).
 app = typer.Typer(
     help="Run TripSagaStack locally: an embedded AWS emulator with the synthesized CDK stack deployed into it.",
-    no_args_is_help=True,
+    cls=OperatorErrors,
+    invoke_without_command=True,
+    callback=help_without_command,
     add_completion=False,
 )
 # On a terminal rich lays lines out for its width; piped (a log file, CI) it keeps each line whole.

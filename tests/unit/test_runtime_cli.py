@@ -1,0 +1,54 @@
+"""`python -m local_runtime`: every usage mistake is one `error:` line naming the option, exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    return subprocess.run(
+        [sys.executable, "-m", "local_runtime", *arguments], capture_output=True, text=True, env=environment, cwd=ROOT
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "line"),
+    [
+        (
+            ["up", "--kinesis-duplicates", "2"],
+            "error: Invalid value for '--kinesis-duplicates': Input should be less than or equal to 1 "
+            "(see python -m local_runtime up --help)",
+        ),
+        (
+            ["up", "--port", "abc"],
+            "error: Invalid value for '--port': Input should be a valid integer, unable to parse string as an "
+            "integer (see python -m local_runtime up --help)",
+        ),
+        (["up", "--nope"], "error: No such option: --nope (see python -m local_runtime up --help)"),
+        (
+            ["soak", "--sagas", "0"],
+            "error: Invalid value for '--sagas': Input should be greater than or equal to 1 "
+            "(see python -m local_runtime soak --help)",
+        ),
+        (["bogus"], "error: No such command 'bogus'. (see python -m local_runtime --help)"),
+    ],
+)
+def test_a_usage_mistake_is_one_error_line_and_exit_2(arguments: list[str], line: str) -> None:
+    answer = run(*arguments)
+
+    assert (answer.returncode, answer.stderr.splitlines(), answer.stdout) == (2, [line], "")
+
+
+def test_no_command_prints_the_help() -> None:
+    answer = run()
+
+    assert answer.returncode == 0
+    assert "Usage: python -m local_runtime [OPTIONS] COMMAND [ARGS]..." in answer.stdout
