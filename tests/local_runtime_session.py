@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from local_runtime.wsgi import STATUS_PATH
 
@@ -36,13 +37,15 @@ class RunningRuntime:
     outputs: dict[str, str]
     log_file: Path
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Config | None = None) -> Any:
+        """A boto3 client on the runtime's endpoint; `config` for botocore settings such as retries."""
         return boto3.client(
             service,
             endpoint_url=self.endpoint_url,
             region_name=REGION,
             aws_access_key_id="test",
             aws_secret_access_key="test",
+            config=config,
         )
 
     def status(self) -> dict[str, Any]:

@@ -110,6 +110,17 @@ COMPENSATED_BY_FIRST = {
 }
 
 
+# Each forward step, its compensation, and the entity and status the compensation leaves.
+each_step_and_its_compensation = pytest.mark.parametrize(
+    ("forward", "compensation", "entity", "status"),
+    [
+        ("reserve_flight", "cancel_flight", "FLIGHT", "CANCELLED"),
+        ("reserve_hotel", "cancel_hotel", "HOTEL", "CANCELLED"),
+        ("process_payment", "refund_payment", "PAYMENT", "REFUNDED"),
+    ],
+)
+
+
 def book(event: dict[str, Any]) -> list[dict[str, Any]]:
     return [step(name, event) for name in FORWARD]
 
@@ -222,14 +233,7 @@ def test_retried_create_does_not_bump_version(trip_table: Any, name: str, entity
     assert [item["version"] for item in trip_items(trip_table).values()] == [1]
 
 
-@pytest.mark.parametrize(
-    ("forward", "compensation", "entity", "status"),
-    [
-        ("reserve_flight", "cancel_flight", "FLIGHT", "CANCELLED"),
-        ("reserve_hotel", "cancel_hotel", "HOTEL", "CANCELLED"),
-        ("process_payment", "refund_payment", "PAYMENT", "REFUNDED"),
-    ],
-)
+@each_step_and_its_compensation
 def test_retried_compensation_does_not_bump_version(
     trip_table: Any, forward: str, compensation: str, entity: str, status: str
 ) -> None:
@@ -241,14 +245,7 @@ def test_retried_compensation_does_not_bump_version(
     assert retried == outcome(entity, status, 2, "unchanged")
 
 
-@pytest.mark.parametrize(
-    ("forward", "compensation", "entity", "status"),
-    [
-        ("reserve_flight", "cancel_flight", "FLIGHT", "CANCELLED"),
-        ("reserve_hotel", "cancel_hotel", "HOTEL", "CANCELLED"),
-        ("process_payment", "refund_payment", "PAYMENT", "REFUNDED"),
-    ],
-)
+@each_step_and_its_compensation
 def test_forward_step_retried_after_its_compensation_does_not_undo_it(
     trip_table: Any, forward: str, compensation: str, entity: str, status: str
 ) -> None:
@@ -269,14 +266,7 @@ def test_payment_arriving_after_refund_of_payment_never_taken_stays_refunded(tri
     assert late == outcome("PAYMENT", "REFUNDED", 1, "unchanged")
 
 
-@pytest.mark.parametrize(
-    ("forward", "compensation", "entity", "status"),
-    [
-        ("reserve_flight", "cancel_flight", "FLIGHT", "CANCELLED"),
-        ("reserve_hotel", "cancel_hotel", "HOTEL", "CANCELLED"),
-        ("process_payment", "refund_payment", "PAYMENT", "REFUNDED"),
-    ],
-)
+@each_step_and_its_compensation
 def test_a_compensation_that_finds_nothing_records_it_so_a_late_forward_attempt_cannot_land(
     trip_table: Any, forward: str, compensation: str, entity: str, status: str
 ) -> None:

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_runtime.faults import THROTTLE_MESSAGE
-from tests.local_runtime_session import REGION, RunningRuntime, eventually, running_runtime
+from tests.local_runtime_session import RunningRuntime, eventually, running_runtime
 from tests.runtime.conftest import RecorderFunction, deploy_recorder
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("faults")]
@@ -52,17 +52,7 @@ def plain_table(faulty_runtime: RunningRuntime) -> str:
     return name
 
 
-def _without_retries(runtime: RunningRuntime, service: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        service,
-        endpoint_url=runtime.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
-    )
+NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=60)  # each faulted answer seen as it came
 
 
 def _error(call: Any) -> dict[str, Any]:
@@ -101,7 +91,7 @@ def test_search_table_writes_and_batch_reads_are_throttled_as_dynamodb_does(
     faulty_runtime: RunningRuntime, plain_table: str
 ) -> None:
     # given a runtime throttling every request of the search table (--fault-throttle 1)
-    dynamodb = _without_retries(faulty_runtime, "dynamodb")
+    dynamodb = faulty_runtime.client("dynamodb", NO_RETRIES)
     search_table = faulty_runtime.outputs["SearchTableName"]
     key = {"trip_id": {"S": "trip-throttled"}}
     before = faulty_runtime.status()["faults"]["throttle"]
@@ -130,7 +120,7 @@ def test_search_table_writes_and_batch_reads_are_throttled_as_dynamodb_does(
 def test_consumer_invocation_crashes_or_times_out_after_its_first_write(
     faulty_runtime: RunningRuntime, recorder: RecorderFunction, plain_table: str
 ) -> None:
-    lambda_client = _without_retries(faulty_runtime, "lambda")
+    lambda_client = faulty_runtime.client("lambda", NO_RETRIES)
     before = faulty_runtime.status()["faults"]
     outcomes = []
     for attempt in range(4):
@@ -167,7 +157,7 @@ def test_consumer_invocation_that_writes_nothing_is_not_faulted(
     faulty_runtime: RunningRuntime, recorder: RecorderFunction
 ) -> None:
     before = faulty_runtime.status()["faults"]
-    response = _without_retries(faulty_runtime, "lambda").invoke(
+    response = faulty_runtime.client("lambda", NO_RETRIES).invoke(
         FunctionName=recorder.name, Payload=json.dumps(_kinesis_batch({}, {})).encode()
     )
     assert "FunctionError" not in response
