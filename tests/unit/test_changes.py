@@ -127,8 +127,8 @@ def _poison_cases() -> list[tuple[str, dict, str]]:
         ("bad created_at", _kinesis_with(bad_created), "created_at"),
         (
             "untyped image",
-            _kinesis_with({**good, "dynamodb": {**good["dynamodb"], "NewImage": {"PK": "x"}}}),
-            "NewImage",
+            _kinesis_with({**good, "dynamodb": {**good["dynamodb"], "NewImage": {"version": "1"}}}),
+            "FLIGHT NewImage attribute 'version' must be a DynamoDB Number (N), got '1'",
         ),
     ]
 
@@ -257,3 +257,79 @@ def test_a_modify_onto_a_later_generation_is_a_new_item_put_over_the_old_one() -
     change = decode_stream_record(f.stream_record(f.modify(old, new, at=f.later(5))))
 
     assert change is not None and (change.version, change.generation) == (1, int(f.later(5).timestamp()) * 1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "reason"),
+    [
+        ("hotel_name", {"S": 7}, "HOTEL NewImage attribute 'hotel_name' must be a DynamoDB String (S), got {'S': 7}"),
+        (
+            "hotel_name",
+            {"S": "a", "N": "1"},
+            "attribute 'hotel_name' must be a DynamoDB String (S), got {'S': 'a', 'N': '1'}",
+        ),
+        ("version", {"N": 3}, "HOTEL NewImage attribute 'version' must be a DynamoDB Number (N), got {'N': 3}"),
+        ("version", {"N": "three"}, "HOTEL NewImage attribute 'version' is not a DynamoDB Number: 'three'"),
+        ("version", {"N": "NaN"}, "HOTEL NewImage attribute 'version' is not a DynamoDB Number: 'NaN'"),
+        (
+            "created_at",
+            "2026-03-01",
+            "HOTEL NewImage attribute 'created_at' must be a DynamoDB String (S), got '2026-03-01'",
+        ),
+    ],
+    ids=["string-holding-a-number", "two-types", "number-not-text", "number-not-numeric", "nan-version", "bare-json"],
+)
+def test_an_attribute_value_that_is_not_its_types_json_form_is_poison(
+    attribute: str, value: object, reason: str
+) -> None:
+    payload = f.kinesis_payload(f.insert(f.hotel("trip-001")))
+    payload["dynamodb"]["NewImage"][attribute] = value
+
+    with pytest.raises(PoisonRecord) as raised:
+        decode_kinesis_record(_kinesis_with(payload))
+
+    assert reason in raised.value.reason
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity", "sNaN"])
+def test_a_non_finite_number_is_poison_not_an_amount(amount: str) -> None:
+    payload = f.kinesis_payload(f.insert(f.payment("trip-001")))
+    payload["dynamodb"]["NewImage"]["amount"] = {"N": amount}
+
+    with pytest.raises(PoisonRecord) as raised:
+        decode_kinesis_record(_kinesis_with(payload))
+
+    assert raised.value.reason == f"PAYMENT NewImage attribute 'amount' is not a DynamoDB Number: {amount!r}"
+    assert not isinstance(raised.value, WriterContractViolation)
+
+
+@pytest.mark.parametrize("image", [["version", 1], "item", 3], ids=["list", "string", "number"])
+def test_an_image_that_is_not_an_object_is_poison(image: object) -> None:
+    payload = f.kinesis_payload(f.insert(f.flight("trip-001")))
+    payload["dynamodb"]["NewImage"] = image
+
+    with pytest.raises(PoisonRecord) as raised:
+        decode_kinesis_record(_kinesis_with(payload))
+
+    assert raised.value.reason == "FLIGHT NewImage is not a DynamoDB item"
+
+
+def test_only_the_attributes_the_projection_reads_are_decoded() -> None:
+    old = {**f.payment("trip-001"), "held_by": "arn:execution:1"}
+    new = {**f.payment("trip-001", version=2, status="REFUNDED"), "held_by": "arn:execution:1"}
+    payload = f.kinesis_payload(f.modify(old, new))
+    payload["dynamodb"]["NewImage"]["receipt"] = {"B": 17}  # malformed, and not read
+    payload["dynamodb"]["OldImage"]["notes"] = {"L": "not a list"}
+
+    change = decode_kinesis_record(_kinesis_with(payload))
+
+    assert change is not None
+    assert change.new_image == {
+        "version": Decimal(2),
+        "created_at": f.T0.isoformat(),
+        "amount": Decimal(80000),
+        "currency": "JPY",
+        "status": "REFUNDED",
+        "updated_at": "2026-03-01T09:00:00.000000+00:00",
+    }
+    assert change.old_image == {"version": Decimal(1), "created_at": f.T0.isoformat()}

@@ -12,19 +12,16 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
-
-from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
+from typing import Any, NamedTuple
 
 from services.trip.schema import TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
-from services.trip.times import NotATime, canonical_item_times
+from services.trip.times import NotATime, canonicalize_item_times
 
-_deserializer = TypeDeserializer()
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class PoisonRecord(ValueError):
@@ -48,8 +45,11 @@ class Entity(StrEnum):
 
     @classmethod
     def of_sort_key(cls, sort_key: str) -> Entity | None:
-        prefix = sort_key.partition("#")[0]
-        return cls.__members__.get(prefix) if "#" in sort_key else None
+        prefix, hash_sign, _ = sort_key.partition("#")
+        return _ENTITIES.get(prefix) if hash_sign else None
+
+
+_ENTITIES: Mapping[str, Entity] = {entity.value: entity for entity in Entity}
 
 
 class ChangeKind(StrEnum):
@@ -58,13 +58,15 @@ class ChangeKind(StrEnum):
     REMOVE = "REMOVE"
 
 
+_CHANGE_KINDS: Mapping[Any, ChangeKind] = {kind.value: kind for kind in ChangeKind}
+
+
 class Source(StrEnum):
     DYNAMODB_STREAMS = "dynamodb-streams"
     KINESIS = "kinesis"
 
 
-@dataclass(frozen=True)
-class SourcePosition:
+class SourcePosition(NamedTuple):
     """Where a record sits in its stream, for logs, the DLQ and replay checkpoints."""
 
     source: Source
@@ -82,7 +84,12 @@ ENTITY_ATTRIBUTES: Mapping[Entity, Mapping[str, str]] = {
 }
 # The writer contract's bookkeeping attributes, and every item's attributes, with their DynamoDB types.
 CONTRACT_ATTRIBUTES: Mapping[str, str] = {"version": "N", "created_at": "S", "updated_at": "S"}
-ITEM_ATTRIBUTES: Mapping[str, str] = {TRIP_PK: "S", TRIP_SK: "S", **CONTRACT_ATTRIBUTES}
+KEY_ATTRIBUTES: Mapping[str, str] = {TRIP_PK: "S", TRIP_SK: "S"}
+# What the projection reads of each entity's images: the only attributes decoded (the DLQ keeps the raw record).
+# The keys are read from the change's Keys, the old image of a MODIFY only for its contract attributes.
+PROJECTED_ATTRIBUTES: Mapping[Entity, Mapping[str, str]] = {
+    entity: {**CONTRACT_ATTRIBUTES, **attributes} for entity, attributes in ENTITY_ATTRIBUTES.items()
+}
 # DynamoDB's attribute value type descriptors, named as the DynamoDB documentation names them.
 DYNAMODB_TYPES: Mapping[str, str] = {
     "S": "String",
@@ -98,9 +105,13 @@ DYNAMODB_TYPES: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class TripChange:
-    """One change of one trip entity. `(generation, version)` orders the changes of an entity."""
+class TripChange(NamedTuple):
+    """One change of one trip entity. `(generation, version)` orders the changes of an entity.
+
+    `new_image` and `old_image` hold the attributes the projection reads (`PROJECTED_ATTRIBUTES`; of a MODIFY's
+    old image, `CONTRACT_ATTRIBUTES`), decoded; the record itself keeps the others. A named tuple, as
+    `SourcePosition`: the decoder builds one per record, and a tuple is built in a third of a frozen dataclass's
+    time."""
 
     trip_id: str
     entity: Entity
@@ -110,8 +121,8 @@ class TripChange:
     approximate_time: datetime  # when the stream saw the change
     changed_at: datetime  # when the change happened: the writer's `updated_at`, else the stream's time
     position: SourcePosition
-    new_image: Mapping[str, Any] | None = field(default=None, compare=False)
-    old_image: Mapping[str, Any] | None = field(default=None, compare=False)
+    new_image: Mapping[str, Any] | None = None
+    old_image: Mapping[str, Any] | None = None
 
     @property
     def image(self) -> Mapping[str, Any]:
@@ -152,7 +163,7 @@ def decode_kinesis_record(record: Mapping[str, Any]) -> TripChange | None:
 def decode_kinesis_payload(data: bytes, position: SourcePosition) -> TripChange | None:
     """Decode the raw `Data` of a Kinesis record written by the table's Kinesis streaming destination."""
     try:
-        document = json.loads(data)
+        document = json.loads(data.decode())  # UTF-8, as DynamoDB writes it: no encoding detection
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise PoisonRecord(f"kinesis data is not JSON: {error}") from None
     document = _as_mapping(document, "kinesis data is not a JSON object")
@@ -167,16 +178,15 @@ def decode_kinesis_payload(data: bytes, position: SourcePosition) -> TripChange 
 def _decode_change(
     event_name: Any, change: Mapping[str, Any], approximate_time: datetime, position: SourcePosition
 ) -> TripChange | None:
-    try:
-        kind = ChangeKind(event_name)
-    except ValueError:
-        raise PoisonRecord(f"eventName {event_name!r} is not INSERT, MODIFY or REMOVE") from None
-    keys = _image(change, "Keys")
+    kind = _CHANGE_KINDS.get(event_name) if isinstance(event_name, str) else None
+    if kind is None:
+        raise PoisonRecord(f"eventName {event_name!r} is not INSERT, MODIFY or REMOVE")
+    keys = change.get("Keys")
     if keys is None:
         raise PoisonRecord("the change has no Keys")
-    _check_types("Keys", change["Keys"], {TRIP_PK: "S", TRIP_SK: "S"})
-    partition_key, sort_key = keys.get(TRIP_PK), keys.get(TRIP_SK)
-    if not isinstance(partition_key, str) or not isinstance(sort_key, str):
+    key = _read_image(keys, KEY_ATTRIBUTES, "Keys")
+    partition_key, sort_key = key.get(TRIP_PK), key.get(TRIP_SK)
+    if partition_key is None or sort_key is None:
         raise PoisonRecord(f"the change's Keys lack string {TRIP_PK} and {TRIP_SK}")
     entity = Entity.of_sort_key(sort_key)
     if not partition_key.startswith(TRIP_PK_PREFIX) or entity is None:
@@ -185,18 +195,18 @@ def _decode_change(
     if not trip_id:
         raise PoisonRecord(f"{TRIP_PK} {partition_key!r} names no trip")
 
-    new_image, old_image = _image(change, "NewImage"), _image(change, "OldImage")
     image_name = "OldImage" if kind is ChangeKind.REMOVE else "NewImage"
-    image = old_image if kind is ChangeKind.REMOVE else new_image
-    if image is None:
+    if change.get(image_name) is None:
         raise PoisonRecord(f"a {kind} change needs its {image_name} (stream view NEW_AND_OLD_IMAGES)")
-    _check_types(f"{entity} {image_name}", change[image_name], {**ITEM_ATTRIBUTES, **ENTITY_ATTRIBUTES[entity]})
-    if kind is ChangeKind.MODIFY and old_image is not None:
-        _check_types(f"{entity} OldImage", change["OldImage"], ITEM_ATTRIBUTES)
-        _check_advances(old_image, image)
-    if kind is not ChangeKind.REMOVE:
+    image = _read_image(change[image_name], PROJECTED_ATTRIBUTES[entity], image_name, entity)
+    generation = _generation(image)
+    new_image, old_image = (None, image) if kind is ChangeKind.REMOVE else (image, None)
+    if kind is ChangeKind.MODIFY and change.get("OldImage") is not None:
+        old_image = _read_image(change["OldImage"], CONTRACT_ATTRIBUTES, "OldImage", entity)
+        _check_advances(old_image, image, generation)
+    if new_image is not None:
         try:  # times written by others, in the one form the index compares (`times`)
-            new_image = canonical_item_times(image)
+            canonicalize_item_times(new_image)
         except NotATime as error:
             raise PoisonRecord(str(error)) from None
     # A removal happened when the stream saw it; the removed image's `updated_at` is its last modification.
@@ -206,7 +216,7 @@ def _decode_change(
         entity=entity,
         kind=kind,
         version=_version(image),
-        generation=_generation(image),
+        generation=generation,
         approximate_time=approximate_time,
         changed_at=written_at or approximate_time,
         position=position,
@@ -221,32 +231,13 @@ def _as_mapping(value: Any, reason: str) -> Mapping[str, Any]:
     return value
 
 
-def _image(change: Mapping[str, Any], name: str) -> dict[str, Any] | None:
-    raw = change.get(name)
-    if raw is None:
-        return None
-    try:
-        return {key: _attribute_value(value) for key, value in _as_mapping(raw, "").items()}
-    except (PoisonRecord, TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as error:
-        raise PoisonRecord(f"{name} is not a DynamoDB item: {error!r}") from None
-
-
-def _attribute_value(value: Any) -> Any:
-    """One DynamoDB attribute value as Python: strings and numbers, nearly every value of a trip's items, taken
-    directly (a Decimal keeps all of a DynamoDB number's 38 digits); any other type through Powertools."""
-    if type(value) is dict and len(value) == 1:
-        if isinstance(text := value.get("S"), str):
-            return text
-        if isinstance(number := value.get("N"), str) and (decimal := Decimal(number)).is_finite():
-            return decimal
-    return _deserializer.deserialize(value)
-
-
 def _epoch_time(change: Mapping[str, Any], default_unit: int) -> datetime:
     raw = change.get("ApproximateCreationDateTime")
-    if isinstance(raw, datetime):  # boto3 parses GetRecords timestamps already
+    if type(raw) is int:  # the common case first
+        raw = float(raw)
+    elif isinstance(raw, datetime):  # boto3 parses GetRecords timestamps already
         return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
-    if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
+    elif isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
         raise PoisonRecord(f"ApproximateCreationDateTime {raw!r} is not an epoch number")
     try:
         return datetime.fromtimestamp(float(raw) / default_unit, tz=UTC)
@@ -254,25 +245,61 @@ def _epoch_time(change: Mapping[str, Any], default_unit: int) -> datetime:
         raise PoisonRecord(f"ApproximateCreationDateTime {raw!r} is out of range") from None
 
 
-def _check_types(where: str, raw_image: Mapping[str, Any], expected: Mapping[str, str]) -> None:
-    """Each named attribute, when present and not NULL, must hold the DynamoDB type given ("S", "N", ...)."""
-    for name, type_code in expected.items():
-        value = raw_image.get(name)
-        if value is None or (type(value) is dict and len(value) == 1 and (type_code in value or "NULL" in value)):
+def _read_image(
+    raw_image: Any, attributes: Mapping[str, str], image_name: str, entity: Entity | None = None
+) -> dict[str, Any]:
+    """The named attributes of a stream image as Python values, each type-checked on its DynamoDB attribute value
+    (`{"S": "..."}`) in the same pass: a String as `str`, a Number as a `Decimal` with all its digits, a NULL as
+    None; absent attributes are left out, the others are not read. Raises `WriterContractViolation` for a
+    `version`, `created_at` or `updated_at` of another type, `PoisonRecord` for any other."""
+    if type(raw_image) is not dict and not isinstance(raw_image, Mapping):
+        raise PoisonRecord(f"{_where(image_name, entity)} is not a DynamoDB item")
+    image = raw_image
+    item: dict[str, Any] = {}
+    for name, type_code in attributes.items():
+        value = image.get(name)
+        if value is None:
             continue
-        actual = str(next(iter(value))) if isinstance(value, dict) and len(value) == 1 else ""
-        actual_name = f"{DYNAMODB_TYPES[actual]} ({actual})" if actual in DYNAMODB_TYPES else repr(value)
-        raise (WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord)(
-            f"{where} attribute {name!r} must be a DynamoDB {DYNAMODB_TYPES[type_code]} ({type_code}), "
-            f"got {actual_name}"
-        )
+        if type(value) is dict and len(value) == 1:
+            payload = value.get(type_code)
+            if type(payload) is str:
+                item[name] = payload if type_code == "S" else _number(payload, name, image_name, entity)
+                continue
+            if "NULL" in value:
+                item[name] = None
+                continue
+        raise _wrong_type(value, type_code, name, image_name, entity)
+    return item
 
 
-def _check_advances(old_image: Mapping[str, Any], new_image: Mapping[str, Any]) -> None:
+def _where(image_name: str, entity: Entity | None) -> str:
+    return image_name if entity is None else f"{entity} {image_name}"
+
+
+def _number(text: str, name: str, image_name: str, entity: Entity | None) -> Decimal:
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        error = WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord
+        raise error(f"{_where(image_name, entity)} attribute {name!r} is not a DynamoDB Number: {text!r}")
+    return number
+
+
+def _wrong_type(value: Any, type_code: str, name: str, image_name: str, entity: Entity | None) -> PoisonRecord:
+    actual = str(next(iter(value))) if isinstance(value, dict) and len(value) == 1 else ""
+    actual_name = f"{DYNAMODB_TYPES[actual]} ({actual})" if actual in DYNAMODB_TYPES and actual != type_code else ""
+    error = WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord
+    expected, got = f"{DYNAMODB_TYPES[type_code]} ({type_code})", actual_name or repr(value)
+    return error(f"{_where(image_name, entity)} attribute {name!r} must be a DynamoDB {expected}, got {got}")
+
+
+def _check_advances(old_image: Mapping[str, Any], new_image: Mapping[str, Any], new_generation: int) -> None:
     """A MODIFY must rank its new image above its old one: same generation and a higher version, or a later
     generation (an item put over an older one). DynamoDB writes no stream record for a write that changes nothing
     (DynamoDB developer guide, "Change data capture for DynamoDB Streams"), so equal images never arrive here."""
-    old_generation, new_generation = _generation(old_image), _generation(new_image)
+    old_generation = _generation(old_image)
     if new_generation < old_generation:
         raise WriterContractViolation(
             f"created_at went back: old {old_image.get('created_at')!r}, new {new_image.get('created_at')!r}"
@@ -292,7 +319,7 @@ def _version(image: Mapping[str, Any], image_name: str = "item") -> int:
 
 def _generation(image: Mapping[str, Any]) -> int:
     created_at = _moment(image, "created_at")
-    return 0 if created_at is None else (created_at - _EPOCH) // timedelta(microseconds=1)
+    return 0 if created_at is None else (created_at - _EPOCH) // _MICROSECOND
 
 
 def _moment(image: Mapping[str, Any], name: str) -> datetime | None:

@@ -18,7 +18,6 @@ ordered against it without each airport's time zone, so it is refused (the saga:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -40,15 +39,13 @@ def _why(text: str, invalid: ValueError, kind: str) -> NotATime:
 def local_date_time(text: str) -> str:
     """The canonical local date-time of an ISO 8601 date-time without offset (`T` or space; minutes or finer)."""
     try:
-        date.fromisoformat(text)
-    except ValueError:
-        pass
-    else:
-        raise NotATime(f"{text!r} is a date without a time of day")
-    try:
         moment = datetime.fromisoformat(text)
     except ValueError as invalid:
         raise _why(text, invalid, "date-time") from None
+    # datetime.fromisoformat reads a lone date as midnight. Every ISO date form is at most 10 characters
+    # (`2026-03-15`, `2026-W11-7`), every date-time at least 11 (`20260315T10`).
+    if len(text) <= 10:
+        raise NotATime(f"{text!r} is a date without a time of day")
     if moment.tzinfo is not None:
         raise NotATime(f"{text!r} must be a local time without a UTC offset")
     return moment.isoformat()
@@ -62,18 +59,20 @@ def calendar_date(text: str) -> str:
         raise _why(text, invalid, "date") from None
 
 
-def canonical_item_times(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The item with its flight times and hotel dates in canonical form (for items others wrote to TripTable).
+def canonicalize_item_times(item: dict[str, Any]) -> None:
+    """Put the item's flight times and hotel dates in canonical form, in place (for items others wrote to
+    TripTable; the decoder owns the item it built).
 
     Attributes that are not strings are left for the type check. Raises `NotATime` naming the attribute.
     """
-    canonical = dict(item)
-    for names, form in ((LOCAL_TIME_ATTRIBUTES, local_date_time), (DATE_ATTRIBUTES, calendar_date)):
+    for names, form in _FORMS:
         for name in names:
             value = item.get(name)
-            if isinstance(value, str) and value:
+            if type(value) is str and value:
                 try:
-                    canonical[name] = form(value)
+                    item[name] = form(value)
                 except NotATime as error:
                     raise NotATime(f"the item's {name}: {error}") from None
-    return canonical
+
+
+_FORMS = ((LOCAL_TIME_ATTRIBUTES, local_date_time), (DATE_ATTRIBUTES, calendar_date))
