@@ -19,7 +19,7 @@ os.environ.update(
 from rich.console import Console
 from rich.table import Table
 
-from bench import cold_import, decode, rebuild
+from bench import cold_import, decode, freshness, rebuild
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 
 LATENCY_S = 0.005  # an in-region round trip
@@ -94,6 +94,21 @@ def main() -> None:
             ">= 20x",
         )
     console.print(rebuilds)
+
+    fresh = Table(title="Freshness on the local runtime (make up): TripTable write -> searchable")
+    for column in ("pipeline", "changes", "p50 s", "p99 s", "window s", "p50/window", "p99/window"):
+        fresh.add_column(column, justify="left" if column == "pipeline" else "right")
+    for figure in freshness.measure():
+        fresh.add_row(
+            figure.pipeline,
+            str(figure.changes),
+            f"{figure.p50_s:.2f}",
+            f"{figure.p99_s:.2f}",
+            f"{figure.floor_s:.0f}",
+            f"{figure.p50_ratio:.2f}x",
+            f"{figure.p99_ratio:.2f}x",
+        )
+    console.print(fresh)
 
 
 if __name__ == "__main__":

@@ -99,12 +99,13 @@ def _wait_until_ready(runtime: RunningRuntime, process: subprocess.Popen[bytes])
 
 
 @contextmanager
-def running_runtime(state_dir: Path, *options: str) -> Iterator[RunningRuntime]:
-    """`python -m local_runtime up` on a free port with fast polling and these options, until the block ends."""
+def running_runtime(state_dir: Path, *options: str, poll_interval: float | None = 0.1) -> Iterator[RunningRuntime]:
+    """`python -m local_runtime up` on a free port with these options, until the block ends: fast polling (every
+    `poll_interval` seconds), or AWS's poll intervals with `poll_interval=None`."""
     port = _free_port()
     log_file = state_dir / "runtime.log"
     command = [sys.executable, "-m", "local_runtime", "up", "--port", str(port), "--state-dir", str(state_dir)]
-    command += ["--poll-interval", "0.1", *options]
+    command += [*(() if poll_interval is None else ("--poll-interval", str(poll_interval))), *options]
     with log_file.open("wb") as output:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, env=os.environ)
     starting = RunningRuntime(f"http://127.0.0.1:{port}", {}, log_file)

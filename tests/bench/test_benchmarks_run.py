@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from bench import cold_import, decode, rebuild
+import pytest
+
+from bench import cold_import, decode, freshness, rebuild
 from bench.batch_latency import kinesis_batch, measure, streams_batch
+from tests.local_runtime_session import RunningRuntime
 
 
 def test_batch_latency_benchmark_reads_once_and_writes_each_trip_once() -> None:
@@ -41,3 +44,19 @@ def test_rebuild_benchmark_writes_25_documents_a_request_and_the_baseline_one_a_
     assert figure.rebuild.requests == 3  # 75 documents, 25 per BatchWriteItem, nothing read from a new table
     assert figure.fewer_requests == 400 / 3
     assert figure.per_record.seconds > 400 * 0.001  # at least its round trips, one after another
+
+
+@pytest.mark.runtime
+@pytest.mark.xdist_group("runtime")
+def test_freshness_benchmark_times_each_pipeline_alone_and_enables_both_again(local_runtime: RunningRuntime) -> None:
+    figures = freshness.measure_on(local_runtime, changes=3, gap_s=0.05)
+
+    assert [(figure.pipeline, figure.changes, figure.floor_s) for figure in figures] == [
+        ("DynamoDB Streams", 3, 1.0),
+        ("Kinesis", 3, 1.0),
+    ]
+    assert all(0 < figure.p50_s <= figure.p99_s for figure in figures)
+    polled = sorted(
+        mapping["EventSourceArn"].split(":")[2] for mapping in local_runtime.status()["eventSourceMappings"]
+    )
+    assert polled == ["dynamodb", "kinesis"]
