@@ -116,3 +116,10 @@ def test_every_rule_of_the_search_has_an_example() -> None:
     rejected = {e.values[2]["value"]["parameter"] for e in EXAMPLES if e.values[:2] == ("/trips/search", 400)}
 
     assert rejected == {parameter["name"] for parameter in OPERATIONS["/trips/search"]["parameters"]}
+
+
+def test_docs_api_md_shows_every_documented_error() -> None:
+    guide = (openapi.DOCUMENT_PATH.parent / "API.md").read_text(encoding="utf-8")
+    messages = [e.values[2]["value"]["message"] for e in EXAMPLES if e.values[1] != 200]
+
+    assert [message for message in messages if f"`{message}`" not in guide] == []
