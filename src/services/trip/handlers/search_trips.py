@@ -30,7 +30,7 @@ from services.trip.search import page_token
 from services.trip.search.criteria import InvalidSearchParameter, search_query
 from services.trip.search.documents import SearchResult, TripView, is_tombstone, public_view
 from services.trip.search.reader import SearchTableReader
-from services.trip.trip_ids import SEARCH_SEGMENT, InvalidTripId, trip_id_of_path_segment
+from services.trip.trip_ids import MAX_LENGTH, SEARCH_SEGMENT, InvalidTripId, trip_id_of_path_segment
 
 TRIP_PATH_PREFIX = "/trips/"
 SEARCH_PATH = f"{TRIP_PATH_PREFIX}{SEARCH_SEGMENT}"
@@ -168,7 +168,9 @@ def get_trip(
             "128 letters, combining marks and digits of any script and `- _ . ~ @ :` and the space; it neither "
             "starts nor ends with a space, is not dots only, and is not `search`",
             examples=["trip-tour-1"],
-            json_schema_extra={"minLength": 1, "maxLength": 128},
+            # Documented, not enforced here: min_length/max_length would have Powertools check the raw segment;
+            # trip_ids checks the decoded, NFC-normalised id and says which rule it breaks.
+            json_schema_extra={"minLength": 1, "maxLength": MAX_LENGTH},
         ),
     ],
 ) -> Response[Any]:
