@@ -10,7 +10,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint format synth deploy diff destroy up demo bench soak clean
+.PHONY: dev test lint format openapi synth deploy diff destroy up demo bench soak clean
 
 dev: $(INSTALLED) $(NPM_INSTALLED) ## create .venv/ and node_modules/ with everything installed
 
@@ -35,6 +35,9 @@ lint: dev ## ruff and mypy
 format: dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+openapi: dev ## write docs/openapi.json from the search API's resolver (a test fails when it is stale)
+	PYTHONPATH=src $(PY) -m infra.openapi
 
 synth: dev ## synthesize the CloudFormation template into cdk.out/
 	$(CDK) synth --quiet

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra import openapi
 from tests.infra.conftest import Synthesized
 from tests.infra.template_queries import function_id, logical_id, rendered_join
 
@@ -53,6 +54,25 @@ def test_get_route_proxies_to_search_trips(synthesized: Synthesized, path_part: 
     assert method["Integration"]["Type"] == "AWS_PROXY"
     uri = rendered_join(method["Integration"]["Uri"])
     assert f"<{function_id(resources, SEARCH_HANDLER)}.Arn>" in uri
+
+
+def test_api_serves_exactly_the_routes_docs_openapi_json_documents(synthesized: Synthesized) -> None:
+    resources = synthesized.resources
+
+    def path(resource_id: str) -> str:
+        """A resource's path: a parent that is no Ref is the API's root resource."""
+        properties = resources[resource_id]["Properties"]
+        parent = properties["ParentId"]
+        return f"{path(parent['Ref']) if 'Ref' in parent else ''}/{properties['PathPart']}"
+
+    served = [
+        (path(value["Properties"]["ResourceId"]["Ref"]), value["Properties"]["HttpMethod"].lower())
+        for value in resources.values()
+        if value["Type"] == "AWS::ApiGateway::Method"
+    ]
+    documented = [(route, method) for route, item in openapi.document()["paths"].items() for method in item]
+
+    assert sorted(served) == sorted(documented)
 
 
 def test_search_trips_reads_only_the_search_table_name(synthesized: Synthesized) -> None:

@@ -25,11 +25,12 @@ from typing_extensions import TypedDict
 
 from services.trip import exact_json
 from services.trip.config import search_settings
+from services.trip.handlers import search_api_examples
 from services.trip.search import page_token
 from services.trip.search.criteria import InvalidSearchParameter, search_query
 from services.trip.search.documents import SearchResult, TripView, is_tombstone, public_view
 from services.trip.search.reader import SearchTableReader
-from services.trip.trip_ids import SEARCH_SEGMENT, InvalidTripId, trip_id_of_path_segment
+from services.trip.trip_ids import MAX_LENGTH, SEARCH_SEGMENT, InvalidTripId, trip_id_of_path_segment
 
 TRIP_PATH_PREFIX = "/trips/"
 SEARCH_PATH = f"{TRIP_PATH_PREFIX}{SEARCH_SEGMENT}"
@@ -59,26 +60,47 @@ class NotFound(TypedDict):
     message: str
 
 
-def _json(model: Any, description: str) -> OpenAPIResponse:
+def _json(model: Any, description: str, examples: dict[str, Any]) -> OpenAPIResponse:
     """An answer's OpenAPI description; 200 bodies are written by `exact_json` (not Powertools' float conversion)."""
-    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
+    return {
+        "description": description,
+        "content": {content_types.APPLICATION_JSON: {"model": model, "examples": examples}},
+    }
 
 
-# Powertools also lists a 422 for its request validation: `_reject_invalid_request` answers those 400.
-REJECTED = _json(ParameterError, "A parameter is rejected: `parameter` names it, `message` says why")
+# Powertools also lists a 422 for its request validation: `_reject_invalid_request` answers those 400, and
+# infra/openapi.py leaves the 422 out of docs/openapi.json.
+REJECTED = (
+    "A parameter is rejected: `parameter` names it, `message` says why "
+    "(`invalid <query|path> parameter '<name>': <reason>`)"
+)
+LOCAL_TIME = (
+    "an ISO-8601 date (`2026-03-15`, `20260315`, `2026-W11-7`) or local date-time without UTC offset, `T` or a space "
+    "between, hours or finer (`2026-03-15T10`, `2026-03-15T10:00`, `2026-03-15 10:30:00`, `2026-03-15T10:30:00.5`)"
+)
 
 
 @app.get(
     SEARCH_PATH,
     summary="Search trips by flight status and departure range, or by hotel-name prefix",
-    responses={200: _json(SearchResult, "One page of trips"), 400: REJECTED},
+    description=(
+        "Either `status` (optionally with `from` and `to`), answered in departure order, or `hotel_name`, answered "
+        "in the order of the folded hotel name; never both. Each parameter may be given once; unknown parameters "
+        "are ignored. A page holds up to `limit` trips; while there are more, it carries `next_token`, which the "
+        "next request passes with the same search parameters (`limit` may change)."
+    ),
+    responses={
+        200: _json(SearchResult, "One page of trips, in index order", search_api_examples.SEARCH_PAGES),
+        400: _json(ParameterError, REJECTED, search_api_examples.SEARCH_REJECTIONS),
+    },
 )
 def search_trips(
     status: Annotated[
         str | None,
         Query(
             min_length=1,
-            description="Flight status, CONFIRMED or CANCELLED, in any letter case",
+            description="Flight status, `CONFIRMED` or `CANCELLED`, in any letter case. Required unless `hotel_name` "
+            "is given; cannot be combined with it",
             examples=["CONFIRMED", "cancelled"],
         ),
     ] = None,
@@ -86,7 +108,9 @@ def search_trips(
         str | None,
         Query(
             min_length=1,
-            description="Hotel-name prefix, any case or Unicode spelling; excludes the others",
+            description="Hotel-name prefix, in any letter case and any equivalent Unicode spelling (NFKC case fold); "
+            "at most 1,024 UTF-8 bytes once folded; a prefix matches whole characters. Cannot be combined with "
+            "`status`, `from` or `to`",
             examples=["Grand", "hôtel"],
         ),
     ] = None,
@@ -94,7 +118,7 @@ def search_trips(
         str | None,
         Query(
             alias="from",
-            description="Earliest departure, ISO-8601 local date or date-time",
+            description=f"Earliest departure (inclusive; needs `status`): {LOCAL_TIME}",
             examples=["2026-03-01", "2026-03-10T08:00"],
         ),
     ] = None,
@@ -102,12 +126,19 @@ def search_trips(
         str | None,
         Query(
             alias="to",
-            description="Latest departure; a date alone covers the whole day",
+            description=f"Latest departure (inclusive; needs `status`; not before `from`), a date alone covering the "
+            f"whole day: {LOCAL_TIME}",
             examples=["2026-03-31", "2026-03-20T18:30:00"],
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=100, description="Trips per page", examples=[5])] = 50,
-    next_token: Annotated[str | None, Query(description="The previous page's next_token")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Trips per page, 1 to 100", examples=[5])] = 50,
+    next_token: Annotated[
+        str | None,
+        Query(
+            description="The previous page's `next_token`, opaque; valid only with the search parameters of the "
+            "page that handed it out"
+        ),
+    ] = None,
 ) -> Response[Any]:
     query = search_query(status=status, hotel_name=hotel_name, departure_from=departure_from, departure_to=departure_to)
     start_after = None if next_token is None else page_token.decode(next_token, query)
@@ -121,10 +152,27 @@ def search_trips(
 @app.get(
     TRIP_PATH,
     summary="One trip's search document",
-    responses={200: _json(TripView, "The trip"), 400: REJECTED, 404: _json(NotFound, "No trip has this id")},
+    description="The trip's public fields; a field is absent until it is written. A trip whose items were all "
+    "deleted from TripTable is not found, like an id no trip has.",
+    responses={
+        200: _json(TripView, "The trip", search_api_examples.TRIP),
+        400: _json(ParameterError, REJECTED, search_api_examples.TRIP_REJECTIONS),
+        404: _json(NotFound, "No trip has this id", search_api_examples.TRIP_NOT_FOUND),
+    },
 )
 def get_trip(
-    trip_id: Annotated[str, Path(description="The trip_id, percent-encoded or not (README: trip ids)")],
+    trip_id: Annotated[
+        str,
+        Path(
+            description="The trip id, percent-encoded or not, in any Unicode spelling (it is NFC-normalised): 1 to "
+            "128 letters, combining marks and digits of any script and `- _ . ~ @ :` and the space; it neither "
+            "starts nor ends with a space, is not dots only, and is not `search`",
+            examples=["trip-tour-1"],
+            # Documented, not enforced here: min_length/max_length would have Powertools check the raw segment;
+            # trip_ids checks the decoded, NFC-normalised id and says which rule it breaks.
+            json_schema_extra={"minLength": 1, "maxLength": MAX_LENGTH},
+        ),
+    ],
 ) -> Response[Any]:
     return _trip(trip_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, NotRequired, cast
+from typing import Annotated, Any, NotRequired, Required, cast
 
 from pydantic import WithJsonSchema
 
@@ -16,9 +16,9 @@ from services.trip.projection import PUBLIC_FIELDS
 
 
 class TripView(TypedDict, total=False):
-    """A trip as the API returns it (the projection's PUBLIC_FIELDS); a field is absent until it is written."""
+    """A trip as the API returns it (the projection's PUBLIC_FIELDS); fields but trip_id appear once written."""
 
-    trip_id: str
+    trip_id: Required[str]  # the table's key: always there
     flight_number: str
     departure_time: str
     arrival_time: str
