@@ -24,8 +24,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 from werkzeug.wrappers import Request
 
-from local_runtime.api_fidelity import raw_path
-from local_runtime.api_gateway import gateway_error, http_response, path_pattern, proxy_event
+from local_runtime.api_gateway.proxy import gateway_error, http_response, path_pattern, proxy_event
+from local_runtime.emulator.api_fidelity import raw_path
 from services.trip import config, consumer
 from services.trip.handlers import search_trips, stream_consumer
 from tests import factories as f
