@@ -50,10 +50,22 @@ class DeployedStack:
     outputs: dict[str, str]
 
 
+def cdk_json_context(project_dir: Path) -> dict[str, Any]:
+    """The context in the project's ``cdk.json`` (its feature flags): the CDK CLI hands it to the app on every
+    synth (as ``CDK_CONTEXT_JSON``), so every other synth does too, or it would build another template."""
+    context: dict[str, Any] = json.loads((project_dir / "cdk.json").read_text()).get("context", {})
+    return context
+
+
 def synthesize(project_dir: Path, out_dir: Path) -> list[StackArtifact]:
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    env = {**os.environ, "CDK_OUTDIR": str(out_dir), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(out_dir),
+        "CDK_CONTEXT_JSON": json.dumps(cdk_json_context(project_dir)),
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    }
     log.info("synthesizing the CDK app (python app.py) into %s", out_dir)
     started = time.monotonic()
     result = subprocess.run(
