@@ -30,7 +30,7 @@ test: dev ## run the whole test suite
 lint: dev ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy src infra replay local_runtime bench app.py
+	$(VENV)/bin/mypy src infra replay local_runtime operator_cli bench app.py
 
 format: dev
 	$(VENV)/bin/ruff check --fix .

@@ -13,14 +13,14 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from local_runtime.event_source_mappings import PollIntervals
-from local_runtime.faults import FaultRates
-from local_runtime.kinesis_destination import DeliveryFaults
+from local_runtime.faults.injection import FaultRates
+from local_runtime.faults.soak import DEFAULT_SEED, run_soak
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
-from local_runtime.soak import DEFAULT_SEED, run_soak
-from replay.options import OperatorErrors, help_without_command
+from local_runtime.streams.event_source_mappings import PollIntervals
+from local_runtime.streams.kinesis_destination import DeliveryFaults
+from operator_cli.usage import OperatorErrors, help_without_command
 
-# One `error: ...` line and exit 2 for every usage mistake, as the replay tool answers them (one piece of code).
+# One `error: ...` line and exit 2 for every usage mistake, as trip-replay answers them (operator_cli, shared).
 app = typer.Typer(
     help="Run TripSagaStack locally: an embedded AWS emulator with the synthesized CDK stack deployed into it.",
     cls=OperatorErrors,

@@ -11,16 +11,17 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local_runtime.api_gateway import USER_REQUEST_ROUTE, RestApiServer, create_stages, local_api_url
-from local_runtime.aws_clients import Endpoint
-from local_runtime.deployer import DeployedStack, deploy, synthesize
-from local_runtime.emulator import Emulator
-from local_runtime.event_source_mappings import EventSourceMappings, PollIntervals
-from local_runtime.faults import FaultPlan, FaultRates
-from local_runtime.ignored_properties import apply_ignored_properties
-from local_runtime.kinesis_destination import DeliveryFaults, KinesisForwarder, StreamingDestination
-from local_runtime.lambda_runtime import FunctionSpec, Invocation, LambdaRuntime
-from local_runtime.wsgi import STATUS_PATH, FrontRoutes, json_response
+from local_runtime.api_gateway.proxy import USER_REQUEST_ROUTE, RestApiServer
+from local_runtime.api_gateway.stages import create_stages, local_api_url
+from local_runtime.emulator.aws_clients import Endpoint
+from local_runtime.emulator.deployer import DeployedStack, deploy, synthesize
+from local_runtime.emulator.ignored_properties import apply_ignored_properties
+from local_runtime.emulator.server import Emulator
+from local_runtime.emulator.wsgi import STATUS_PATH, FrontRoutes, json_response
+from local_runtime.faults.injection import FaultPlan, FaultRates
+from local_runtime.functions.lambda_runtime import FunctionSpec, Invocation, LambdaRuntime
+from local_runtime.streams.event_source_mappings import EventSourceMappings, PollIntervals
+from local_runtime.streams.kinesis_destination import DeliveryFaults, KinesisForwarder, StreamingDestination
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class RuntimeOptions:
     poll: PollIntervals = field(default_factory=PollIntervals)
     faults: DeliveryFaults = field(default_factory=DeliveryFaults)
     seed: int | None = None  # for the duplicate and reorder choices, and the injected faults
-    injected: FaultRates = field(default_factory=FaultRates)  # throttles, crashes, timeouts (local_runtime.faults)
+    injected: FaultRates = field(default_factory=FaultRates)  # throttles, crashes, timeouts (faults/injection.py)
 
 
 class LocalRuntime:

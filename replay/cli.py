@@ -8,30 +8,29 @@ from typing import Annotated
 
 import typer
 
-from replay.checkpoint import default_checkpoint_dir
-from replay.dlq_cli import dlq_app
+from operator_cli.usage import OperatorErrors, help_without_command
+from replay.dlq.cli import dlq_app
 from replay.errors import BadInput
-from replay.mapping_report import MappingProgress, mapping_result_document, render_mapping_result
-from replay.mapping_run import MappingRequest, rebuild_via_mapping
+from replay.mapping.report import MappingProgress, mapping_result_document, render_mapping_result
+from replay.mapping.run import MappingRequest, rebuild_via_mapping
 from replay.options import (
     EndpointUrl,
     Json,
-    OperatorErrors,
     Profile,
     Region,
     StackName,
-    help_without_command,
     names_value,
     operator_errors,
     print_json,
     seconds_value,
     table_name_value,
 )
-from replay.report import Silent, TerminalProgress, render_result, result_document
-from replay.run import RunRequest, replay_run
 from replay.stack import DEFAULT_STACK_NAME, Connection, find_stack_resources
 from replay.terminal import output_console
 from replay.timespec import parse_time
+from replay.window.checkpoint import default_checkpoint_dir
+from replay.window.report import Silent, TerminalProgress, render_result, result_document
+from replay.window.run import RunRequest, replay_run
 
 app = typer.Typer(
     help=(

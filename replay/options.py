@@ -6,15 +6,15 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
 from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
-from typer.core import TyperGroup
 
+from operator_cli.usage import print_error
 from replay.errors import ReplayError
 from services.trip import exact_json
 
@@ -114,45 +114,6 @@ def operator_errors() -> Iterator[None]:
         raise typer.Exit(error.exit_code) from None
 
 
-def print_error(message: str) -> None:
-    """One line on stderr, whatever the message holds."""
-    sys.stderr.write(f"error: {' '.join(message.split())}\n")
-
-
 def print_json(document: Any) -> None:
     """Every `--json` output: numbers with all their digits (`exact_json`), other values (times, ...) as text."""
     sys.stdout.write(exact_json.dumps(document, indent=2, default=str) + "\n")
-
-
-class OperatorErrors(TyperGroup):
-    """The command tree, ending every usage error (an unknown option, a value out of range, a bad value caught by
-    an option's callback) in one `error: ...` line naming the option, exit code 2, instead of a usage block."""
-
-    def main(  # type: ignore[override]
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: Any,
-    ) -> Any:
-        try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except typer.TyperException as failure:  # typer's usage errors (BadParameter, NoSuchOption, ...)
-            context = getattr(failure, "ctx", None)
-            hint = f" (see {context.command_path} --help)" if context is not None else ""
-            print_error(failure.format_message() + hint)
-            code = failure.exit_code
-        except typer.Abort:
-            print_error("aborted")
-            code = 1
-        if not standalone_mode:
-            return code
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-def help_without_command(context: typer.Context) -> None:
-    """A group run without a command prints its help (`no_args_is_help` would make that an error)."""
-    if context.invoked_subcommand is None:
-        typer.echo(context.get_help())
-        raise typer.Exit(0)

@@ -18,7 +18,7 @@ from replay.errors import BadInput, ReplayError, aws_errors, error_code
 from services.trip.config import DEFAULT_TOMBSTONE_TTL_SECONDS
 
 DEFAULT_STACK_NAME = "TripSagaStack"
-# Standard retry mode already backs off on throttling; the Kinesis reader adds its own on top (see window.py).
+# Standard retry mode already backs off on throttling; the Kinesis reader adds its own on top (see window/reader.py).
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 

@@ -1,4 +1,4 @@
-"""Compare a rebuilt search table with the live one, trip by trip, as search sees them.
+"""Compare a rebuilt search table with the live one, trip by trip, as search sees them, and print what differs.
 
 What is compared: the public fields of every trip that search can find, and the version each of its live entities
 is at. Tombstones (trips whose entities were all removed) are invisible to search and are compared as absent; the
@@ -18,6 +18,8 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from rich.console import Console
 
 from replay.errors import aws_errors
 from services.trip.projection import PUBLIC_FIELDS, VERSIONS
@@ -141,3 +143,23 @@ def _scan(table: Any) -> Iterator[dict[str, Any]]:
             if "LastEvaluatedKey" not in response:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def print_verification(console: Console, verification: Verification, target_table: str, live_table: str) -> None:
+    """What `--verify` found: every differing field of every trip, or that the tables match; then what it could
+    not decide, and why."""
+    if not verification.differences:
+        scope = " in everything the rebuild can know" if verification.undecided else ""
+        console.print(f"[green]verify: {target_table} matches {live_table}{scope}[/green]")
+    for difference in verification.differences:
+        console.print(
+            f"[red]differs[/red] trip {difference.trip_id} {difference.field}: "
+            f"live={difference.live!r} target={difference.target!r}"
+        )
+    if verification.undecided:
+        console.print(f"verify: {len(verification.undecided)} field(s) cannot be decided from the rebuild's source:")
+    for undecided in verification.undecided:
+        console.print(
+            f"[yellow]undecided[/yellow] trip {undecided.trip_id} {undecided.field}: live={undecided.live!r} "
+            f"target={undecided.target!r}: {undecided.reason}"
+        )

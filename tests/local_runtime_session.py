@@ -25,7 +25,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from local_runtime.wsgi import STATUS_PATH
+from local_runtime.emulator.wsgi import STATUS_PATH
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"

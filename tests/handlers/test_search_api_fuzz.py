@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from werkzeug.wrappers import Request
 
 from infra import openapi
-from local_runtime.api_fidelity import raw_path
-from local_runtime.api_gateway import gateway_error, http_response, path_pattern, proxy_event
+from local_runtime.api_gateway.proxy import gateway_error, http_response, path_pattern, proxy_event
+from local_runtime.emulator.api_fidelity import raw_path
 from services.trip import config, consumer
 from services.trip.handlers import search_trips, stream_consumer
 from tests import factories as f

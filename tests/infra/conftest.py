@@ -1,4 +1,5 @@
-"""Synthesize the app once per test session (a synth costs ~10-20 s), exactly as app.py does: with cdk-nag."""
+"""Synthesize the app once per test session (a synth costs ~10-20 s) as `cdk synth` does: cdk.json's context (the
+feature flags) and app.py's cdk-nag checks."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from aws_cdk.assertions import Template
 
 from app import build_app
 from infra.stack import STACK_NAME
+from local_runtime.emulator.deployer import cdk_json_context
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Every switch away from its default, given as `cdk -c` gives them: strings.
 VARIANT_CONTEXT = {
@@ -39,7 +43,7 @@ class Synthesized:
 
 
 def synthesize(outdir: Path, context: Mapping[str, str] | None = None) -> Synthesized:
-    app = cdk.App(outdir=str(outdir), context=dict(context or {}))
+    app = cdk.App(outdir=str(outdir), context={**cdk_json_context(REPO_ROOT), **(context or {})})
     build_app(app)
     assembly = app.synth()
     raw = assembly.get_stack_by_name(STACK_NAME).template

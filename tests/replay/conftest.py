@@ -16,8 +16,8 @@ import pytest
 from moto.kinesis.models import Stream
 from typer.testing import CliRunner
 
-from replay import dlq_queue
 from replay.cli import app
+from replay.dlq import queue as dlq_queue
 from services.trip.adapters.search_documents import SearchDocuments
 from services.trip.changes import Source, SourcePosition, decode_kinesis_payload
 from services.trip.projector import Projector

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from replay import range_read
+from replay.dlq import range_read
 from tests.replay.conftest import History
 from tests.replay.dlq_messages import POINTERS, ClosedShard, EmptyPages, kinesis_pointer, pointer_body, send
 

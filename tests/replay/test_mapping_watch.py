@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from replay.mapping_watch import CaughtUpRule, MappingReading
+from replay.mapping.watch import CaughtUpRule, MappingReading
 
 
 def test_a_mapping_busy_far_behind_the_tip_is_not_caught_up_until_it_has_been_idle_long_enough() -> None:

@@ -16,8 +16,8 @@ import pytest
 from rich.text import Text
 from typer.testing import CliRunner
 
-from replay.checkpoint import Checkpoint, CheckpointFile
 from replay.cli import app
+from replay.window.checkpoint import Checkpoint, CheckpointFile
 from tests import factories
 from tests.conftest import REGION
 from tests.replay.conftest import STREAM_NAME, History, documents

@@ -10,8 +10,8 @@ import pytest
 from botocore.stub import Stubber
 
 from replay.errors import Throttled
-from replay.shards import Shard, lineage_order
-from replay.window import Pacing, Window, WindowReader
+from replay.window.reader import Pacing, Window, WindowReader
+from replay.window.shards import Shard, lineage_order
 
 SHARD = Shard("shardId-000000000000", (), None)
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local_runtime.faults import THROTTLE_MESSAGE
+from local_runtime.faults.injection import THROTTLE_MESSAGE
 from tests.local_runtime_session import RunningRuntime, eventually, running_runtime
 from tests.runtime.conftest import RecorderFunction, deploy_recorder
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from local_runtime.aws_clients import Endpoint
-from local_runtime.kinesis_destination import DeliveryFaults, KinesisForwarder, StreamingDestination
+from local_runtime.emulator.aws_clients import Endpoint
+from local_runtime.streams.kinesis_destination import DeliveryFaults, KinesisForwarder, StreamingDestination
 from tests.local_runtime_session import REGION, RunningRuntime, eventually
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]

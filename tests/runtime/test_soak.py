@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from local_runtime.soak import DEFAULT_SEED
+from local_runtime.faults.soak import DEFAULT_SEED
 from tests.local_runtime_session import REPO_ROOT
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("soak")]

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from local_runtime.cli import app
-from local_runtime.faults import FaultRates, stream_batch_source
+from local_runtime.faults.injection import FaultRates, stream_batch_source
 
 
 def test_crash_and_timeout_rates_share_one_draw() -> None:

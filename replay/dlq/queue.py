@@ -1,0 +1,77 @@
+"""The DLQ as the tool handles it: read without consuming, delete only what was handled.
+
+SQS has no "peek": a received message is hidden for its visibility timeout. Every message the tool receives is
+made visible again when the tool is done with it, unless it was deleted because its records were projected. A read
+never empties the queue. (Receiving increments ApproximateReceiveCount: the DLQ must not itself have a redrive
+policy with a low maxReceiveCount, or reading it would move messages on.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from replay.dlq.messages import DlqMessage, parse_message
+from replay.errors import aws_errors
+
+_EMPTY_RECEIVES_TO_STOP = 2  # long polls that came back empty before we believe the queue is read to its end
+RECEIVE_WAIT_SECONDS = 1  # a long poll (> 0) asks every SQS server, a short one only a sample of them
+
+
+class HeldMessages:
+    """The DLQ's messages, received and hidden from other readers until `release`."""
+
+    def __init__(self, sqs: Any, queue_url: str, messages: list[DlqMessage]) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.messages = messages
+        self._handled: set[str] = set()
+
+    def delete(self, message: DlqMessage) -> None:
+        with aws_errors(f"deleting message {message.message_id} from {self.queue_url}"):
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
+        self._handled.add(message.message_id)
+
+    def replace(self, message: DlqMessage, body: dict[str, Any]) -> str:
+        """Send `body` in place of `message`; the original is deleted only once the replacement is in the queue."""
+        with aws_errors(f"replacing message {message.message_id} in {self.queue_url}"):
+            sent = self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body, default=str))
+        self.delete(message)
+        return str(sent["MessageId"])
+
+    def release(self) -> None:
+        """Make every message we still hold visible again, at once."""
+        held = [m for m in self.messages if m.message_id not in self._handled]
+        for start in range(0, len(held), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}
+                for i, m in enumerate(held[start : start + 10])
+            ]
+            with aws_errors(f"making messages of {self.queue_url} visible again"):
+                self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+
+
+@contextmanager
+def held_messages(sqs: Any, queue_url: str, hold_seconds: int = 300) -> Iterator[HeldMessages]:
+    """Receive every message of the queue, hide them while the block runs, then release those not deleted."""
+    held = HeldMessages(sqs, queue_url, [])
+    try:
+        empty = 0
+        while empty < _EMPTY_RECEIVES_TO_STOP:
+            with aws_errors(f"reading the DLQ {queue_url}"):
+                response = sqs.receive_message(
+                    QueueUrl=queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=RECEIVE_WAIT_SECONDS,
+                    VisibilityTimeout=hold_seconds,
+                    MessageSystemAttributeNames=["All"],
+                )
+            received = [parse_message(raw) for raw in response.get("Messages", [])]
+            held.messages.extend(received)
+            empty = 0 if received else empty + 1
+        held.messages.sort(key=lambda m: m.sent_at)
+        yield held
+    finally:
+        held.release()

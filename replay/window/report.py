@@ -1,0 +1,130 @@
+"""How results reach the operator: rich text on a terminal (plan, live progress, summary) or JSON with --json."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from replay.tally import Tally
+from replay.terminal import print_table, text_table
+from replay.verify import print_verification
+from replay.window.run import RunPlan, RunResult
+from replay.window.sources import ReadBatch
+
+
+class TerminalProgress:
+    """Prints the plan, then (on a terminal) one progress line per shard or segment: records read, lag, rate."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description}"), TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console
+        )
+        self.tasks: dict[str, tuple[TaskID, float]] = {}
+
+    def planned(self, plan: RunPlan) -> None:
+        for line in describe_plan(plan):
+            self.console.print(line)
+        if self.console.is_terminal:  # a live display redraws in place: only on a terminal
+            self.progress.start()
+
+    def progressed(self, batch: ReadBatch, tally: Tally) -> None:
+        if batch.part not in self.tasks:
+            self.tasks[batch.part] = (self.progress.add_task(batch.part, status=""), time.monotonic())
+        task, started = self.tasks[batch.part]
+        rate = tally.read / max(time.monotonic() - started, 1e-3)
+        lag = "" if batch.millis_behind_tip is None else f", {batch.millis_behind_tip / 1000:.0f} s behind the tip"
+        done = " done" if batch.last else ""
+        self.progress.update(task, status=f"{tally.read} read{lag}, {rate:.0f} records/s{done}")
+
+    def stop(self) -> None:
+        if self.progress.live.is_started:
+            self.progress.stop()
+
+
+class Silent:
+    """For --json: nothing but the final document goes to stdout."""
+
+    def planned(self, plan: RunPlan) -> None:
+        pass
+
+    def progressed(self, batch: ReadBatch, tally: Tally) -> None:
+        pass
+
+
+def describe_plan(plan: RunPlan) -> list[str]:
+    verb = "would write (dry run, nothing is written)" if plan.dry_run else "writes"
+    if plan.rebuild:
+        how = f"rebuild into {plan.target_table}" + (
+            " (created with the live table's schema)" if plan.create_target else ""
+        )
+    else:
+        how = f"project into the live table {plan.live_table} (version-gated, safe beside the consumers)"
+    lines = [f"[bold]Plan[/bold]: {how}; {verb}."]
+    if plan.source == "kinesis" and plan.window is not None:
+        start = plan.window.start.isoformat() if plan.window.start else "the start of retention"
+        lines.append(f"  read stream {plan.stream} from {start} to {plan.window.end.isoformat()}")
+        lines.append(f"  shards, parents first: {', '.join(plan.shards)}")
+        for shard, sequence in plan.resumed_shards.items():
+            lines.append(f"  {shard}: resume after sequence number {sequence}")
+    else:
+        lines.append(
+            f"  scan TripTable in {plan.segments} parallel segments; each item projected as its latest version"
+        )
+    if plan.trip_ids:
+        lines.append(f"  only trips: {', '.join(sorted(plan.trip_ids))}")
+    if plan.verify:
+        lines.append(f"  then compare {plan.target_table} with {plan.live_table}")
+        if plan.source == "table":
+            lines.append("  (TripTable keeps no removals: a live updated_at set by one is reported as undecided)")
+    lines.extend(f"  note: {note}" for note in plan.notes)
+    return lines
+
+
+def render_result(console: Console, result: RunResult) -> None:
+    summary = result.summary
+    columns = ("read", "applied", "superseded", "stale", "irrelevant", "poison")
+    table = text_table(
+        console, title=f"{'Dry run' if summary.dry_run else 'Run'} summary ({summary.source} -> {summary.target_table})"
+    )
+    table.add_column("part", no_wrap=True)
+    for column in columns:
+        table.add_column(column, justify="right")
+    rows = [*summary.per_part.items(), ("total", summary.total)]
+    for part, tally in rows:
+        table.add_row(part, *(str(getattr(tally, name)) for name in columns))
+    print_table(console, table)
+    written = "would write" if summary.dry_run else "wrote"
+    console.print(
+        f"{summary.trips} trips; {written} {summary.documents_written} documents; {summary.dynamodb_requests} DynamoDB "
+        f"and {summary.kinesis_requests} Kinesis requests ({summary.throttled} throttled); {summary.seconds:.1f} s"
+    )
+    for poison in summary.poison:
+        console.print(f"[yellow]poison[/yellow] {poison.shard_id} {poison.sequence_number}: {poison.reason}")
+    if result.verification is not None:
+        print_verification(console, result.verification, str(summary.target_table), result.plan.live_table)
+
+
+def result_document(result: RunResult) -> dict[str, Any]:
+    summary = result.summary
+    return {
+        "source": summary.source,
+        "target_table": summary.target_table,
+        "dry_run": summary.dry_run,
+        "created_target": result.plan.create_target,
+        "per_part": {part: asdict(tally) for part, tally in summary.per_part.items()},
+        "total": asdict(summary.total),
+        "poison": [asdict(poison) for poison in summary.poison],
+        "trips": summary.trips,
+        "documents_written": summary.documents_written,
+        "dynamodb_requests": summary.dynamodb_requests,
+        "kinesis_requests": summary.kinesis_requests,
+        "throttled": summary.throttled,
+        "seconds": round(summary.seconds, 3),
+        "differences": None if result.verification is None else [asdict(d) for d in result.verification.differences],
+        "undecided": None if result.verification is None else [asdict(u) for u in result.verification.undecided],
+    }

@@ -1,0 +1,120 @@
+"""What a run reads, as batches of decoded changes: the Kinesis window, or a parallel scan of TripTable.
+
+Both sources decode with the consumers' own decoders, so a record the consumers would call poison is poison here.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from replay.errors import ReplayError, aws_errors
+from replay.tally import PoisonSighting
+from replay.window.reader import WindowReader
+from replay.window.shards import Shard
+from services.trip.changes import (
+    PoisonRecord,
+    Source,
+    SourcePosition,
+    TripChange,
+    decode_kinesis_payload,
+    decode_stream_record,
+)
+from services.trip.schema import TRIP_PK, TRIP_SK
+
+
+@dataclass
+class ReadBatch:
+    part: str  # a shard id, or a scan segment
+    records: int = 0
+    changes: list[TripChange] = field(default_factory=list)
+    irrelevant: int = 0
+    poison: list[PoisonSighting] = field(default_factory=list)
+    millis_behind_tip: int | None = None  # Kinesis only
+    last_sequence_number: str | None = None  # Kinesis only: where a resumed run continues
+    last: bool = False  # the part is read to its end
+
+
+def read_window(
+    reader: WindowReader, stream_arn: str, shards: list[Shard], after_sequence: Mapping[str, str], finished: set[str]
+) -> Iterator[ReadBatch]:
+    """Every shard in lineage order, each from where the checkpoint left it; finished shards are skipped."""
+    for shard in shards:
+        if shard.shard_id in finished:
+            continue
+        for page in reader.read(shard, after_sequence.get(shard.shard_id)):
+            batch = ReadBatch(shard.shard_id, records=len(page.records), millis_behind_tip=page.millis_behind_tip)
+            for record in page.records:
+                position = SourcePosition(Source.KINESIS, stream_arn, shard.shard_id, record.sequence_number)
+                _decode_into(batch, position, decode_kinesis_payload, record.data, position)
+            batch.last_sequence_number = page.records[-1].sequence_number if page.records else None
+            batch.last = page.last
+            yield batch
+
+
+def _decode_into(
+    batch: ReadBatch, position: SourcePosition, decode: Callable[..., TripChange | None], *args: Any
+) -> None:
+    try:
+        change = decode(*args)
+    except PoisonRecord as poison:
+        batch.poison.append(PoisonSighting(position.shard_id or "", position.sequence_number or "", poison.reason))
+        return
+    if change is None:
+        batch.irrelevant += 1
+    else:
+        batch.changes.append(change)
+
+
+def scan_table(dynamodb: Any, table_name: str, segments: int) -> Iterator[ReadBatch]:
+    """The table's current items as their latest changes, scanned by `segments` threads in parallel."""
+    pages: queue.Queue[ReadBatch | BaseException | None] = queue.Queue(maxsize=4 * segments)
+    scanned_at = int(datetime.now(UTC).timestamp())
+
+    def scan(segment: int) -> None:
+        try:
+            request: dict[str, Any] = {"TableName": table_name, "Segment": segment, "TotalSegments": segments}
+            while True:
+                with aws_errors(f"scanning {table_name} (segment {segment} of {segments})"):
+                    response = dynamodb.scan(**request)
+                batch = ReadBatch(f"segment-{segment}", records=len(response["Items"]))
+                for item in response["Items"]:
+                    _decode_into(batch, _position(item), decode_stream_record, _as_insert(item, scanned_at))
+                batch.last = "LastEvaluatedKey" not in response
+                pages.put(batch)
+                if batch.last:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            pages.put(None)
+        except BaseException as error:  # handed to the reading thread, which raises it
+            pages.put(error)
+
+    for segment in range(segments):
+        threading.Thread(target=scan, args=(segment,), name=f"scan-{segment}", daemon=True).start()
+    running = segments
+    while running:
+        page = pages.get()
+        if page is None:
+            running -= 1
+        elif isinstance(page, BaseException):
+            raise page if isinstance(page, ReplayError) else ReplayError(f"scanning {table_name}: {page}") from page
+        else:
+            yield page
+
+
+def _as_insert(item: dict[str, Any], scanned_at: int) -> dict[str, Any]:
+    """A current item, shaped as the stream record that created it: the projection needs only its latest version."""
+    keys = {name: item[name] for name in (TRIP_PK, TRIP_SK) if name in item}
+    return {
+        "eventName": "INSERT",
+        "dynamodb": {"Keys": keys, "NewImage": item, "ApproximateCreationDateTime": scanned_at},
+    }
+
+
+def _position(item: dict[str, Any]) -> SourcePosition:
+    key = "/".join(str(next(iter(item.get(name, {"S": "?"}).values()))) for name in (TRIP_PK, TRIP_SK))
+    return SourcePosition(Source.DYNAMODB_STREAMS, stream=None, shard_id="table", sequence_number=key)
