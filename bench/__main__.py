@@ -98,15 +98,15 @@ def main() -> None:
     fresh = Table(title="Freshness on the local runtime (make up): TripTable write -> searchable")
     for column in ("pipeline", "changes", "p50 s", "p99 s", "window s", "p50/window", "p99/window"):
         fresh.add_column(column, justify="left" if column == "pipeline" else "right")
-    for figure in freshness.measure():
+    for pipeline in freshness.measure():
         fresh.add_row(
-            figure.pipeline,
-            str(figure.changes),
-            f"{figure.p50_s:.2f}",
-            f"{figure.p99_s:.2f}",
-            f"{figure.floor_s:.0f}",
-            f"{figure.p50_ratio:.2f}x",
-            f"{figure.p99_ratio:.2f}x",
+            pipeline.pipeline,
+            str(pipeline.changes),
+            f"{pipeline.p50_s:.2f}",
+            f"{pipeline.p99_s:.2f}",
+            f"{pipeline.floor_s:.0f}",
+            f"{pipeline.p50_ratio:.2f}x",
+            f"{pipeline.p99_ratio:.2f}x",
         )
     console.print(fresh)
 

@@ -29,7 +29,8 @@ class TripData(Construct):
             kinesis_stream=change_stream,
             # Microseconds order two changes of one item made within the same millisecond.
             kinesis_precision_timestamp=dynamodb.ApproximateCreationDateTimePrecision.MICROSECOND,
-            # The system of record outlives the stack; `make destroy` leaves it (see README.md, "Deploy and tear down").
+            # The system of record outlives the stack: `make destroy` leaves it (docs/operations.md, "Deploy and
+            # tear down").
             removal_policy=RemovalPolicy.RETAIN,
         )
 

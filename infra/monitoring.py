@@ -1,4 +1,5 @@
-"""Alarms (runbook in README.md, "Alarms") and one dashboard showing the two projection pipelines side by side."""
+"""Alarms (runbook: docs/operations.md, "Alarms") and one dashboard showing the two projection pipelines side by side.
+"""
 
 from __future__ import annotations
 

@@ -635,7 +635,7 @@ def test_fractional_amount_is_kept_exactly(trip_table: Any) -> None:
     assert trip_items(trip_table)[PAYMENT_SK]["amount"] == Decimal("123.45")
 
 
-# Trip ids (README: trip ids): what round-trips a URL path unambiguously, in any script.
+# Trip ids (docs/design.md, "Trip ids"): what round-trips a URL path unambiguously, in any script.
 @pytest.mark.parametrize(
     "trip_id", ["trip-001", "trip 002", "trip@001", "trîp-é1", "旅行:2026~1.a_b", "यात्रा-1", "t" * 128]
 )

@@ -404,7 +404,7 @@ def test_openapi_schema_lists_both_routes_and_their_parameters() -> None:
     assert trip_parameters == {"trip_id": "path"}
 
 
-# Trip ids in paths (README: trip ids). API Gateway REST may hand the path decoded or still percent-encoded.
+# Trip ids in paths (docs/design.md, "Trip ids"). API Gateway REST may hand the path decoded or still percent-encoded.
 # "यात्रा-1" keeps combining marks in NFC (no precomposed forms), which Powertools' route pattern does not match.
 ODD_TRIP_IDS = ["trip 002", "trip@001", "trîp-é1", "ホテル旅行:2026~1", "यात्रा-1", "trip-001"]
 

@@ -68,7 +68,7 @@ def stream_poison(dlq_url: str) -> str:
 
 
 def pointer_body(batch_info_key: str, function_arn: str, **batch_info: Any) -> dict[str, Any]:
-    """An event source mapping's on-failure message (FIELD-NOTES: "On-failure destination")."""
+    """An event source mapping's on-failure message (docs/CONTRACT.md, "batch pointer", and the AWS pages it cites)."""
     return {
         "requestContext": {
             "requestId": "c9b8fa9f-5a7f-4f2a-9f3b-1c2d3e4f5a6b",

@@ -2,7 +2,7 @@
 
 The only changes to the seed's commands: `--endpoint-url`, no `--cli-binary-format` (the CLI in .venv is v1,
 which sends `--payload` raw already) and, for 7.3's API_URL, a query that finds the output (the seed's returns
-None on AWS too: see README, "The local runtime").
+None on AWS too: see docs/local-runtime.md).
 """
 
 from __future__ import annotations

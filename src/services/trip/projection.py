@@ -6,7 +6,7 @@ Each entity (flight, hotel, payment) of a trip is ordered by `(generation, versi
 that share a version (a write, its removal, the identical item put back), and a removal ranks above a write of the
 same version seen in the same second. A change is applied only if it ranks above what the document already holds
 for its entity, so any order, duplication or interleaving of changes converges to the document of the in-order
-history. What the streams cannot order is reported instead of silently folded (README, "The projection"):
+history. What the streams cannot order is reported instead of silently folded (docs/design.md, "Order-safe fold"):
 - Finding.AMBIGUOUS: a write of the same or an older version as a removal, seen in the same second (a late copy of
   a write the removal removed, or the item put back within that second: neither source can tell which). The
   removal wins; the change decided that way (the write left hidden, or the removal applied over it) is reported.
