@@ -1,5 +1,4 @@
-"""Alarms (runbook: docs/operations.md, "Alarms") and one dashboard showing the two projection pipelines side by side.
-"""
+"""Alarms (runbook: docs/operations.md, "Alarms") and one dashboard showing both projection pipelines side by side."""
 
 from __future__ import annotations
 
