@@ -23,6 +23,7 @@ from operator_cli.usage import OperatorErrors, help_without_command
 # One `error: ...` line and exit 2 for every usage mistake, as trip-replay answers them (operator_cli, shared).
 app = typer.Typer(
     help="Run TripSagaStack locally: an embedded AWS emulator with the synthesized CDK stack deployed into it.",
+    rich_markup_mode=None,
     cls=OperatorErrors,
     invoke_without_command=True,
     callback=help_without_command,
@@ -31,27 +32,42 @@ app = typer.Typer(
 # On a terminal rich lays lines out for its width; piped (a log file, CI) it keeps each line whole.
 console = Console(soft_wrap=not sys.stdout.isatty())
 
-Host = Annotated[str, typer.Option(help="Address the endpoint listens on.")]
-Port = Annotated[int, typer.Option(help="Port of the one endpoint for every service (0: any free port).")]
-Region = Annotated[str, typer.Option(help="Region the stack is deployed to.")]
-StateDir = Annotated[Path, typer.Option(help="Where the cloud assembly, function code and function logs go.")]
+Host = Annotated[str, typer.Option(metavar="HOST", help="Address the endpoint listens on.")]
+Port = Annotated[
+    int, typer.Option(metavar="PORT", help="Port of the one endpoint for every service (0: any free port).")
+]
+Region = Annotated[str, typer.Option(metavar="REGION", help="Region the stack is deployed to.")]
+StateDir = Annotated[
+    Path, typer.Option(metavar="DIR", help="Where the cloud assembly, function code and function logs go.")
+]
 PollInterval = Annotated[
     float | None,
-    typer.Option(help="Seconds between polls of an idle shard [default: as AWS, 0.25 DynamoDB Streams, 1 Kinesis]."),
+    typer.Option(
+        metavar="SECONDS",
+        help="Seconds between polls of an idle shard [default: as AWS, 0.25 DynamoDB Streams, 1 Kinesis].",
+    ),
 ]
 Duplicates = Annotated[
     float,
-    typer.Option(min=0.0, max=1.0, help="Share of TripTable changes the Kinesis streaming destination delivers twice."),
+    typer.Option(
+        metavar="SHARE",
+        min=0.0,
+        max=1.0,
+        help="Share of TripTable changes the Kinesis streaming destination delivers twice.",
+    ),
 ]
 Reorder = Annotated[
     bool,
     typer.Option(help="Let the Kinesis streaming destination deliver changes out of order (held back up to 1.5 s)."),
 ]
-Seed = Annotated[int | None, typer.Option(help="Seed for the duplicate and reorder choices and the injected faults.")]
+Seed = Annotated[
+    int | None, typer.Option(metavar="N", help="Seed for the duplicate and reorder choices and the injected faults.")
+]
 Throttle = Annotated[
     float,
     typer.Option(
         "--fault-throttle",
+        metavar="SHARE",
         min=0.0,
         max=1.0,
         help="Share of the search table's write and BatchGetItem requests answered with "
@@ -62,6 +78,7 @@ Crash = Annotated[
     float,
     typer.Option(
         "--fault-crash",
+        metavar="SHARE",
         min=0.0,
         max=1.0,
         help="Share of consumer invocations whose sandbox process ends after their first write (Lambda retries).",
@@ -71,6 +88,7 @@ Timeout = Annotated[
     float,
     typer.Option(
         "--fault-timeout",
+        metavar="SHARE",
         min=0.0,
         max=1.0,
         help="Share of consumer invocations whose first write hangs until the function times out.",
@@ -205,8 +223,10 @@ def demo(
 
 @app.command()
 def soak(
-    sagas: Annotated[int, typer.Option(min=1, max=2000, help="Sagas of the first wave.")] = 60,
-    seed: Annotated[int, typer.Option(help="Seed of every fault and of the Kinesis copy's choices.")] = DEFAULT_SEED,
+    sagas: Annotated[int, typer.Option(metavar="N", min=1, max=2000, help="Sagas of the first wave.")] = 60,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Seed of every fault and of the Kinesis copy's choices.")
+    ] = DEFAULT_SEED,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of the report.")] = False,
     state_dir: StateDir = Path(".local/soak"),
     verbose: Verbose = False,

@@ -79,19 +79,23 @@ def run(
         str | None,
         typer.Option(
             "--from",
+            metavar="TIME",
             help="Start of the window: ISO-8601 (UTC if no zone) or an age (90m, 6h, 3d). Required for kinesis.",
         ),
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="End of the window (default: now, fixed when the run starts).")
+        str | None,
+        typer.Option("--to", metavar="TIME", help="End of the window (default: now, fixed when the run starts)."),
     ] = None,
     trip_id: Annotated[
-        list[str] | None, typer.Option("--trip-id", callback=names_value, help="Only these trips (repeatable).")
+        list[str] | None,
+        typer.Option("--trip-id", metavar="ID", callback=names_value, help="Only these trips (repeatable)."),
     ] = None,
     target_table: Annotated[
         str | None,
         typer.Option(
             "--target-table",
+            metavar="NAME",
             callback=table_name_value,
             help="Rebuild into this table (created if missing) instead of the live one.",
         ),
@@ -107,13 +111,13 @@ def run(
         typer.Option("--source", help="kinesis: the change stream's window; table: TripTable's current items."),
     ] = ChangeSource.KINESIS,
     segments: Annotated[
-        int, typer.Option("--segments", min=1, max=64, help="Parallel scan segments (--source table).")
+        int, typer.Option("--segments", metavar="N", min=1, max=64, help="Parallel scan segments (--source table).")
     ] = 4,
     restart: Annotated[
         bool, typer.Option("--restart", help="Ignore the checkpoint of an unfinished run and start over.")
     ] = False,
     checkpoint_dir: Annotated[
-        Path, typer.Option("--checkpoint-dir", file_okay=False, help="Where checkpoints are kept.")
+        Path, typer.Option("--checkpoint-dir", metavar="DIR", file_okay=False, help="Where checkpoints are kept.")
     ] = DEFAULT_CHECKPOINT_DIR,
     via_mapping: Annotated[
         bool,
@@ -125,6 +129,7 @@ def run(
         float,
         typer.Option(
             "--quiet-for",
+            metavar="SECONDS",
             min=1,
             callback=seconds_value,
             help=(

@@ -81,6 +81,7 @@ StackName = Annotated[
     str,
     typer.Option(
         "--stack-name",
+        metavar="NAME",
         callback=stack_name_value,
         help="The deployed stack whose outputs name the tables, stream and queue.",
     ),
@@ -89,6 +90,7 @@ EndpointUrl = Annotated[
     str | None,
     typer.Option(
         "--endpoint-url",
+        metavar="URL",
         envvar="AWS_ENDPOINT_URL",
         callback=endpoint_url_value,
         help="AWS endpoint, e.g. the local runtime's http://127.0.0.1:4566.",
@@ -97,10 +99,15 @@ EndpointUrl = Annotated[
 Region = Annotated[
     str | None,
     typer.Option(
-        "--region", callback=region_value, help="AWS region (default: AWS_DEFAULT_REGION or your AWS profile's)."
+        "--region",
+        metavar="REGION",
+        callback=region_value,
+        help="AWS region (default: AWS_DEFAULT_REGION or your AWS profile's).",
     ),
 ]
-Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile from your AWS configuration.")]
+Profile = Annotated[
+    str | None, typer.Option("--profile", metavar="PROFILE", help="AWS profile from your AWS configuration.")
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
 
 

@@ -52,7 +52,9 @@ dlq_app = typer.Typer(
 )
 
 
-MessageIds = Annotated[list[str] | None, typer.Argument(callback=names_value, help="Ids from `dlq list`.")]
+MessageIds = Annotated[
+    list[str] | None, typer.Argument(metavar="MESSAGE_ID", callback=names_value, help="Ids from `dlq list`.")
+]
 
 
 def _connect(
@@ -112,7 +114,9 @@ def list_messages(
     ),
 )
 def show(
-    message_id: Annotated[str, typer.Argument(callback=name_value, help="The id `dlq list` shows.")],
+    message_id: Annotated[
+        str, typer.Argument(metavar="MESSAGE_ID", callback=name_value, help="The id `dlq list` shows.")
+    ],
     stack_name: StackName = DEFAULT_STACK_NAME,
     endpoint_url: EndpointUrl = None,
     region: Region = None,
