@@ -54,7 +54,7 @@ destroy: dev
 up: dev ## run the whole stack locally (no AWS account, no Docker) until Ctrl-C
 	$(PY) -m local_runtime up
 
-demo: dev ## run the seed's scenarios end to end on the local runtime
+demo: dev ## run the hands-on's section 7 end to end on the local runtime
 	$(PY) -m local_runtime demo
 
 bench: dev ## measure the projection's figures, each as a ratio to a baseline measured in the same run

@@ -91,7 +91,7 @@ class SearchApi(Construct):
 
     def _acknowledge_public_read_api(self) -> None:
         public = (
-            "A public, read-only search over the projection's public fields, as the seed's 7.3 calls it with "
+            "A public, read-only search over the projection's public fields, as the hands-on's 7.3 calls it with "
             "curl and no credentials; bounded by stage throttling. Add an authorizer before exposing real data"
         )
         acknowledge(self.api, "AwsSolutions-APIG4", public)
@@ -111,7 +111,7 @@ class SearchApi(Construct):
 
     @property
     def url(self) -> str:
-        """The stage URL without a trailing slash, so `$ApiUrl/trips/search` (the seed's 7.3) is well formed."""
+        """The stage URL without a trailing slash, so `$ApiUrl/trips/search` (the hands-on's 7.3) is well formed."""
         return Fn.join(
             "",
             [

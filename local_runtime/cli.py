@@ -208,7 +208,7 @@ def demo(
     state_dir: StateDir = Path(".local/demo"),
     verbose: Verbose = False,
 ) -> None:
-    """Run the seed's scenarios end to end on a fresh local runtime, check each result, then stop.
+    """Run the hands-on's section 7 scenarios end to end on a fresh local runtime, check each result, then stop.
 
     Exits non-zero if any check fails.
     """

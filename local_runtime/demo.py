@@ -1,4 +1,4 @@
-"""``make demo``: the seed's section 7 on a fresh local runtime, each result checked and printed as it goes."""
+"""``make demo``: the hands-on's section 7 on a fresh local runtime, each result checked and printed as it goes."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def _scenarios(runtime: LocalRuntime, checks: Checks) -> None:
     outputs = runtime.stacks[0].outputs
     lambda_client, stepfunctions = endpoint.lambda_client(), endpoint.client("stepfunctions")
 
-    console.rule("7.1 names, found as the seed finds them")
+    console.rule("7.1 names, found as the hands-on finds them")
     functions = [f["FunctionName"] for f in lambda_client.list_functions()["Functions"]]
     search_fn = next((name for name in functions if "SearchTrips" in name), "")
     machine = next(m for m in stepfunctions.list_state_machines()["stateMachines"] if "TripSaga" in m["name"])

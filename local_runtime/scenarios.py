@@ -1,4 +1,4 @@
-"""The seed's saga inputs (section 7.2: a trip that succeeds; 7.4: a payment that fails and is compensated)."""
+"""The hands-on's saga inputs (section 7.2: a trip that succeeds; 7.4: a payment that fails and is compensated)."""
 
 from __future__ import annotations
 

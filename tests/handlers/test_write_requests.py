@@ -1,7 +1,7 @@
 """Cost: on a realistic saga workload the projection writes far less than one request per record.
 
 Sixty trips run their sagas concurrently (reserve flight, hotel, payment; a third of them fail the payment and
-compensate; some change their flight or hotel on the way), their changes land in batches of 100 covering about 15
+compensate; some change their flight or hotel on the way), their changes land in batches of 100 covering about 17
 trips each. The baseline is the seed's projector: one UpdateItem per record. Both run in this test on the same
 records, and DynamoDB write requests are counted on the wire (botocore's before-call events).
 """

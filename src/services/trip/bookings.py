@@ -301,7 +301,7 @@ def _stands(attempt: Attempt) -> EntityState:
 
 def _refund_of_payment_never_taken(event: Mapping[str, Any]) -> dict[str, Any]:
     """What the request said, as far as it is well-formed: a compensation must not fail on the bad input
-    that made the payment fail (the seed's 7.4 sends amount "-1")."""
+    that made the payment fail (the hands-on's 7.4 sends amount "-1")."""
     details = event.get("payment_details")
     if not isinstance(details, Mapping):
         return {}

@@ -1,4 +1,4 @@
-"""SearchTrips: API Gateway REST proxy events (and the seed's direct invocation) to search queries.
+"""SearchTrips: API Gateway REST proxy events (and the hands-on's direct invocation) to search queries.
 
 The handler only translates: query parameters to a `SearchQuery`, a path to a trip id (`trip_ids`), pages to
 JSON whose numbers keep every digit (`exact_json`), domain errors to 400/404.
@@ -248,7 +248,7 @@ def _bad_request(parameter: str, reason: str, location: str = "query") -> Respon
 
 
 def _as_proxy_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The seed's `aws lambda invoke` payload holds only queryStringParameters: a GET /trips/search."""
+    """The hands-on's `aws lambda invoke` payload holds only queryStringParameters: a GET /trips/search."""
     if "httpMethod" in event:
         return event
     given = event.get("queryStringParameters") or {}
