@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -18,7 +19,7 @@ from local_runtime.faults.soak import DEFAULT_SEED, run_soak
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
 from local_runtime.streams.event_source_mappings import PollIntervals
 from local_runtime.streams.kinesis_destination import DeliveryFaults
-from operator_cli.usage import OperatorErrors, help_without_command
+from operator_cli.usage import OperatorErrors, help_without_command, print_error
 
 # One `error: ...` line and exit 2 for every usage mistake, as trip-replay answers them (operator_cli, shared).
 app = typer.Typer(
@@ -121,6 +122,23 @@ def _options(
     )
 
 
+def _require_free_port(host: str, port: int, command: str) -> None:
+    """Stop before the minute of synthesis and deployment when the endpoint's address is taken (exit 2). The probe
+    binds as the endpoint's server does (SO_REUSEADDR), so a port its last run just left is not taken."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            print_error(
+                f"cannot listen on {host}:{port}: {error.strerror} (another `make up`?): stop it, or pass --port "
+                f"(see python -m local_runtime {command} --help)"
+            )
+            raise typer.Exit(code=2) from None
+
+
 def _fault_rates(throttle: float, crash: float, timeout: float) -> FaultRates:
     try:
         return FaultRates(throttle=throttle, crash=crash, timeout=timeout)
@@ -172,6 +190,7 @@ def up(
     Use the endpoint with the AWS CLI (--endpoint-url) or boto3 (AWS_ENDPOINT_URL), any credentials.
     """
     injected = _fault_rates(fault_throttle, fault_crash, fault_timeout)
+    _require_free_port(host, port, "up")
     _configure_logging(verbose)
     options = _options(
         host, port, region, state_dir, poll_interval, kinesis_duplicates, kinesis_reorder, seed, injected
@@ -214,6 +233,7 @@ def demo(
     """
     from local_runtime.demo import run_demo
 
+    _require_free_port("127.0.0.1", port, "demo")
     _configure_logging(verbose)
     if not verbose:  # the checks tell the story; the runtime's own log only when asked
         logging.getLogger("local_runtime").setLevel(logging.WARNING)

@@ -11,7 +11,6 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.table import Table
 
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
@@ -121,7 +120,7 @@ def _scenarios(runtime: LocalRuntime, checks: Checks) -> None:
         "updated_at",
     ]
     shown = {key: str(seed[key]) for key in public if key in seed}
-    console.print(_json(shown))
+    _print_json(console, shown)
     checks.check("7.2 document", statuses(seed) == BOOKED and seed.get("total_amount") == 80000)
     # each pipeline applies the three compensations in its own time: wait for all of them, not the first
 
@@ -136,7 +135,7 @@ def _scenarios(runtime: LocalRuntime, checks: Checks) -> None:
     query = "status=CONFIRMED&from=2026-03-01T00:00:00&to=2026-03-31T23:59:59"
     with urllib.request.urlopen(f"{outputs['ApiUrl']}/trips/search?{query}", timeout=30) as response:
         found = json.load(response)
-    console.print(_json(found))
+    _print_json(console, found)
     ids = sorted(trip["trip_id"] for trip in found.get("trips", []))
     checks.check("GET $API_URL/trips/search (March, CONFIRMED)", ids == ["trip-streams-001"], str(ids))
     event = {
@@ -162,7 +161,7 @@ def _kinesis_and_dlq(runtime: LocalRuntime, checks: Checks) -> None:
     console.print(_change_records(records))
     first = json.loads(records[0]["Data"]) if records else {}
     console.print("the first record's data, as DynamoDB writes it:")
-    console.print(_json(first))
+    _print_json(console, first)
     checks.check(
         "change records in the stream, in DynamoDB's Kinesis format",
         len(records) == 5
@@ -184,16 +183,20 @@ def _kinesis_and_dlq(runtime: LocalRuntime, checks: Checks) -> None:
 
     message = _wait(poison_message, 30)
     if message:
-        console.print(_json(message))
+        _print_json(console, message)
     checks.check("poison record in the DLQ", bool(message) and message.get("kind") == "poison-record")
 
 
-def _json(document: Any) -> Syntax:
-    return Syntax(json.dumps(document, indent=2, ensure_ascii=False, default=str), "json", word_wrap=True)
+def _print_json(console: Console, document: Any) -> None:
+    """Highlighted on a terminal (long lines wrap, never cut); piped, each line whole and unpadded."""
+    console.print_json(json.dumps(document, ensure_ascii=False, default=str), indent=2)
 
 
 def _change_records(records: list[dict[str, Any]]) -> Table:
-    table = Table("seq", "event", "trip", "entity", "version", "status", "ApproximateCreationDateTime")
+    # A sequence number has 56 digits: every column folds rather than crop, on a terminal or piped at 80 columns.
+    table = Table()
+    for header in ("seq", "event", "trip", "entity", "version", "status", "ApproximateCreationDateTime"):
+        table.add_column(header, overflow="fold")
     for record in records:
         change = json.loads(record["Data"])
         body = change["dynamodb"]

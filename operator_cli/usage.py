@@ -33,7 +33,8 @@ class OperatorErrors(TyperGroup):
         except typer.TyperException as failure:  # typer's usage errors (BadParameter, NoSuchOption, ...)
             context = getattr(failure, "ctx", None)
             hint = f" (see {context.command_path} --help)" if context is not None else ""
-            print_error(failure.format_message() + hint)
+            # Typer validates values with pydantic, whose message for a ValueError starts "Value error, ".
+            print_error(failure.format_message().replace("Value error, ", "", 1) + hint)
             code = failure.exit_code
         except typer.Abort:
             print_error("aborted")

@@ -43,3 +43,8 @@ def print_table(console: Console, table: Table) -> None:
         console.print(table)
     for line in captured.get().splitlines():
         console.out(line.rstrip(), highlight=False)
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 trip`, `4 trips`, `0 documents`: a count and its noun, in English's regular plural."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"

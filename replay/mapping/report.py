@@ -13,6 +13,7 @@ from replay.dlq.report import NONE, sequence_range
 from replay.mapping.consumer_copy import REBUILD_BATCH_SIZE
 from replay.mapping.run import MappingPlan, MappingResult
 from replay.mapping.watch import NEAR_TIP_MS, MappingReading
+from replay.terminal import counted
 from replay.verify import Verification, print_verification
 
 
@@ -93,7 +94,8 @@ def render_mapping_result(console: Console, result: MappingResult) -> None:
             f"delete it with `aws sqs delete-queue --queue-url {result.queue_url}`"
         )
     if result.differences is not None:
-        console.print(f"{result.trips} trips in {result.plan.target_table}")
+        if result.trips is not None:  # counted by the same verification
+            console.print(f"{counted(result.trips, 'trip')} in {result.plan.target_table}")
         verification = Verification(result.differences)
         print_verification(console, verification, result.plan.target_table, result.plan.live_table)
 

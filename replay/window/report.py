@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from replay.tally import Tally
-from replay.terminal import print_table, text_table
+from replay.terminal import counted, print_table, text_table
 from replay.verify import print_verification
 from replay.window.run import RunPlan, RunResult
 from replay.window.sources import ReadBatch
@@ -100,8 +100,9 @@ def render_result(console: Console, result: RunResult) -> None:
     print_table(console, table)
     written = "would write" if summary.dry_run else "wrote"
     console.print(
-        f"{summary.trips} trips; {written} {summary.documents_written} documents; {summary.dynamodb_requests} DynamoDB "
-        f"and {summary.kinesis_requests} Kinesis requests ({summary.throttled} throttled); {summary.seconds:.1f} s"
+        f"{counted(summary.trips, 'trip')}; {written} {counted(summary.documents_written, 'document')}; "
+        f"{summary.dynamodb_requests} DynamoDB and {summary.kinesis_requests} Kinesis requests "
+        f"({summary.throttled} throttled); {summary.seconds:.1f} s"
     )
     for poison in summary.poison:
         console.print(f"[yellow]poison[/yellow] {poison.shard_id} {poison.sequence_number}: {poison.reason}")

@@ -112,6 +112,17 @@ def test_a_bad_from_is_one_error_line(stack: Any, value: str) -> None:
     assert_one_error_line(invoke("run", "--from", value), f"--from {value!r}")
 
 
+def test_a_bad_choice_reads_as_our_own_message_not_pydantics() -> None:
+    result = invoke(*RUN, "--source", "s3")
+
+    message, _, hint = result.stderr.partition(" (see ")
+    assert (result.exit_code, message) == (
+        2,
+        "error: Invalid value for '--source': 's3' is not one of 'kinesis', 'table'.",
+    )
+    assert hint.endswith("run --help)\n")
+
+
 def test_a_checkpoint_dir_that_is_a_file_is_refused(stack: Any, tmp_path: Path) -> None:
     a_file = tmp_path / "file"
     a_file.write_text("")

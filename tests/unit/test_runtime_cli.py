@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,19 @@ def test_no_command_prints_the_help() -> None:
 
     assert answer.returncode == 0
     assert "Usage: python -m local_runtime [OPTIONS] COMMAND [ARGS]..." in answer.stdout
+
+
+@pytest.mark.parametrize("command", ["up", "demo"])
+def test_a_port_in_use_is_one_error_line_and_exit_2_before_any_work(command: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        answer = run(command, "--port", str(port), "--state-dir", "/nonexistent/never-created")
+
+    assert (answer.returncode, answer.stdout) == (2, "")
+    assert answer.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another `make up`?): stop it, or pass "
+        f"--port (see python -m local_runtime {command} --help)"
+    ]
