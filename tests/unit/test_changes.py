@@ -333,3 +333,129 @@ def test_only_the_attributes_the_projection_reads_are_decoded() -> None:
         "updated_at": "2026-03-01T09:00:00.000000+00:00",
     }
     assert change.old_image == {"version": Decimal(1), "created_at": f.T0.isoformat()}
+
+
+def _kinesis_flight_with(**new_image: object) -> dict:
+    payload = f.kinesis_payload(f.insert(f.flight("trip-001")))
+    payload["dynamodb"]["NewImage"].update(new_image)
+    return _kinesis_with(payload)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("1e400", "'1e400'"),  # above DynamoDB's 1E+126
+        ("1e-400", "'1e-400'"),  # below its 1E-130
+        ("9" * 50, repr("9" * 50)),  # more than 38 significant digits
+        ("0." + "1" * 39, repr("0." + "1" * 39)),
+        ("1e1000000", "'1e1000000'"),  # nine characters: an int() of it would take half a minute
+        (" 1 ", "' 1 '"),
+        ("1_0", "'1_0'"),
+        ("\u0661", "'\u0661'"),  # ARABIC-INDIC DIGIT ONE: Decimal reads it, DynamoDB does not
+        ("", "''"),
+    ],
+    ids=[
+        "too-large",
+        "too-small",
+        "50-digits",
+        "39-digit-fraction",
+        "huge-exponent",
+        "padded",
+        "underscore",
+        "arabic-indic-digit",
+        "empty",
+    ],
+)
+def test_a_number_dynamodb_cannot_hold_is_a_contract_violation_as_a_version(text: str, shown: str) -> None:
+    with pytest.raises(WriterContractViolation) as raised:
+        decode_kinesis_record(_kinesis_flight_with(version={"N": text}))
+
+    assert raised.value.reason == f"FLIGHT NewImage attribute 'version' is not a DynamoDB Number: {shown}"
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("80000.50", Decimal("80000.50")),
+        ("-0.5", Decimal("-0.5")),
+        ("8E+4", Decimal(80000)),
+        ("1" + "0" * 40, Decimal("1E+40")),  # trailing zeros do not count towards the 38 digits
+        ("1E+125", Decimal("1E+125")),
+        ("1E-130", Decimal("1E-130")),
+    ],
+)
+def test_a_number_dynamodb_can_hold_is_read_exactly(text: str, amount: Decimal) -> None:
+    payload = f.kinesis_payload(f.insert(f.payment("trip-001")))
+    payload["dynamodb"]["NewImage"]["amount"] = {"N": text}
+
+    change = decode_kinesis_record(_kinesis_with(payload))
+
+    assert change is not None and change.image["amount"] == amount
+
+
+@pytest.mark.parametrize(("text", "version"), [("1e0", 1), ("01", 1), ("1.0", 1), ("7", 7)])
+def test_a_version_in_any_spelling_of_a_whole_number_is_that_number(text: str, version: int) -> None:
+    change = decode_kinesis_record(_kinesis_flight_with(version={"N": text}))
+
+    assert change is not None and change.version == version
+
+
+@pytest.mark.parametrize("raw", [10**400, -(10**400)])
+def test_an_epoch_beyond_a_float_is_out_of_range_not_a_crash(raw: int) -> None:
+    payload = f.kinesis_payload(f.insert(f.flight("trip-001")))
+    payload["dynamodb"]["ApproximateCreationDateTime"] = raw
+
+    with pytest.raises(PoisonRecord) as raised:
+        decode_kinesis_record(_kinesis_with(payload))
+
+    assert (
+        raised.value.reason
+        == f"ApproximateCreationDateTime {repr(raw)[:80]}... (40{1 + (raw < 0)} characters) is out of range"
+    )
+
+
+@pytest.mark.parametrize("name", ["updated_at", "created_at"])
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_whose_offset_moves_it_out_of_the_calendar_is_a_contract_violation(name: str, moment: str) -> None:
+    with pytest.raises(WriterContractViolation) as raised:
+        decode_kinesis_record(_kinesis_flight_with(**{name: {"S": moment}}))
+
+    assert raised.value.reason == f"the item's {name} {moment!r} is out of range in UTC"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"eventSource": "aws:dynamodb", "n": ' + b"1" * 5000 + b"}", "kinesis data is not JSON: Exceeds the limit"),
+        (b"[" * 200_000, "kinesis data is not JSON: maximum recursion depth exceeded"),
+    ],
+    ids=["integer-of-5000-digits", "200000-levels"],
+)
+def test_kinesis_data_json_cannot_read_is_poison(data: bytes, reason: str) -> None:
+    with pytest.raises(PoisonRecord) as raised:
+        decode_kinesis_record(f.kinesis_record(data=data))
+
+    assert raised.value.reason.startswith(reason)
+
+
+def test_a_string_with_a_lone_surrogate_is_poison() -> None:
+    payload = f.kinesis_payload(f.insert(f.hotel("trip-001")))
+    payload["dynamodb"]["NewImage"]["hotel_name"] = {"S": "Okura\ud800"}
+    data = json.dumps(payload).encode()  # JSON carries it as the escape \ud800, which decodes to the lone surrogate
+
+    with pytest.raises(PoisonRecord) as raised:
+        decode_kinesis_record(f.kinesis_record(data=data))
+
+    assert raised.value.reason == (
+        "HOTEL NewImage attribute 'hotel_name' must be a DynamoDB String (S), got {'S': 'Okura\\ud800'}"
+    )
+
+
+@pytest.mark.parametrize("null", [False, "x", 1])
+def test_only_null_true_is_a_dynamodb_null(null: object) -> None:
+    with pytest.raises(PoisonRecord) as raised:
+        decode_kinesis_record(_kinesis_flight_with(flight_number={"NULL": null}))
+
+    assert raised.value.reason == (
+        "FLIGHT NewImage attribute 'flight_number' must be a DynamoDB String (S), got Null (NULL)"
+    )

@@ -89,3 +89,33 @@ def test_a_removal_decodes_whatever_the_times_it_removes() -> None:
 )
 def test_canonical_local_date_times_sort_as_the_times_do(earlier: str, later: str) -> None:
     assert times.local_date_time(earlier) < times.local_date_time(later)
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("2026W11T10", "2026-03-09T10:00:00"),  # a week date and an hour: ten characters, still a date-time
+        ("2026W11 10", "2026-03-09T10:00:00"),
+        ("2026-03-15T00:00", "2026-03-15T00:00:00"),  # midnight written out is a time of day
+        ("20260315T00", "2026-03-15T00:00:00"),
+    ],
+)
+def test_a_short_or_midnight_date_time_is_a_date_time(text: str, canonical: str) -> None:
+    assert times.local_date_time(text) == canonical
+
+
+@pytest.mark.parametrize("text", ["2026-03-15", "20260315", "2026-W11", "2026W11", "2026-W11-7", "2026W117"])
+def test_every_iso_date_form_alone_is_a_date_without_a_time_of_day(text: str) -> None:
+    with pytest.raises(times.NotATime) as raised:
+        times.local_date_time(text)
+
+    assert str(raised.value) == f"{text!r} is a date without a time of day"
+
+
+def test_a_reason_quotes_a_long_value_by_its_start_and_length() -> None:
+    text = "2026-03-15T10:00:00" + "x" * 400_000
+
+    with pytest.raises(times.NotATime) as raised:
+        times.local_date_time(text)
+
+    assert str(raised.value) == f"{repr(text)[:80]}... (400,021 characters) is not an ISO-8601 date-time"

@@ -8,19 +8,25 @@ flight, hotel or payment of a trip decodes to `None` (irrelevant, not an error).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
+
+from services.trip.reasons import quoted
 from services.trip.schema import TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
 from services.trip.times import NotATime, canonicalize_item_times
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_deserializer = TypeDeserializer()
+# A Number's text: sign, digits with at most one point, an exponent; unambiguous, so matching is linear in its length.
+_NUMBER_TEXT = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -146,16 +152,13 @@ def decode_stream_record(record: Mapping[str, Any]) -> TripChange | None:
 def decode_kinesis_record(record: Mapping[str, Any]) -> TripChange | None:
     """Decode a Lambda Kinesis event record whose data is a DynamoDB change document."""
     kinesis = _as_mapping(record.get("kinesis"), "the record has no 'kinesis' object")
-    try:
-        data = base64.b64decode(kinesis.get("data", ""), validate=True)
+    try:  # what base64.b64decode(validate=True) calls, without its wrapper
+        data = binascii.a2b_base64(kinesis.get("data", ""), strict_mode=True)
     except (binascii.Error, TypeError, ValueError) as error:
         raise PoisonRecord(f"kinesis data is not base64: {error}") from None
     event_id = str(record.get("eventID", ""))
     position = SourcePosition(
-        source=Source.KINESIS,
-        stream=record.get("eventSourceARN"),
-        shard_id=event_id.partition(":")[0] or None,
-        sequence_number=kinesis.get("sequenceNumber"),
+        Source.KINESIS, record.get("eventSourceARN"), event_id.partition(":")[0] or None, kinesis.get("sequenceNumber")
     )
     return decode_kinesis_payload(data, position)
 
@@ -164,11 +167,11 @@ def decode_kinesis_payload(data: bytes, position: SourcePosition) -> TripChange 
     """Decode the raw `Data` of a Kinesis record written by the table's Kinesis streaming destination."""
     try:
         document = json.loads(data.decode())  # UTF-8, as DynamoDB writes it: no encoding detection
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, too many digits or levels
         raise PoisonRecord(f"kinesis data is not JSON: {error}") from None
     document = _as_mapping(document, "kinesis data is not a JSON object")
     if document.get("eventSource") != "aws:dynamodb":
-        raise PoisonRecord(f"kinesis data is not a DynamoDB change (eventSource={document.get('eventSource')!r})")
+        raise PoisonRecord(f"kinesis data is not a DynamoDB change (eventSource={quoted(document.get('eventSource'))})")
     change = _as_mapping(document.get("dynamodb"), "the change document has no 'dynamodb' object")
     # Kinesis copies carry milliseconds, or microseconds when the destination says so.
     unit = 1_000_000 if change.get("ApproximateCreationDateTimePrecision") == "MICROSECOND" else 1_000
@@ -180,7 +183,7 @@ def _decode_change(
 ) -> TripChange | None:
     kind = _CHANGE_KINDS.get(event_name) if isinstance(event_name, str) else None
     if kind is None:
-        raise PoisonRecord(f"eventName {event_name!r} is not INSERT, MODIFY or REMOVE")
+        raise PoisonRecord(f"eventName {quoted(event_name)} is not INSERT, MODIFY or REMOVE")
     keys = change.get("Keys")
     if keys is None:
         raise PoisonRecord("the change has no Keys")
@@ -233,16 +236,15 @@ def _as_mapping(value: Any, reason: str) -> Mapping[str, Any]:
 
 def _epoch_time(change: Mapping[str, Any], default_unit: int) -> datetime:
     raw = change.get("ApproximateCreationDateTime")
-    if type(raw) is int:  # the common case first
-        raw = float(raw)
-    elif isinstance(raw, datetime):  # boto3 parses GetRecords timestamps already
-        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
-    elif isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
-        raise PoisonRecord(f"ApproximateCreationDateTime {raw!r} is not an epoch number")
-    try:
+    if type(raw) is not int:  # both sources deliver an int: the other types only from elsewhere
+        if isinstance(raw, datetime):  # boto3 parses GetRecords timestamps already
+            return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+        if isinstance(raw, bool) or not isinstance(raw, float | Decimal):
+            raise PoisonRecord(f"ApproximateCreationDateTime {quoted(raw)} is not an epoch number")
+    try:  # an int beyond a float's range is an OverflowError here too
         return datetime.fromtimestamp(float(raw) / default_unit, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        raise PoisonRecord(f"ApproximateCreationDateTime {raw!r} is out of range") from None
+        raise PoisonRecord(f"ApproximateCreationDateTime {quoted(raw)} is out of range") from None
 
 
 def _read_image(
@@ -262,14 +264,24 @@ def _read_image(
             continue
         if type(value) is dict and len(value) == 1:
             payload = value.get(type_code)
-            if type(payload) is str:
+            if type(payload) is str and (payload.isascii() or _is_unicode_text(payload)):
                 item[name] = payload if type_code == "S" else _number(payload, name, image_name, entity)
                 continue
-            if "NULL" in value:
+            if value.get("NULL") is True:
                 item[name] = None
                 continue
         raise _wrong_type(value, type_code, name, image_name, entity)
     return item
+
+
+def _is_unicode_text(text: str) -> bool:
+    """Whether the text can be written back (UTF-8): JSON's `\\ud800` escapes decode to lone surrogates, which no
+    DynamoDB string holds and botocore cannot encode."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _where(image_name: str, entity: Entity | None) -> str:
@@ -277,21 +289,27 @@ def _where(image_name: str, entity: Entity | None) -> str:
 
 
 def _number(text: str, name: str, image_name: str, entity: Entity | None) -> Decimal:
-    try:
-        number = Decimal(text)
-    except ArithmeticError:
-        number = Decimal("NaN")
-    if not number.is_finite():
-        error = WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord
-        raise error(f"{_where(image_name, entity)} attribute {name!r} is not a DynamoDB Number: {text!r}")
-    return number
+    """A DynamoDB Number: 38 significant digits at most, magnitudes from 1E-130 to below 1E+126, written in ASCII
+    digits (DynamoDB developer guide, "Supported data types and naming rules"). A whole number of up to 38 digits,
+    nearly every number of a trip, is taken at once; any other text through Powertools' deserializer, which applies
+    DynamoDB's precision and range (trailing zeros trimmed) and raises an ArithmeticError beyond them."""
+    if len(text) <= 38 and text.isascii() and text.isdigit():
+        return Decimal(text)
+    if _NUMBER_TEXT.fullmatch(text):
+        try:
+            number: Decimal = _deserializer.deserialize({"N": text})
+            return number
+        except ArithmeticError:
+            pass
+    error = WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord
+    raise error(f"{_where(image_name, entity)} attribute {name!r} is not a DynamoDB Number: {quoted(text)}")
 
 
 def _wrong_type(value: Any, type_code: str, name: str, image_name: str, entity: Entity | None) -> PoisonRecord:
     actual = str(next(iter(value))) if isinstance(value, dict) and len(value) == 1 else ""
     actual_name = f"{DYNAMODB_TYPES[actual]} ({actual})" if actual in DYNAMODB_TYPES and actual != type_code else ""
     error = WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord
-    expected, got = f"{DYNAMODB_TYPES[type_code]} ({type_code})", actual_name or repr(value)
+    expected, got = f"{DYNAMODB_TYPES[type_code]} ({type_code})", actual_name or quoted(value)
     return error(f"{_where(image_name, entity)} attribute {name!r} must be a DynamoDB {expected}, got {got}")
 
 
@@ -302,7 +320,8 @@ def _check_advances(old_image: Mapping[str, Any], new_image: Mapping[str, Any], 
     old_generation = _generation(old_image)
     if new_generation < old_generation:
         raise WriterContractViolation(
-            f"created_at went back: old {old_image.get('created_at')!r}, new {new_image.get('created_at')!r}"
+            f"created_at went back: old {quoted(old_image.get('created_at'))}, "
+            f"new {quoted(new_image.get('created_at'))}"
         )
     old_version, new_version = _version(old_image, "OldImage"), _version(new_image)
     if new_generation == old_generation and new_version <= old_version:
@@ -328,6 +347,10 @@ def _moment(image: Mapping[str, Any], name: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(raw)
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     except (TypeError, ValueError):
-        raise WriterContractViolation(f"the item's {name} {raw!r} is not an ISO-8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise WriterContractViolation(f"the item's {name} {quoted(raw)} is not an ISO-8601 time") from None
+    except OverflowError:  # an offset moving it past year 1 or 9999 in UTC
+        raise WriterContractViolation(f"the item's {name} {quoted(raw)} is out of range in UTC") from None

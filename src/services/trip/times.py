@@ -21,6 +21,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from services.trip.reasons import quoted
+
 LOCAL_TIME_ATTRIBUTES = ("departure_time", "arrival_time")
 DATE_ATTRIBUTES = ("check_in_date", "check_out_date")
 
@@ -33,7 +35,7 @@ def _why(text: str, invalid: ValueError, kind: str) -> NotATime:
     """A shape that is not ISO 8601 is named as such; a well-shaped impossible time keeps Python's reason
     (`day is out of range for month`)."""
     reason = str(invalid)
-    return NotATime(f"{text!r} is not an ISO-8601 {kind}" if reason.startswith("Invalid isoformat") else reason)
+    return NotATime(f"{quoted(text)} is not an ISO-8601 {kind}" if reason.startswith("Invalid isoformat") else reason)
 
 
 def local_date_time(text: str) -> str:
@@ -42,12 +44,16 @@ def local_date_time(text: str) -> str:
         moment = datetime.fromisoformat(text)
     except ValueError as invalid:
         raise _why(text, invalid, "date-time") from None
-    # datetime.fromisoformat reads a lone date as midnight. Every ISO date form is at most 10 characters
-    # (`2026-03-15`, `2026-W11-7`), every date-time at least 11 (`20260315T10`).
-    if len(text) <= 10:
-        raise NotATime(f"{text!r} is a date without a time of day")
+    # datetime.fromisoformat reads a lone date as midnight: only a midnight can be a date without a time of day.
+    if not (moment.hour or moment.minute or moment.second or moment.microsecond):
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            raise NotATime(f"{quoted(text)} is a date without a time of day")
     if moment.tzinfo is not None:
-        raise NotATime(f"{text!r} must be a local time without a UTC offset")
+        raise NotATime(f"{quoted(text)} must be a local time without a UTC offset")
     return moment.isoformat()
 
 
