@@ -138,6 +138,7 @@ class KinesisForwarder:
                 self._release_due()
                 self._caught_up = not found and not self._held
             except Exception:
+                self._caught_up = False  # a failed round holds what it read: not caught up until a round succeeds
                 if self._stopping.is_set():
                     return
                 log.exception("copying changes into Kinesis failed; trying again")
