@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +28,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from services.trip.schema import SEARCH_KEY
 from tests import factories as f
-from tests.local_runtime_session import RunningRuntime, running_runtime
+from tests.local_runtime_session import RunningRuntime, eventually, running_runtime
 
 PIPELINES = {"dynamodb": "DynamoDB Streams", "kinesis": "Kinesis"}
 WATCH_INTERVAL_S = 0.02
@@ -96,13 +96,13 @@ def _only_enabled(runtime: RunningRuntime, uuid: str, uuids: list[str]) -> Itera
     def polled() -> list[str]:
         return [m["UUID"] for m in runtime.status()["eventSourceMappings"]]
 
-    _wait_for(lambda: polled() == [uuid], "the runtime to follow the mappings' Enabled switch")
+    eventually(lambda: polled() == [uuid], timeout=60)  # the runtime follows the Enabled switch
     try:
         yield
     finally:
         for other in uuids:
             lam.update_event_source_mapping(UUID=other, Enabled=True)
-        _wait_for(lambda: sorted(polled()) == sorted(uuids), "the runtime to poll every mapping again")
+        eventually(lambda: sorted(polled()) == sorted(uuids), timeout=60)  # every mapping polled again
 
 
 def _write_and_watch(runtime: RunningRuntime, prefix: str, changes: int, gap_s: float) -> list[float]:
@@ -135,16 +135,8 @@ def _write_and_watch(runtime: RunningRuntime, prefix: str, changes: int, gap_s: 
             dynamodb.put_item(TableName=table, Item={k: serializer.serialize(v) for k, v in item.items()})
             written[trip_id] = time.monotonic()
             time.sleep(randomness.uniform(0, 2 * gap_s))
-        _wait_for(lambda: len(seen) == changes, f"all {changes} trips of {prefix} to be searchable", timeout=120)
+        eventually(lambda: len(seen) == changes, timeout=120)  # every trip searchable
     finally:
         done.set()
         watcher.join()
     return [seen[trip_id] - written[trip_id] for trip_id in written]
-
-
-def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout:.0f} s for {what}")
-        time.sleep(0.1)

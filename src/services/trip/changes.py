@@ -228,8 +228,12 @@ def _decode_change(
     )
 
 
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # the exact type first: the ABC check is slow
+
+
 def _as_mapping(value: Any, reason: str) -> Mapping[str, Any]:
-    if type(value) is not dict and not isinstance(value, Mapping):  # the exact type first: the ABC check is slow
+    if not _is_mapping(value):
         raise PoisonRecord(reason)
     return value
 
@@ -254,12 +258,11 @@ def _read_image(
     (`{"S": "..."}`) in the same pass: a String as `str`, a Number as a `Decimal` with all its digits, a NULL as
     None; absent attributes are left out, the others are not read. Raises `WriterContractViolation` for a
     `version`, `created_at` or `updated_at` of another type, `PoisonRecord` for any other."""
-    if type(raw_image) is not dict and not isinstance(raw_image, Mapping):
+    if not _is_mapping(raw_image):  # the reason is built only when needed: this runs for every record
         raise PoisonRecord(f"{_where(image_name, entity)} is not a DynamoDB item")
-    image = raw_image
     item: dict[str, Any] = {}
     for name, type_code in attributes.items():
-        value = image.get(name)
+        value = raw_image.get(name)
         if value is None:
             continue
         if type(value) is dict and len(value) == 1:
@@ -284,6 +287,11 @@ def _is_unicode_text(text: str) -> bool:
     return True
 
 
+def _refusal(name: str) -> type[PoisonRecord]:
+    """A malformed contract attribute breaks the writer contract; any other makes the record poison."""
+    return WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord
+
+
 def _where(image_name: str, entity: Entity | None) -> str:
     return image_name if entity is None else f"{entity} {image_name}"
 
@@ -301,16 +309,14 @@ def _number(text: str, name: str, image_name: str, entity: Entity | None) -> Dec
             return number
         except ArithmeticError:
             pass
-    error = WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord
-    raise error(f"{_where(image_name, entity)} attribute {name!r} is not a DynamoDB Number: {quoted(text)}")
+    raise _refusal(name)(f"{_where(image_name, entity)} attribute {name!r} is not a DynamoDB Number: {quoted(text)}")
 
 
 def _wrong_type(value: Any, type_code: str, name: str, image_name: str, entity: Entity | None) -> PoisonRecord:
     actual = str(next(iter(value))) if isinstance(value, dict) and len(value) == 1 else ""
     actual_name = f"{DYNAMODB_TYPES[actual]} ({actual})" if actual in DYNAMODB_TYPES and actual != type_code else ""
-    error = WriterContractViolation if name in CONTRACT_ATTRIBUTES else PoisonRecord
     expected, got = f"{DYNAMODB_TYPES[type_code]} ({type_code})", actual_name or quoted(value)
-    return error(f"{_where(image_name, entity)} attribute {name!r} must be a DynamoDB {expected}, got {got}")
+    return _refusal(name)(f"{_where(image_name, entity)} attribute {name!r} must be a DynamoDB {expected}, got {got}")
 
 
 def _check_advances(old_image: Mapping[str, Any], new_image: Mapping[str, Any], new_generation: int) -> None:
