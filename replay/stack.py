@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ProfileNotFound
 
 from replay.errors import BadInput, ReplayError, aws_errors, error_code
+from services.trip.adapters.dynamodb_numbers import exact_numbers
 from services.trip.config import DEFAULT_TOMBSTONE_TTL_SECONDS
 
 DEFAULT_STACK_NAME = "TripSagaStack"
@@ -53,7 +54,8 @@ class Connection:
 
     def resource(self, service: str) -> Any:
         """A boto3 resource (Python values in and out), where a client's AWS-typed values are not wanted."""
-        return self._make(self.session.resource, service)
+        resource = self._make(self.session.resource, service)
+        return exact_numbers(resource) if service == "dynamodb" else resource
 
     def _make(self, make: Any, service: str, config: Config | None = None) -> Any:
         with aws_errors(f"connecting to {service}"):

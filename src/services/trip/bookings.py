@@ -30,7 +30,7 @@ from typing import Annotated, Any, NamedTuple, NotRequired, Protocol, TypedDict,
 
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 
-from services.trip import times, trip_ids
+from services.trip import numbers, schema, times, trip_ids
 from services.trip.changes import Entity
 
 
@@ -157,12 +157,33 @@ class UnreadableBooking(SagaStepError):
 
 
 Text = Annotated[str, Field(min_length=1)]
+# A booking's short fields: far below DynamoDB's 400 KB item, so that a trip's three items fit one search document.
+ShortText = Annotated[str, Field(min_length=1, max_length=256)]
 # Stored in their canonical forms (`times`, `trip_ids`): the index compares the strings, the API finds the ids.
 LocalDateTime = Annotated[str, AfterValidator(times.local_date_time)]
 CalendarDate = Annotated[str, AfterValidator(times.calendar_date)]
 TripId = Annotated[str, AfterValidator(trip_ids.check_trip_id)]
-Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+Amount = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(numbers.dynamodb_number)]
 _AMOUNT = TypeAdapter(Amount)
+
+
+def _indexable_hotel_name(name: str) -> str:
+    """A hotel name whose search keys fit the hotel-name index (`schema.hotel_name_index_key`)."""
+    initial, key = schema.hotel_name_index_key(name)
+    for part, value, limit in (
+        ("partition", initial, schema.PARTITION_KEY_BYTES),
+        ("sort", key, schema.SORT_KEY_BYTES),
+    ):
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise ValueError(
+                f"its search key is {size} bytes in UTF-8, over the {limit} bytes DynamoDB allows an index {part} key "
+                '(AWS, "Constraints in Amazon DynamoDB"): shorten the name'
+            )
+    return name
+
+
+HotelName = Annotated[str, Field(min_length=1), AfterValidator(_indexable_hotel_name)]
 
 
 class SagaContext(BaseModel):
@@ -177,20 +198,20 @@ class TripRequest(BaseModel):
 
 
 class FlightDetails(BaseModel):
-    flight_number: Text
+    flight_number: ShortText
     departure_time: LocalDateTime
     arrival_time: LocalDateTime
 
 
 class HotelDetails(BaseModel):
-    hotel_name: Text
+    hotel_name: HotelName
     check_in_date: CalendarDate
     check_out_date: CalendarDate
 
 
 class PaymentDetails(BaseModel):
     amount: Annotated[Amount, Field(gt=0)]
-    currency: Text
+    currency: ShortText
 
 
 class FlightRequest(TripRequest):

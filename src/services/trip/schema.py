@@ -20,6 +20,10 @@ FLIGHT_STATUS_INDEX_KEYS = ("flight_status", "departure_time")
 HOTEL_NAME_INDEX = "hotel_name_prefix-index"
 HOTEL_NAME_INDEX_KEYS = ("hotel_name_initial", "hotel_name_key")
 TTL_ATTRIBUTE = "expires_at"
+# Key value lengths in UTF-8 bytes (AWS, "Constraints in Amazon DynamoDB": partition key 1 to 2,048, sort key 1 to
+# 1,024), for the tables' keys and their indexes' alike.
+PARTITION_KEY_BYTES = 2048
+SORT_KEY_BYTES = 1024
 
 
 def hotel_name_index_key(hotel_name: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.trip import bookings
+from services.trip.adapters.dynamodb_numbers import exact_numbers
 from services.trip.adapters.trip_table import TripTable
 from services.trip.config import saga_settings
 
@@ -29,7 +30,7 @@ Handler = Callable[[dict[str, Any], LambdaContext], bookings.StepResult]
 
 @cache
 def _trip_table() -> TripTable:
-    return TripTable(boto3.resource("dynamodb").Table(saga_settings().table_name))
+    return TripTable(exact_numbers(boto3.resource("dynamodb")).Table(saga_settings().table_name))
 
 
 def _saga_step(state_name: str, command: Command) -> Handler:

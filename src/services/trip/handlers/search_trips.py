@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from typing_extensions import TypedDict
 
 from services.trip import exact_json
+from services.trip.adapters.dynamodb_numbers import exact_numbers
 from services.trip.config import search_settings
 from services.trip.handlers import search_api_examples
 from services.trip.search import page_token
@@ -42,7 +43,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 @cache
 def _reader() -> SearchTableReader:
-    return SearchTableReader(boto3.resource("dynamodb").Table(search_settings().search_table_name))
+    return SearchTableReader(exact_numbers(boto3.resource("dynamodb")).Table(search_settings().search_table_name))
 
 
 class ParameterError(TypedDict):

@@ -17,10 +17,6 @@ from services.trip.bookings import BookingStatus
 
 # What the saga writes into a flight's `status`.
 FLIGHT_STATUSES: tuple[str, ...] = (BookingStatus.CONFIRMED, BookingStatus.CANCELLED)
-# Key value lengths in UTF-8 bytes (AWS, "Constraints in Amazon DynamoDB": partition key 1 to 2,048, sort key 1 to
-# 1,024); trip_id is the table's partition key.
-_PARTITION_KEY_BYTES = 2048
-_SORT_KEY_BYTES = 1024
 # ISO 8601's own end-of-day time: sorts after every time of that day and before the next day's date.
 _END_OF_DAY = "T24:00:00"
 
@@ -63,7 +59,9 @@ class SearchQuery:
         if set(position) != {schema.SEARCH_KEY, self.partition_attribute, self.sort_attribute}:
             return False
         if not all(
-            _is_key_value(value, _SORT_KEY_BYTES if attribute == self.sort_attribute else _PARTITION_KEY_BYTES)
+            _is_key_value(
+                value, schema.SORT_KEY_BYTES if attribute == self.sort_attribute else schema.PARTITION_KEY_BYTES
+            )
             for attribute, value in position.items()
         ):
             return False
@@ -101,9 +99,11 @@ def flight_status_query(status: str, departure_from: str | None, departure_to: s
 
 def hotel_name_prefix_query(prefix: str) -> SearchQuery:
     initial, key = schema.hotel_name_index_key(prefix)
-    if not _is_key_value(key, _SORT_KEY_BYTES):
+    if not _is_key_value(key, schema.SORT_KEY_BYTES):
         # No index key is longer, so nothing could match; DynamoDB would reject the key condition.
-        raise InvalidSearchParameter("hotel_name", f"is longer than any hotel name ({_SORT_KEY_BYTES} bytes in UTF-8)")
+        raise InvalidSearchParameter(
+            "hotel_name", f"is longer than any hotel name ({schema.SORT_KEY_BYTES} bytes in UTF-8)"
+        )
     partition, sort = schema.HOTEL_NAME_INDEX_KEYS
     return SearchQuery(schema.HOTEL_NAME_INDEX, partition, initial, sort, prefix=key)
 
@@ -128,6 +128,10 @@ def _departure_bound(parameter: str, raw: str, *, end_of_day: bool) -> str:
         return times.local_date_time(raw)
     except times.NotATime as error:
         raise InvalidSearchParameter(parameter, str(error)) from None
+
+
+def _key_bytes(sort_key: bool) -> int:
+    return schema.SORT_KEY_BYTES if sort_key else schema.PARTITION_KEY_BYTES
 
 
 def _is_key_value(value: str, max_bytes: int) -> bool:
