@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
-
+from services.trip import dynamodb_values
 from services.trip.reasons import quoted
 from services.trip.schema import TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
 from services.trip.times import NotATime, canonicalize_item_times
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_deserializer = TypeDeserializer()
-# A Number's text: sign, digits with at most one point, an exponent; unambiguous, so matching is linear in its length.
-_NUMBER_TEXT = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -297,19 +292,14 @@ def _where(image_name: str, entity: Entity | None) -> str:
 
 
 def _number(text: str, name: str, image_name: str, entity: Entity | None) -> Decimal:
-    """A DynamoDB Number: 38 significant digits at most, magnitudes from 1E-130 to below 1E+126, written in ASCII
-    digits (DynamoDB developer guide, "Supported data types and naming rules"). A whole number of up to 38 digits,
-    nearly every number of a trip, is taken at once; any other text through Powertools' deserializer, which applies
-    DynamoDB's precision and range (trailing zeros trimmed) and raises an ArithmeticError beyond them."""
-    if len(text) <= 38 and text.isascii() and text.isdigit():
-        return Decimal(text)
-    if _NUMBER_TEXT.fullmatch(text):
-        try:
-            number: Decimal = _deserializer.deserialize({"N": text})
-            return number
-        except ArithmeticError:
-            pass
-    raise _refusal(name)(f"{_where(image_name, entity)} attribute {name!r} is not a DynamoDB Number: {quoted(text)}")
+    """A DynamoDB Number, read as DynamoDB holds it (`dynamodb_values.number`: 38 significant digits at most,
+    trailing zeros not counted, magnitudes 1E-130 to 9.99...E+125, ASCII digits)."""
+    try:
+        return dynamodb_values.number(text)
+    except dynamodb_values.NotADynamoDBNumber:
+        raise _refusal(name)(
+            f"{_where(image_name, entity)} attribute {name!r} is not a DynamoDB Number: {quoted(text)}"
+        ) from None
 
 
 def _wrong_type(value: Any, type_code: str, name: str, image_name: str, entity: Entity | None) -> PoisonRecord:

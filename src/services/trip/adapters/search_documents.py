@@ -15,14 +15,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from services.trip.dynamodb_values import deserialize_item, exact_numbers
 from services.trip.projection import REVISION, SearchDocument, from_item, to_item
 from services.trip.schema import SEARCH_KEY
 
-_deserializer = TypeDeserializer()
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem (AWS DynamoDB API reference)
 # Requests in flight at once: a batch of 100 records touches up to 100 trips, each written once.
 CONCURRENT_REQUESTS = 50
@@ -58,9 +57,12 @@ class SearchDocuments:
     """The documents of one search table (the live one, or a rebuild target)."""
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
-        """`dynamodb`: a boto3 DynamoDB resource (default: one whose pool holds `CONCURRENT_REQUESTS`)."""
+        """`dynamodb`: a boto3 DynamoDB resource (default: one whose pool holds `CONCURRENT_REQUESTS`), made to read
+        numbers exactly (`dynamodb_values.exact_numbers`: `1E+40` as DynamoDB returns it)."""
         self.table_name = table_name
-        resource = dynamodb or boto3.resource("dynamodb", config=Config(max_pool_connections=CONCURRENT_REQUESTS))
+        resource = exact_numbers(
+            dynamodb or boto3.resource("dynamodb", config=Config(max_pool_connections=CONCURRENT_REQUESTS))
+        )
         self._client = resource.meta.client
 
     @property
@@ -130,4 +132,4 @@ class SearchDocuments:
         if item is None:  # endpoints that ignore ReturnValuesOnConditionCheckFailure: read it instead
             return self.load_many([trip_id]).get(trip_id, SearchDocument(trip_id))
         # The failure response carries the item in DynamoDB JSON even through the resource's client.
-        return from_item({key: _deserializer.deserialize(value) for key, value in item.items()})
+        return from_item(deserialize_item(item))

@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from services.trip.bookings import Attempt, EntityState
 from services.trip.changes import Entity
+from services.trip.dynamodb_values import deserialize_item
 from services.trip.schema import TRIP_HOLDER, TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
 
-_deserializer = TypeDeserializer()
 _NAMES = {
     "#pk": TRIP_PK,
     "#status": "status",
@@ -136,7 +135,7 @@ def _item_as_it_stood(refused: ClientError, entity: Entity) -> EntityState | Non
         raise refused
     # The failure response carries the item in DynamoDB JSON even through the resource API.
     raw = refused.response.get("Item")
-    return None if raw is None else _state(entity, {name: _deserializer.deserialize(v) for name, v in raw.items()})
+    return None if raw is None else _state(entity, deserialize_item(raw))
 
 
 def _state(entity: Entity, item: Mapping[str, Any]) -> EntityState:
