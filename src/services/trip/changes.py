@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from services.trip import dynamodb_values
 from services.trip.reasons import quoted
 from services.trip.schema import TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
 from services.trip.times import NotATime, canonicalize_item_times
+from services.trip.trip_ids import InvalidTripId, check_trip_id
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -192,6 +194,7 @@ def _decode_change(
     trip_id = partition_key.removeprefix(TRIP_PK_PREFIX)
     if not trip_id:
         raise PoisonRecord(f"{TRIP_PK} {partition_key!r} names no trip")
+    _check_trip_id(trip_id)
 
     image_name = "OldImage" if kind is ChangeKind.REMOVE else "NewImage"
     if change.get(image_name) is None:
@@ -221,6 +224,19 @@ def _decode_change(
         new_image=new_image,
         old_image=old_image,
     )
+
+
+@lru_cache(maxsize=4096)  # a batch names few trips, many times: each id is checked once
+def _check_trip_id(trip_id: str) -> None:
+    """An id the trip-id rule refuses (`trip_ids`) cannot be addressed by GET /trips/{trip_id}: a document for it
+    would be listed by search and missing from GET, so the change breaks the writer contract instead."""
+    try:
+        check_trip_id(trip_id)
+    except InvalidTripId as error:
+        raise WriterContractViolation(
+            f"trip id {quoted(trip_id)} is not one a trip can have: a trip id {error} (trip_ids.py); writer "
+            "contract: write TripTable only with such ids"
+        ) from None
 
 
 def _is_mapping(value: Any) -> bool:
