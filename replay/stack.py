@@ -15,8 +15,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ProfileNotFound
 
 from replay.errors import BadInput, ReplayError, aws_errors, error_code
-from services.trip.adapters.dynamodb_numbers import exact_numbers
 from services.trip.config import DEFAULT_TOMBSTONE_TTL_SECONDS
+from services.trip.dynamodb_values import exact_numbers
 
 DEFAULT_STACK_NAME = "TripSagaStack"
 # Standard retry mode already backs off on throttling; the Kinesis reader adds its own on top (see window/reader.py).
@@ -53,7 +53,8 @@ class Connection:
         return self._make(self.session.client, service, config)
 
     def resource(self, service: str) -> Any:
-        """A boto3 resource (Python values in and out), where a client's AWS-typed values are not wanted."""
+        """A boto3 resource (Python values in and out), where a client's AWS-typed values are not wanted. A DynamoDB
+        one reads numbers exactly (`dynamodb_values.exact_numbers`: `1E+40` as DynamoDB returns it)."""
         resource = self._make(self.session.resource, service)
         return exact_numbers(resource) if service == "dynamodb" else resource
 

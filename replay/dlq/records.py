@@ -62,6 +62,13 @@ class MessageRecords:
 def records_of(message: DlqMessage, connection: Connection) -> MessageRecords:
     if message.kind is Kind.POISON_RECORD:
         assert isinstance(message.body, dict)
+        truncated = message.body.get("truncated")
+        if isinstance(truncated, dict):  # a record cut to fit SQS: what is left cannot be projected
+            omitted = ", ".join(map(str, truncated.get("omitted", []))) or "?"
+            return MessageRecords(
+                expired=f"the record was truncated to fit SQS (omitted: {omitted}; "
+                f"{truncated.get('original_bytes', '?')} bytes): it cannot be projected from the message"
+            )
         decode = decode_kinesis_record if message.source == Source.KINESIS else decode_stream_record
         record = message.body.get("record")
         return MessageRecords([_decoded(message.first_sequence, record, decode, record)])

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 
@@ -656,3 +657,21 @@ def test_openapi_describes_the_responses_with_the_amount_as_a_number() -> None:
         "$ref": "#/components/schemas/TripView"
     }
     assert components["TripView"]["properties"]["total_amount"] == {"type": "number", "title": "Total Amount"}
+
+
+def test_a_number_dynamodb_hands_back_in_plain_notation_is_read_exactly(search_table: Any) -> None:
+    put_document(search_table, {**SEED_TRIP, "total_amount": Decimal("1E+40"), "currency": "JPY"})
+    # DynamoDB answers 1E+40 with 41 plain digits (boto3's deserializer raises decimal.Rounded on them); moto
+    # answers what was stored: store the digits as DynamoDB answers them.
+    boto3.client("dynamodb").update_item(
+        TableName=search_table.name,
+        Key={schema.SEARCH_KEY: {"S": SEED_TRIP["trip_id"]}},
+        UpdateExpression="SET total_amount = :amount",
+        ExpressionAttributeValues={":amount": {"N": "1" + "0" * 40}},
+    )
+
+    got = search_trips.lambda_handler(api_event("/trips/{trip_id}", f"/trips/{SEED_TRIP['trip_id']}"), CONTEXT)
+    found = search_trips.lambda_handler(api_event("/trips/search", "/trips/search", {"status": "CONFIRMED"}), CONTEXT)
+
+    assert got["statusCode"] == 200 and '"total_amount":1E+40' in got["body"]
+    assert found["statusCode"] == 200 and '"total_amount":1E+40' in found["body"]

@@ -459,3 +459,53 @@ def test_only_null_true_is_a_dynamodb_null(null: object) -> None:
     assert raised.value.reason == (
         "FLIGHT NewImage attribute 'flight_number' must be a DynamoDB String (S), got Null (NULL)"
     )
+
+
+@pytest.mark.parametrize(
+    ("trip_id", "rule"),
+    [
+        ("dHJpcA==", "may hold letters, digits and - _ . ~ @ : and space only, not '='"),
+        ("search", "must not be 'search': GET /trips/search is the search"),
+        ("a/b", "may hold letters, digits and - _ . ~ @ : and space only, not '/'"),
+    ],
+)
+def test_a_trip_id_the_trip_id_rule_refuses_is_a_contract_violation_in_both_decoders(trip_id: str, rule: str) -> None:
+    payload = f.kinesis_payload(f.insert(f.flight(trip_id)))
+    expected = (
+        f"trip id {trip_id!r} is not one a trip can have: a trip id {rule} (trip_ids.py); writer contract: "
+        "write TripTable only with such ids"
+    )
+
+    with pytest.raises(WriterContractViolation) as from_kinesis:
+        decode_kinesis_record(_kinesis_with(payload))
+    with pytest.raises(WriterContractViolation) as from_streams:
+        decode_stream_record(f.stream_record(f.insert(f.flight(trip_id))))
+
+    assert from_kinesis.value.reason == expected
+    assert from_streams.value.reason == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("1" + "0" * 40, "1E+40"), ("12" + "0" * 39, "1.2E+40"), ("1." + "0" * 40, "1")],
+)
+def test_a_plain_number_with_38_significant_digits_or_fewer_is_valid_whatever_its_length(
+    text: str, amount: str
+) -> None:
+    change = decode_stream_record(_stream_payment_with(amount={"N": text}))
+
+    assert change is not None and str(change.image["amount"]) == amount
+
+
+@pytest.mark.parametrize("text", ["1" * 39 + "0", "1E-131", "1E+126"])
+def test_a_number_beyond_dynamodb_s_digits_or_range_is_poison(text: str) -> None:
+    with pytest.raises(PoisonRecord) as raised:
+        decode_stream_record(_stream_payment_with(amount={"N": text}))
+
+    assert raised.value.reason == f"PAYMENT NewImage attribute 'amount' is not a DynamoDB Number: {text!r}"
+
+
+def _stream_payment_with(**new_image: object) -> dict:
+    record = f.stream_record(f.insert(f.payment("trip-001")))
+    record["dynamodb"]["NewImage"].update(new_image)
+    return record

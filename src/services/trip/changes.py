@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
-
+from services.trip import dynamodb_values
 from services.trip.reasons import quoted
 from services.trip.schema import TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
 from services.trip.times import NotATime, canonicalize_item_times
+from services.trip.trip_ids import InvalidTripId, check_trip_id
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_deserializer = TypeDeserializer()
-# A Number's text: sign, digits with at most one point, an exponent; unambiguous, so matching is linear in its length.
-_NUMBER_TEXT = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -197,6 +194,7 @@ def _decode_change(
     trip_id = partition_key.removeprefix(TRIP_PK_PREFIX)
     if not trip_id:
         raise PoisonRecord(f"{TRIP_PK} {partition_key!r} names no trip")
+    _check_trip_id(trip_id)
 
     image_name = "OldImage" if kind is ChangeKind.REMOVE else "NewImage"
     if change.get(image_name) is None:
@@ -226,6 +224,19 @@ def _decode_change(
         new_image=new_image,
         old_image=old_image,
     )
+
+
+@lru_cache(maxsize=4096)  # a batch names few trips, many times: each id is checked once
+def _check_trip_id(trip_id: str) -> None:
+    """An id the trip-id rule refuses (`trip_ids`) cannot be addressed by GET /trips/{trip_id}: a document for it
+    would be listed by search and missing from GET, so the change breaks the writer contract instead."""
+    try:
+        check_trip_id(trip_id)
+    except InvalidTripId as error:
+        raise WriterContractViolation(
+            f"trip id {quoted(trip_id)} is not one a trip can have: a trip id {error} (trip_ids.py); writer "
+            "contract: write TripTable only with such ids"
+        ) from None
 
 
 def _is_mapping(value: Any) -> bool:
@@ -297,19 +308,14 @@ def _where(image_name: str, entity: Entity | None) -> str:
 
 
 def _number(text: str, name: str, image_name: str, entity: Entity | None) -> Decimal:
-    """A DynamoDB Number: 38 significant digits at most, magnitudes from 1E-130 to below 1E+126, written in ASCII
-    digits (DynamoDB developer guide, "Supported data types and naming rules"). A whole number of up to 38 digits,
-    nearly every number of a trip, is taken at once; any other text through Powertools' deserializer, which applies
-    DynamoDB's precision and range (trailing zeros trimmed) and raises an ArithmeticError beyond them."""
-    if len(text) <= 38 and text.isascii() and text.isdigit():
-        return Decimal(text)
-    if _NUMBER_TEXT.fullmatch(text):
-        try:
-            number: Decimal = _deserializer.deserialize({"N": text})
-            return number
-        except ArithmeticError:
-            pass
-    raise _refusal(name)(f"{_where(image_name, entity)} attribute {name!r} is not a DynamoDB Number: {quoted(text)}")
+    """A DynamoDB Number, read as DynamoDB holds it (`dynamodb_values.number`: 38 significant digits at most,
+    trailing zeros not counted, magnitudes 1E-130 to 9.99...E+125, ASCII digits)."""
+    try:
+        return dynamodb_values.number(text)
+    except dynamodb_values.NotADynamoDBNumber:
+        raise _refusal(name)(
+            f"{_where(image_name, entity)} attribute {name!r} is not a DynamoDB Number: {quoted(text)}"
+        ) from None
 
 
 def _wrong_type(value: Any, type_code: str, name: str, image_name: str, entity: Entity | None) -> PoisonRecord:

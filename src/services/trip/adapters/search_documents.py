@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.trip.adapters.dynamodb_numbers import deserialize_item, exact_numbers
+from services.trip.dynamodb_values import deserialize_item, exact_numbers
 from services.trip.projection import REVISION, SearchDocument, from_item, to_item
 from services.trip.schema import SEARCH_KEY
 
@@ -57,7 +57,8 @@ class SearchDocuments:
     """The documents of one search table (the live one, or a rebuild target)."""
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
-        """`dynamodb`: a boto3 DynamoDB resource (default: one whose pool holds `CONCURRENT_REQUESTS`)."""
+        """`dynamodb`: a boto3 DynamoDB resource (default: one whose pool holds `CONCURRENT_REQUESTS`), made to read
+        numbers exactly (`dynamodb_values.exact_numbers`: `1E+40` as DynamoDB returns it)."""
         self.table_name = table_name
         resource = exact_numbers(
             dynamodb or boto3.resource("dynamodb", config=Config(max_pool_connections=CONCURRENT_REQUESTS))

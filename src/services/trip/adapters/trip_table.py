@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from services.trip.adapters.dynamodb_numbers import deserialize_item
 from services.trip.bookings import Attempt, EntityState
 from services.trip.changes import Entity
+from services.trip.dynamodb_values import deserialize_item
 from services.trip.schema import TRIP_HOLDER, TRIP_PK, TRIP_PK_PREFIX, TRIP_SK
 
 _NAMES = {

@@ -13,14 +13,13 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.trip import bookings
-from services.trip.adapters.dynamodb_numbers import exact_numbers
 from services.trip.adapters.trip_table import TripTable
 from services.trip.config import saga_settings
+from services.trip.dynamodb_values import dynamodb_resource
 
 logger = Logger()
 
@@ -30,7 +29,7 @@ Handler = Callable[[dict[str, Any], LambdaContext], bookings.StepResult]
 
 @cache
 def _trip_table() -> TripTable:
-    return TripTable(exact_numbers(boto3.resource("dynamodb")).Table(saga_settings().table_name))
+    return TripTable(dynamodb_resource().Table(saga_settings().table_name))
 
 
 def _saga_step(state_name: str, command: Command) -> Handler:

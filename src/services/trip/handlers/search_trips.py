@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -24,8 +23,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from typing_extensions import TypedDict
 
 from services.trip import exact_json
-from services.trip.adapters.dynamodb_numbers import exact_numbers
 from services.trip.config import search_settings
+from services.trip.dynamodb_values import dynamodb_resource
 from services.trip.handlers import search_api_examples
 from services.trip.search import page_token
 from services.trip.search.criteria import InvalidSearchParameter, search_query
@@ -43,7 +42,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 @cache
 def _reader() -> SearchTableReader:
-    return SearchTableReader(exact_numbers(boto3.resource("dynamodb")).Table(search_settings().search_table_name))
+    return SearchTableReader(dynamodb_resource().Table(search_settings().search_table_name))
 
 
 class ParameterError(TypedDict):
