@@ -767,3 +767,66 @@ def test_time_of_the_wrong_kind_is_a_validation_error_naming_the_field(
     state_name = "ReserveFlight" if command == "reserve_flight" else "ReserveHotel"
     assert (raised.value.field, str(raised.value)) == (field, f"{state_name}: {field}: {reason}")
     assert trip_items(trip_table) == {}
+
+
+# --- issue 24 / 18: fences, ownership of compensations, bounded input ---
+
+
+def test_a_late_attempt_of_a_compensated_execution_never_books_over_another_executions_compensation(
+    trip_table: Any,
+) -> None:
+    step("cancel_flight", saga_input())  # A gave up on its stalled ReserveFlight and compensated
+    step("reserve_flight", saga_input(execution=SECOND))  # B books, fails later, compensates
+    step("cancel_flight", saga_input(execution=SECOND))
+
+    with pytest.raises(bookings.ExecutionCompensated):
+        step("reserve_flight", saga_input())  # A's stalled attempt resumes
+
+    assert statuses(trip_table) == {"FLIGHT": ("CANCELLED", 3, SECOND)}
+
+
+def test_a_refused_execution_leaves_another_holders_cancelled_booking_alone(trip_table: Any) -> None:
+    step("reserve_flight", saga_input())
+    step("cancel_flight", saga_input())
+
+    result = step("cancel_flight", saga_input(execution=SECOND))
+
+    assert result == {
+        **outcome("FLIGHT", "CANCELLED", 2, "held_by_another"),
+        "reason": f"held by {EXECUTION}, not by this execution: left unchanged",
+    }
+    assert trip_items(trip_table)[FLIGHT_SK] == {**FLIGHT, "status": "CANCELLED", "version": 2, "held_by": EXECUTION}
+
+
+def test_a_hotel_name_whose_index_key_exceeds_1024_bytes_is_refused(trip_table: Any) -> None:
+    with pytest.raises(BookingValidationError) as raised:
+        step("reserve_hotel", saga_input(hotel_details={**HOTEL, "hotel_name": "旅" * 351}))
+
+    assert raised.value.field == "hotel_details.hotel_name"
+    assert trip_items(trip_table) == {}
+
+
+@pytest.mark.parametrize("amount", ["26666.666666666666666666666666666666666667", "1E+126", "1E-131"])
+def test_an_amount_dynamodb_cannot_hold_is_refused_and_its_refund_records_no_amount(
+    trip_table: Any, amount: str
+) -> None:
+    with pytest.raises(PaymentValidationError) as raised:
+        step("process_payment", saga_input(amount=amount))
+    refund = step("refund_payment", saga_input(amount=amount))
+
+    assert raised.value.field == "payment_details.amount"
+    assert refund == outcome("PAYMENT", "REFUNDED", 1, "recorded")
+    assert "amount" not in trip_items(trip_table)[PAYMENT_SK]
+
+
+def test_an_input_too_large_for_the_saga_state_is_refused_before_writing(trip_table: Any) -> None:
+    from services.trip import saga_state
+
+    event = saga_input(extra="")
+    event["extra"] = "x" * (saga_state.INPUT_BUDGET - saga_state.input_size(event) + 1)
+
+    with pytest.raises(BookingValidationError) as raised:
+        step("reserve_flight", event)
+
+    assert raised.value.field == "event"
+    assert trip_items(trip_table) == {}
