@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.trip.changes import decode_stream_record
-from services.trip.projection import SearchDocument, fold, to_item
+from services.trip.projection import SearchDocument, fold, to_item, unindexed
 from services.trip.schema import hotel_name_index_key
 from services.trip.search.criteria import hotel_name_prefix_query
 from tests import factories as f
@@ -105,3 +105,17 @@ def test_an_unaccented_query_finds_an_accented_name_and_back(stored: str, typed:
 def test_marks_that_are_letters_of_their_script_are_kept(name: str, key: str) -> None:
     assert hotel_name_index_key(name) == (key[:1], key)
     assert hotel_name_index_key("\u0915\u0941\u0932") != hotel_name_index_key("\u0915\u0932")
+
+
+def test_a_name_whose_key_is_too_long_for_the_index_leaves_the_document_out_of_it() -> None:
+    name = "H" + "\u00f4" * 526  # key "h" + "o" * 526 is short; the accented name itself is 1,053 bytes
+    long_name = "\u0915" * 351  # 1,053 bytes of Devanagari, kept as it is
+    for hotel_name, indexed in ((name, True), (long_name, False)):
+        change = decode_stream_record(f.stream_record(f.insert(f.hotel("trip-001", hotel_name=hotel_name))))
+        assert change is not None
+
+        item = to_item(fold(SearchDocument("trip-001"), [change]).document, 8 * 24 * 3600)
+
+        assert item["hotel_name"] == hotel_name
+        assert ("hotel_name_key" in item, "hotel_name_initial" in item) == (indexed, indexed)
+        assert unindexed(item) == (() if indexed else ("hotel_name",))
