@@ -195,7 +195,7 @@ def run(
             print_json(result_document(result))
         else:
             render_result(console, result)
-        if result.differences:
+        if result.differences or result.summary.refused:
             raise typer.Exit(1)
 
 

@@ -46,6 +46,7 @@ class RunSummary:
     dry_run: bool
     per_part: dict[str, Tally] = field(default_factory=dict)  # shard id or scan segment
     poison: list[PoisonSighting] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (trip_id, reason): documents the table refused
     trips: int = 0  # distinct trips touched
     documents_written: int = 0
     dynamodb_requests: int = 0

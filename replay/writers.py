@@ -18,8 +18,9 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
-from replay.errors import ReplayError, aws_errors
+from replay.errors import ReplayError, aws_errors, error_code
 from services.trip.adapters.search_documents import SearchDocuments, TransientStoreError
 from services.trip.changes import TripChange
 from services.trip.projection import Outcome, SearchDocument, fold, to_item
@@ -128,6 +129,7 @@ class RebuildWriter:
         self.cached: dict[str, SearchDocument] = {}
         self.dirty: set[str] = set()
         self.documents_written = 0
+        self.refused: list[tuple[str, str]] = []  # (trip_id, DynamoDB's reason): documents the table would not hold
         # as many requests in flight as the client's connection pool holds
         self._threads = ThreadPoolExecutor(self.client.meta.config.max_pool_connections, thread_name_prefix="rebuild")
 
@@ -178,10 +180,28 @@ class RebuildWriter:
         for retry in range(_UNPROCESSED_RETRIES + 1):
             if retry:
                 time.sleep(min(_UNPROCESSED_BACKOFF_SECONDS * 2 ** (retry - 1), _UNPROCESSED_BACKOFF_CAP_SECONDS))
-            request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            try:
+                request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            except ClientError as error:
+                if error_code(error) != "ValidationException":
+                    raise
+                # One document DynamoDB refuses fails the whole request: write them one by one to find it.
+                self._write_each([put["PutRequest"]["Item"] for put in request[table_name]])
+                return
             if not request:
                 return
         raise ReplayError(
             f"writing rebuilt documents into {table_name}: {len(request[table_name])} still unprocessed after "
             f"{_UNPROCESSED_RETRIES} retries (the table is throttled: run the same command again later)"
         )
+
+    def _write_each(self, items: list[dict[str, Any]]) -> None:
+        """PutItem per document; those DynamoDB refuses (ValidationException) are counted in `refused`."""
+        for item in items:
+            try:
+                self.client.put_item(TableName=self.documents.table_name, Item=item)
+            except ClientError as error:
+                if error_code(error) != "ValidationException":
+                    raise
+                message = error.response.get("Error", {}).get("Message", str(error))
+                self.refused.append((str(item["trip_id"]["S"]), f"ValidationException: {message}"))

@@ -106,6 +106,10 @@ def render_result(console: Console, result: RunResult) -> None:
     )
     for poison in summary.poison:
         console.print(f"[yellow]poison[/yellow] {poison.shard_id} {poison.sequence_number}: {poison.reason}")
+    if summary.refused:
+        console.print(f"[red]{counted(len(summary.refused), 'document')} refused by {summary.target_table}[/red]")
+    for trip_id, reason in summary.refused:
+        console.print(f"[red]refused[/red] trip {trip_id}: {reason}")
     if result.verification is not None:
         print_verification(console, result.verification, str(summary.target_table), result.plan.live_table)
 
@@ -120,6 +124,7 @@ def result_document(result: RunResult) -> dict[str, Any]:
         "per_part": {part: asdict(tally) for part, tally in summary.per_part.items()},
         "total": asdict(summary.total),
         "poison": [asdict(poison) for poison in summary.poison],
+        "refused": [{"trip_id": trip_id, "reason": reason} for trip_id, reason in summary.refused],
         "trips": summary.trips,
         "documents_written": summary.documents_written,
         "dynamodb_requests": summary.dynamodb_requests,

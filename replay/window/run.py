@@ -143,6 +143,9 @@ def replay_run(
 
     summary.trips = len(trips)
     summary.documents_written = writer.documents_written
+    if isinstance(writer, RebuildWriter):
+        summary.refused = list(writer.refused)
+        summary.documents_written -= len(writer.refused)
     summary.throttled = request.pacing.throttled
     verification = None
     if plan.verify and not plan.dry_run:

@@ -19,7 +19,7 @@ from replay.writers import REBUILD_WRITE_CONFIG, RebuildWriter
 from services.trip.adapters.search_documents import SearchDocuments
 from services.trip.changes import TripChange, decode_stream_record
 from tests import factories as f
-from tests.conftest import REGION
+from tests.conftest import REGION, create_search_table
 
 TARGET = "TripSearchRebuild"
 
@@ -108,3 +108,23 @@ def test_a_dry_run_folds_and_writes_nothing(client: Any) -> None:
 
     assert dynamodb.requests == []
     assert rebuild.documents_written == 30
+
+
+def test_a_document_the_table_refuses_is_listed_and_the_others_are_written(aws: None) -> None:
+    # BatchWriteItem refuses a whole request for one item over 400 KB: the writer puts that request's items one by one
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    create_search_table(dynamodb, TARGET)
+    client = boto3.client("dynamodb", region_name=REGION, config=REBUILD_WRITE_CONFIG)
+    changes = [
+        *bookings(2),
+        decode_stream_record(f.stream_record(f.insert(f.hotel("trip-big", hotel_name="H" * 410_000)))),
+    ]
+    rebuild = writer(client)
+
+    rebuild.project([change for change in changes if change is not None])
+    rebuild.flush()
+
+    stored = sorted(item["trip_id"] for item in dynamodb.Table(TARGET).scan()["Items"])
+    assert stored == ["trip-000", "trip-001"]
+    assert [trip_id for trip_id, _ in rebuild.refused] == ["trip-big"]
+    assert rebuild.refused[0][1].startswith("ValidationException: ")

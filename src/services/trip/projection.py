@@ -42,6 +42,7 @@ PUBLIC_FIELDS: tuple[str, ...] = (
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 VERSIONS = "versions"
+INDEX_SORT_KEY_BYTES = 1024  # DynamoDB's longest sort key, in UTF-8 bytes (an index's too)
 REVISION = "revision"
 
 
@@ -201,11 +202,20 @@ def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, A
     hotel_name = document.fields.get("hotel_name")
     if hotel_name:
         initial_key, name_key = HOTEL_NAME_INDEX_KEYS
-        item[initial_key], item[name_key] = hotel_name_index_key(hotel_name)
+        initial, key = hotel_name_index_key(hotel_name)
+        # A key DynamoDB cannot hold would make it refuse the whole document (and park every change of the trip):
+        # the document is written without it, served by GET, just not findable by hotel name.
+        if len(key.encode("utf-8", "surrogatepass")) <= INDEX_SORT_KEY_BYTES:
+            item[initial_key], item[name_key] = initial, key
     if document.is_tombstone and updated_at is not None:
         # Counted from the last change, not from now: late copies are bounded by the stream's retention.
         item[TTL_ATTRIBUTE] = int(updated_at.timestamp()) + tombstone_ttl_seconds
     return item
+
+
+def unindexed(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """The attributes of a document that `to_item` left out of an index, because their key was too long for it."""
+    return ("hotel_name",) if item.get("hotel_name") and HOTEL_NAME_INDEX_KEYS[1] not in item else ()
 
 
 def _observed_before_it_was_kept(revision: Mapping[str, Any]) -> int:

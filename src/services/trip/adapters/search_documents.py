@@ -10,6 +10,7 @@ bounds how many requests are in flight (`concurrent_requests`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -19,9 +20,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.trip.dynamodb_values import deserialize_item, exact_numbers
-from services.trip.projection import REVISION, SearchDocument, from_item, to_item
+from services.trip.projection import REVISION, SearchDocument, from_item, to_item, unindexed
 from services.trip.schema import SEARCH_KEY
 
+_log = logging.getLogger(__name__)
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem (AWS DynamoDB API reference)
 # Requests in flight at once: a batch of 100 records touches up to 100 trips, each written once.
 CONCURRENT_REQUESTS = 50
@@ -112,10 +114,17 @@ class SearchDocuments:
                 "ExpressionAttributeValues": {":read": document.revision},
             }
         )
+        item = to_item(written, tombstone_ttl_seconds)
+        for attribute in unindexed(item):
+            _log.warning(
+                "trip %s: %s too long for its index key: the document is written but not findable by it",
+                document.trip_id,
+                attribute,
+            )
         try:
             self._client.put_item(
                 TableName=self.table_name,
-                Item=to_item(written, tombstone_ttl_seconds),
+                Item=item,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **condition,
             )

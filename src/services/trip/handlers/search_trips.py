@@ -108,8 +108,8 @@ def search_trips(
         str | None,
         Query(
             min_length=1,
-            description="Hotel-name prefix, in any letter case and any equivalent Unicode spelling (NFKC case fold); "
-            "at most 1,024 UTF-8 bytes once folded; a prefix matches whole characters. Cannot be combined with "
+            description="Hotel-name prefix, insensitive to letter case, accents and width (`istanbul` finds "
+            "`İstanbul`, `Hotel` finds `Hôtel`); at most 1,024 UTF-8 bytes once folded. Cannot be combined with "
             "`status`, `from` or `to`",
             examples=["Grand", "hôtel"],
         ),
