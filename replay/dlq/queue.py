@@ -13,8 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from replay.dlq.messages import DlqMessage, parse_message
-from replay.errors import aws_errors
+from replay.errors import ReplayError, aws_errors
+
+# what SQS answers a ChangeMessageVisibility whose receipt handle another receive superseded (or a deleted message)
+_LOST_HOLD_CODES = {"ReceiptHandleIsInvalid", "InvalidParameterValue", "MessageNotInflight"}
+
+
+class LostHold(ReplayError):
+    """The message's visibility timeout ended and another reader may have received it: we no longer hold it."""
+
 
 _EMPTY_RECEIVES_TO_STOP = 2  # long polls that came back empty before we believe the queue is read to its end
 RECEIVE_WAIT_SECONDS = 1  # a long poll (> 0) asks every SQS server, a short one only a sample of them
@@ -23,19 +33,40 @@ RECEIVE_WAIT_SECONDS = 1  # a long poll (> 0) asks every SQS server, a short one
 class HeldMessages:
     """The DLQ's messages, received and hidden from other readers until `release`."""
 
-    def __init__(self, sqs: Any, queue_url: str, messages: list[DlqMessage]) -> None:
+    def __init__(self, sqs: Any, queue_url: str, messages: list[DlqMessage], hold_seconds: int = 300) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.messages = messages
+        self.hold_seconds = hold_seconds
         self._handled: set[str] = set()
 
+    def hold(self, message: DlqMessage) -> None:
+        """Renew the hold on `message` for `hold_seconds`, the proof that we still hold it: SQS refuses a
+        visibility change with a superseded receipt handle, while a delete with one may succeed without deleting.
+        Raises `LostHold` when the hold is gone."""
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=self.hold_seconds
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code.rsplit(".", 1)[-1] in _LOST_HOLD_CODES:
+                self._handled.add(message.message_id)  # nothing of ours to release
+                raise LostHold(
+                    f"message {message.message_id} is no longer held by this run (its visibility timeout ended and "
+                    f"another reader may have received it: {code}); nothing was deleted or replaced"
+                ) from error
+            raise
+
     def delete(self, message: DlqMessage) -> None:
+        self.hold(message)  # right before the delete: a delete with a stale handle would not tell
         with aws_errors(f"deleting message {message.message_id} from {self.queue_url}"):
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
         self._handled.add(message.message_id)
 
     def replace(self, message: DlqMessage, body: dict[str, Any]) -> str:
         """Send `body` in place of `message`; the original is deleted only once the replacement is in the queue."""
+        self.hold(message)  # never add a copy of a message another reader holds
         with aws_errors(f"replacing message {message.message_id} in {self.queue_url}"):
             sent = self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body, default=str))
         self.delete(message)
@@ -56,7 +87,7 @@ class HeldMessages:
 @contextmanager
 def held_messages(sqs: Any, queue_url: str, hold_seconds: int = 300) -> Iterator[HeldMessages]:
     """Receive every message of the queue, hide them while the block runs, then release those not deleted."""
-    held = HeldMessages(sqs, queue_url, [])
+    held = HeldMessages(sqs, queue_url, [], hold_seconds)
     try:
         empty = 0
         while empty < _EMPTY_RECEIVES_TO_STOP:

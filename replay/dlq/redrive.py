@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from replay.dlq.messages import DlqMessage, Kind, annotated_body
-from replay.dlq.queue import HeldMessages
+from replay.dlq.queue import HeldMessages, LostHold
 from replay.dlq.records import MessageRecords, records_of
 from replay.errors import ReplayError
 from replay.stack import Connection
@@ -33,6 +33,11 @@ class RedriveResult:
 def redrive(
     held: HeldMessages, message: DlqMessage, connection: Connection, documents: SearchDocuments, ttl: int, dry_run: bool
 ) -> RedriveResult:
+    if not dry_run:
+        try:
+            held.hold(message)  # renewed before the slow read of a pointer's range
+        except LostHold as lost:
+            return RedriveResult(message.message_id, False, str(lost), Tally())
     records = records_of(message, connection)
     tally = Tally(read=len(records.records), irrelevant=len(records.records) - len(records.changes))
     failure = _unprojectable(records)
@@ -44,11 +49,17 @@ def redrive(
             failure = str(error)
     if failure is None:
         if not dry_run:
-            held.delete(message)
+            try:
+                held.delete(message)
+            except LostHold as lost:
+                return RedriveResult(message.message_id, False, f"projected, but not deleted: {lost}", tally)
         return RedriveResult(message.message_id, True, "would be projected" if dry_run else "projected", tally)
     if dry_run or message.kind is Kind.UNREADABLE:
         return RedriveResult(message.message_id, False, failure, tally)
-    replacement = held.replace(message, annotated_body(message, failure, datetime.now(UTC)))
+    try:
+        replacement = held.replace(message, annotated_body(message, failure, datetime.now(UTC)))
+    except LostHold as lost:
+        return RedriveResult(message.message_id, False, f"{failure}; not replaced: {lost}", tally)
     return RedriveResult(message.message_id, False, failure, tally, replaced_by=replacement)
 
 
