@@ -113,8 +113,7 @@ class EntityRevision:
         mine = self.mark(theirs.source)
         if mine is not None and theirs.at <= mine.at:
             return None, theirs.at == mine.at and theirs.removed != mine.removed  # a copy, or an earlier change
-        marks = tuple(mark for mark in self.marks if mark.source != theirs.source) + (theirs,)
-        marks = tuple(sorted(marks))
+        marks = tuple(sorted([*(mark for mark in self.marks if mark.source != theirs.source), theirs]))
         removed = any(mark.removed for mark in marks)
         writes = [mark for mark in marks if not mark.removed]
         if removed and not change.removed:  # the write is kept in its mark; the removal still shows
@@ -224,7 +223,11 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
             findings[index] = Finding.AMBIGUOUS
         if merged is None:
             above_stored = stored is None or stored.merged(revision)[0] is not None
-            outcomes.append((change, Outcome.COALESCED if above_stored and stored != current else Outcome.STALE))
+            outcomes.append((change, Outcome.COALESCED if above_stored and revision != current else Outcome.STALE))
+            continue
+        if current is not None and merged == current and merged.updated_at == current.updated_at:
+            result.revisions[change.entity] = merged  # the other source's copy: its mark kept, nothing to write
+            outcomes.append((change, Outcome.STALE))
             continue
         _apply(result, change, merged)
         outcomes.append((change, Outcome.APPLIED))
