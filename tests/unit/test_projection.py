@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-from services.trip.changes import Entity, TripChange, decode_stream_record
+from services.trip.changes import TABLE_SCAN, Entity, Source, SourcePosition, TripChange, decode_stream_record
 from services.trip.projection import Finding, Outcome, SearchDocument, fold, from_item, to_item
 from tests import factories as f
 
@@ -250,3 +250,18 @@ def test_a_stored_write_without_observed_ranks_below_any_copy_of_it() -> None:
 
     assert [outcome for _, outcome in result.outcomes] == [Outcome.COALESCED, Outcome.APPLIED]
     assert result.document.revisions[Entity.HOTEL].removed
+
+
+def test_a_scanned_item_ranks_below_the_removal_the_stream_delivered_after_the_scan_read_it() -> None:
+    # the operator's clock is 1.5 s ahead: the scan's own time is later than the removal's second
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    scanned = change(f.Change("INSERT", hotel, None, f.T0 + timedelta(seconds=1.5)))._replace(
+        position=SourcePosition(Source.DYNAMODB_STREAMS, None, TABLE_SCAN, "TRIP#trip-001/HOTEL#hotel_for_trip-001")
+    )
+    removal = change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=200)))
+
+    for order in ([scanned, removal], [removal, scanned]):
+        document = project(*order)
+
+        assert "hotel_name" not in document.fields
+        assert document.is_tombstone

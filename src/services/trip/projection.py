@@ -211,6 +211,7 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
     for index, change in enumerate(changes):
         revision, stored = EntityRevision.of(change), document.revisions.get(change.entity)
         current = result.revisions.get(change.entity)
+        merged: EntityRevision | None
         if current is None:
             merged, undecidable = revision, False
         elif current.precedes_in_writes(revision):
