@@ -25,7 +25,6 @@ from infra.nag import acknowledge, arn_finding
 from services.trip.bookings import (
     BookingContended,
     BookingValidationError,
-    ExecutionCompensated,
     PaymentValidationError,
     SagaStepError,
     TripAlreadyBooked,
@@ -41,7 +40,6 @@ REFUSALS: tuple[type[SagaStepError], ...] = (
     TripAlreadyBooked,
     BookingContended,
     UnreadableBooking,
-    ExecutionCompensated,
 )
 
 
