@@ -30,7 +30,7 @@ from typing import Annotated, Any, NamedTuple, NotRequired, Protocol, TypedDict,
 
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 
-from services.trip import numbers, schema, times, trip_ids
+from services.trip import dynamodb_values, schema, times, trip_ids
 from services.trip.changes import Entity
 
 
@@ -156,6 +156,16 @@ class UnreadableBooking(SagaStepError):
         )
 
 
+def _storable(amount: Decimal) -> Decimal:
+    """An amount DynamoDB can hold (`dynamodb_values.number`): boto3 refuses to send any other."""
+    try:
+        return dynamodb_values.number(str(amount))
+    except dynamodb_values.NotADynamoDBNumber:
+        raise ValueError(
+            "is not a number DynamoDB can hold: at most 38 significant digits, magnitude 1E-130 to 9.99...E+125"
+        ) from None
+
+
 Text = Annotated[str, Field(min_length=1)]
 # A booking's short fields: far below DynamoDB's 400 KB item, so that a trip's three items fit one search document.
 ShortText = Annotated[str, Field(min_length=1, max_length=256)]
@@ -163,7 +173,7 @@ ShortText = Annotated[str, Field(min_length=1, max_length=256)]
 LocalDateTime = Annotated[str, AfterValidator(times.local_date_time)]
 CalendarDate = Annotated[str, AfterValidator(times.calendar_date)]
 TripId = Annotated[str, AfterValidator(trip_ids.check_trip_id)]
-Amount = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(numbers.dynamodb_number)]
+Amount = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_storable)]
 _AMOUNT = TypeAdapter(Amount)
 
 
