@@ -151,6 +151,7 @@ class RebuildWriter:
         """Write every document changed since the last flush, whole, 25 per BatchWriteItem, the requests
         overlapping (at most the write client's pool in flight). Returns once every write has landed, so
         a checkpoint saved after it covers them; raises `ReplayError` if any could not be written."""
+        refused_before = len(self.refused)
         if not self.dry_run and self.dirty:
             items = []
             for trip_id in sorted(self.dirty):
@@ -163,7 +164,7 @@ class RebuildWriter:
             with aws_errors(f"writing rebuilt documents into {self.documents.table_name}"):
                 for write in writes:
                     write.result()
-        self.documents_written += len(self.dirty)
+        self.documents_written += len(self.dirty) - (len(self.refused) - refused_before)
         self.dirty.clear()
         if len(self.cached) > self.max_cached:  # bound memory: what was flushed can be read back from the table
             self.cached.clear()

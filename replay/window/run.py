@@ -145,7 +145,6 @@ def replay_run(
     summary.documents_written = writer.documents_written
     if isinstance(writer, RebuildWriter):
         summary.refused = list(writer.refused)
-        summary.documents_written -= len(writer.refused)
     summary.throttled = request.pacing.throttled
     verification = None
     if plan.verify and not plan.dry_run:

@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.trip.changes import ENTITY_ATTRIBUTES, ChangeKind, Entity, TripChange
-from services.trip.schema import HOTEL_NAME_INDEX_KEYS, SEARCH_KEY, TTL_ATTRIBUTE, hotel_name_index_key
+from services.trip.schema import HOTEL_NAME_INDEX_KEYS, SEARCH_KEY, SORT_KEY_BYTES, TTL_ATTRIBUTE, hotel_name_index_key
 
 # Item attribute -> document field, per entity. Fields not renamed keep the item's name.
 _RENAMED = {"status": "{entity}_status", "amount": "total_amount"}
@@ -42,7 +42,6 @@ PUBLIC_FIELDS: tuple[str, ...] = (
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 VERSIONS = "versions"
-INDEX_SORT_KEY_BYTES = 1024  # DynamoDB's longest sort key, in UTF-8 bytes (an index's too)
 REVISION = "revision"
 
 
@@ -205,7 +204,7 @@ def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, A
         initial, key = hotel_name_index_key(hotel_name)
         # A key DynamoDB cannot hold would make it refuse the whole document (and park every change of the trip):
         # the document is written without it, served by GET, just not findable by hotel name.
-        if len(key.encode("utf-8", "surrogatepass")) <= INDEX_SORT_KEY_BYTES:
+        if len(key.encode("utf-8", "surrogatepass")) <= SORT_KEY_BYTES:
             item[initial_key], item[name_key] = initial, key
     if document.is_tombstone and updated_at is not None:
         # Counted from the last change, not from now: late copies are bounded by the stream's retention.

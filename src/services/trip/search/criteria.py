@@ -130,10 +130,6 @@ def _departure_bound(parameter: str, raw: str, *, end_of_day: bool) -> str:
         raise InvalidSearchParameter(parameter, str(error)) from None
 
 
-def _key_bytes(sort_key: bool) -> int:
-    return schema.SORT_KEY_BYTES if sort_key else schema.PARTITION_KEY_BYTES
-
-
 def _is_key_value(value: str, max_bytes: int) -> bool:
     try:
         size = len(value.encode("utf-8"))
