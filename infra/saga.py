@@ -25,6 +25,7 @@ from infra.nag import acknowledge, arn_finding
 from services.trip.bookings import (
     BookingContended,
     BookingValidationError,
+    ExecutionCompensated,
     PaymentValidationError,
     SagaStepError,
     TripAlreadyBooked,
@@ -40,6 +41,7 @@ REFUSALS: tuple[type[SagaStepError], ...] = (
     TripAlreadyBooked,
     BookingContended,
     UnreadableBooking,
+    ExecutionCompensated,
 )
 
 

@@ -71,6 +71,7 @@ def trip_items(table: Any, trip_id: str = TRIP_ID) -> dict[str, dict[str, Any]]:
     items = table.query(
         KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": f"TRIP#{trip_id}"}, ConsistentRead=True
     )["Items"]
+    items = [item for item in items if not item["SK"].startswith("SAGA#")]  # fences: saga bookkeeping
     for item in items:
         created_at, updated_at = (
             datetime.fromisoformat(item.pop("created_at")),
@@ -252,18 +253,19 @@ def test_forward_step_retried_after_its_compensation_does_not_undo_it(
     step(forward, saga_input())
     step(compensation, saga_input())
 
-    late = step(forward, saga_input())
+    with pytest.raises(bookings.ExecutionCompensated):
+        step(forward, saga_input())
 
-    assert late == outcome(entity, status, 2, "unchanged")
     assert [(item["status"], item["version"]) for item in trip_items(trip_table).values()] == [(status, 2)]
 
 
 def test_payment_arriving_after_refund_of_payment_never_taken_stays_refunded(trip_table: Any) -> None:
     step("refund_payment", saga_input())
 
-    late = step("process_payment", saga_input())
+    with pytest.raises(bookings.ExecutionCompensated):
+        step("process_payment", saga_input())
 
-    assert late == outcome("PAYMENT", "REFUNDED", 1, "unchanged")
+    assert statuses(trip_table) == {"PAYMENT": ("REFUNDED", 1, EXECUTION)}
 
 
 @each_step_and_its_compensation
@@ -273,10 +275,10 @@ def test_a_compensation_that_finds_nothing_records_it_so_a_late_forward_attempt_
     # Step Functions gave up on the forward attempt (a client timeout) while it was still running
     recorded = step(compensation, saga_input())
 
-    late = step(forward, saga_input())
+    with pytest.raises(bookings.ExecutionCompensated):
+        step(forward, saga_input())
 
     assert recorded == outcome(entity, status, 1, "recorded")
-    assert late == outcome(entity, status, 1, "unchanged")
     assert statuses(trip_table) == {entity: (status, 1, EXECUTION)}
     # and the trip stays free for the next execution
     assert step(forward, saga_input(execution=SECOND))["outcome"] == "rebooked"
@@ -374,15 +376,16 @@ def test_a_rebooking_that_fails_compensates_only_what_it_took_over(trip_table: A
         step("process_payment", second)
     results = compensate(second)
 
-    # the first execution's refund is recorded as this execution's, so a late payment of this one cannot land
-    assert [result["outcome"] for result in results] == ["recorded", "compensated", "compensated"]
+    # the first execution's refund is left as it is (not this execution's); the fence stops a late payment
+    assert [result["outcome"] for result in results] == ["held_by_another", "compensated", "compensated"]
     assert statuses(trip_table) == {
         "FLIGHT": ("CANCELLED", 4, SECOND),
         "HOTEL": ("CANCELLED", 4, SECOND),
-        "PAYMENT": ("REFUNDED", 2, SECOND),
+        "PAYMENT": ("REFUNDED", 1, EXECUTION),
     }
-    assert step("process_payment", saga_input(execution=SECOND))["outcome"] == "unchanged"
-    assert statuses(trip_table)["PAYMENT"] == ("REFUNDED", 2, SECOND)
+    with pytest.raises(bookings.ExecutionCompensated):
+        step("process_payment", saga_input(execution=SECOND))
+    assert statuses(trip_table)["PAYMENT"] == ("REFUNDED", 1, EXECUTION)
 
 
 class Racing(TripTable):
@@ -531,7 +534,7 @@ def _raw_items(table: Any) -> dict[str, dict[str, Any]]:
     items = table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": PK}, ConsistentRead=True)[
         "Items"
     ]
-    return {item["SK"]: item for item in items}
+    return {item["SK"]: item for item in items if not item["SK"].startswith("SAGA#")}
 
 
 def test_created_at_is_set_once(trip_table: Any) -> None:
@@ -763,4 +766,67 @@ def test_time_of_the_wrong_kind_is_a_validation_error_naming_the_field(
 
     state_name = "ReserveFlight" if command == "reserve_flight" else "ReserveHotel"
     assert (raised.value.field, str(raised.value)) == (field, f"{state_name}: {field}: {reason}")
+    assert trip_items(trip_table) == {}
+
+
+# --- issue 24 / 18: fences, ownership of compensations, bounded input ---
+
+
+def test_a_late_attempt_of_a_compensated_execution_never_books_over_another_executions_compensation(
+    trip_table: Any,
+) -> None:
+    step("cancel_flight", saga_input())  # A gave up on its stalled ReserveFlight and compensated
+    step("reserve_flight", saga_input(execution=SECOND))  # B books, fails later, compensates
+    step("cancel_flight", saga_input(execution=SECOND))
+
+    with pytest.raises(bookings.ExecutionCompensated):
+        step("reserve_flight", saga_input())  # A's stalled attempt resumes
+
+    assert statuses(trip_table) == {"FLIGHT": ("CANCELLED", 3, SECOND)}
+
+
+def test_a_refused_execution_leaves_another_holders_cancelled_booking_alone(trip_table: Any) -> None:
+    step("reserve_flight", saga_input())
+    step("cancel_flight", saga_input())
+
+    result = step("cancel_flight", saga_input(execution=SECOND))
+
+    assert result == {
+        **outcome("FLIGHT", "CANCELLED", 2, "held_by_another"),
+        "reason": f"held by {EXECUTION}, not by this execution: left unchanged",
+    }
+    assert trip_items(trip_table)[FLIGHT_SK] == {**FLIGHT, "status": "CANCELLED", "version": 2, "held_by": EXECUTION}
+
+
+def test_a_hotel_name_whose_index_key_exceeds_1024_bytes_is_refused(trip_table: Any) -> None:
+    with pytest.raises(BookingValidationError) as raised:
+        step("reserve_hotel", saga_input(hotel_details={**HOTEL, "hotel_name": "旅" * 351}))
+
+    assert raised.value.field == "hotel_details.hotel_name"
+    assert trip_items(trip_table) == {}
+
+
+@pytest.mark.parametrize("amount", ["26666.666666666666666666666666666666666667", "1E+126", "1E-131"])
+def test_an_amount_dynamodb_cannot_hold_is_refused_and_its_refund_records_no_amount(
+    trip_table: Any, amount: str
+) -> None:
+    with pytest.raises(PaymentValidationError) as raised:
+        step("process_payment", saga_input(amount=amount))
+    refund = step("refund_payment", saga_input(amount=amount))
+
+    assert raised.value.field == "payment_details.amount"
+    assert refund == outcome("PAYMENT", "REFUNDED", 1, "recorded")
+    assert "amount" not in trip_items(trip_table)[PAYMENT_SK]
+
+
+def test_an_input_too_large_for_the_saga_state_is_refused_before_writing(trip_table: Any) -> None:
+    from services.trip import saga_state
+
+    event = saga_input(extra="")
+    event["extra"] = "x" * (saga_state.INPUT_BUDGET - saga_state.input_size(event) + 1)
+
+    with pytest.raises(BookingValidationError) as raised:
+        step("reserve_flight", event)
+
+    assert raised.value.field == "event"
     assert trip_items(trip_table) == {}

@@ -112,6 +112,7 @@ def test_a_refusal_ends_the_execution_with_the_steps_error_and_message(states: d
         "TripAlreadyBooked",
         "BookingContended",
         "UnreadableBooking",
+        "ExecutionCompensated",
     ]
     assert states["DescribeFailure"] == {
         "Type": "Choice",

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from local_runtime.scenarios import BOOKED, COMPENSATED, statuses, trip_input
+from services.trip.adapters.trip_table import TRIP_FENCE_PREFIX
 from tests.local_runtime_session import RunningRuntime
 from tests.runtime.sagas import finished, run_sagas, search_document, start_sagas, wait_for_document
 
@@ -42,6 +43,7 @@ def trip_items(runtime: RunningRuntime, trip_id: str) -> dict[str, tuple[str, in
             item.get("held_by", {}).get("S"),
         )
         for item in items
+        if not item["SK"]["S"].startswith(TRIP_FENCE_PREFIX)  # an execution's fence: bookkeeping, no booking
     }
 
 

@@ -5,18 +5,27 @@ item's `held_by`). The state machine passes the execution id (`saga.execution_id
 from user input); the commands use it so that one execution changes only what it booked:
 
 - a forward step creates its item, or finds it already held by this execution (a retry: returned unchanged, never
-  a second version bump, never undoing a later compensation), or finds another holder's booking: a booking that
-  stands (CONFIRMED / COMPLETED, or any status but a compensated one) refuses with `TripAlreadyBooked` before
-  writing; a compensated one (CANCELLED / REFUNDED) is taken over: a new booking of the same item, version + 1;
-- a compensation moves this execution's item to its compensated status; where there is no item, or another
-  holder's compensated one, it records the compensation as this execution's item (so a late forward attempt of
-  this execution, still running when Step Functions gave up on it, finds it and leaves it alone); another
-  holder's standing booking it leaves alone, writing nothing, and says so in its result.
+  a second version bump), or finds another holder's booking: a booking that stands (CONFIRMED / COMPLETED, or any
+  status but a compensated one) refuses with `TripAlreadyBooked` before writing; a compensated one (CANCELLED /
+  REFUNDED) is taken over: a new booking of the same item, version + 1;
+- an execution that has begun compensating is *fenced*: the first thing each compensation does is write the
+  execution's fence item, and every forward write is one transaction with the check that the fence is absent, so
+  an attempt of a compensated execution (still running when Step Functions gave up on it) never leaves a standing
+  booking, whoever holds the item when it lands: it fails `ExecutionCompensated`, writing nothing;
+- a compensation moves this execution's item to its compensated status, leaves this execution's compensated item
+  as it is (a retry), and records the compensation as this execution's item only where no item exists (the
+  hands-on's 7.4: a refund of a payment never taken); any other item (another holder's, compensated or not, or
+  unreadable) it leaves alone, writing nothing, and says so in its result (`held_by_another` and a reason).
 
 Items written by other writers carry no holder: they are another holder's (they block while they stand, are taken
 over once compensated, and are never compensated by a saga). An item whose `version` is not a whole number or
 whose `status` is not a string breaks the writer contract: a forward step refuses it (`UnreadableBooking`), a
 compensation leaves it alone.
+
+Every value the saga writes is one DynamoDB and the search index can hold (`The saga's input` in docs/design.md):
+bounded strings, a hotel name whose index key fits a GSI key, an amount DynamoDB can store; and ReserveFlight, the
+first writer, refuses an input too large to carry the saga to its end within Step Functions' 256 KiB state quota
+(`saga_state`).
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from typing import Annotated, Any, NamedTuple, NotRequired, Protocol, TypedDict,
 
 from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 
-from services.trip import dynamodb_values, schema, times, trip_ids
+from services.trip import dynamodb_values, saga_state, schema, times, trip_ids
 from services.trip.changes import Entity
 
 
@@ -92,15 +101,25 @@ class TripItems(Protocol):
     """The guarded writes the commands need; `adapters.trip_table.TripTable` implements them on DynamoDB, each
     as one conditional request."""
 
+    def fence(self, trip_id: str, holder: str) -> None:
+        """Write, idempotently, the fence of `holder`'s execution: no forward write of it lands afterwards."""
+        ...
+
     def create(self, trip_id: str, entity: Entity, status: str, attributes: Mapping[str, Any], holder: str) -> Attempt:
-        """Write the item at version 1, held by `holder`, unless it exists; the state is never None."""
+        """Write the item at version 1, held by `holder`, unless it exists; the state is never None. Raises
+        `ExecutionCompensated`, writing nothing, when `holder`'s execution is fenced."""
+        ...
+
+    def record(self, trip_id: str, entity: Entity, status: str, attributes: Mapping[str, Any], holder: str) -> Attempt:
+        """A compensation's `create`: the same write, without the fence check (it runs after the fence)."""
         ...
 
     def take_over(
         self, trip_id: str, seen: EntityState, status: str, attributes: Mapping[str, Any], holder: str
     ) -> Attempt:
         """Replace the item, if it is still as `seen` (version, status, generation and holder), by a booking held
-        by `holder` at `seen.version + 1` with `seen.created_at`; `seen` must be readable."""
+        by `holder` at `seen.version + 1` with `seen.created_at`; `seen` must be readable. Raises
+        `ExecutionCompensated`, writing nothing, when `holder`'s execution is fenced."""
         ...
 
     def transition(self, trip_id: str, entity: Entity, source: str, target: str, holder: str) -> Attempt:
@@ -116,7 +135,7 @@ class SagaStepError(Exception):
 
     def __str__(self) -> str:
         message = super().__str__()
-        return f"{self.step}: {message}" if self.step else message
+        return saga_state.clipped(f"{self.step}: {message}" if self.step else message, saga_state.MESSAGE_LIMIT)
 
 
 class BookingValidationError(SagaStepError, ValueError):
@@ -141,6 +160,16 @@ class TripAlreadyBooked(SagaStepError):
         self.trip_id, self.entity, self.holder = trip_id, seen.entity, seen.holder
 
 
+class ExecutionCompensated(SagaStepError):
+    """A forward attempt of an execution whose compensation has begun (its fence exists): it writes nothing, so
+    a late attempt never leaves a standing booking."""
+
+    def __init__(self, trip_id: str, entity: Entity, holder: str) -> None:
+        super().__init__(
+            f"trip {trip_id}: execution {holder} is being compensated: its late {entity.lower()} attempt wrote nothing"
+        )
+
+
 class BookingContended(SagaStepError):
     """The item kept changing under the step (deleted, re-created, taken over) while it tried to book it."""
 
@@ -156,6 +185,12 @@ class UnreadableBooking(SagaStepError):
         )
 
 
+# A booking's short fields: far below DynamoDB's 400 KB item, so that a trip's three items fit one search document.
+SHORT_TEXT_LIMIT = 256  # characters: flight_number, currency
+EXECUTION_ID_LIMIT = 256  # Step Functions' executionArn is at most 256 characters
+FENCE_SORT_KEY_BYTES = schema.SORT_KEY_BYTES  # the fence's SK, SAGA#<execution_id>
+
+
 def _storable(amount: Decimal) -> Decimal:
     """An amount DynamoDB can hold (`dynamodb_values.number`): boto3 refuses to send any other."""
     try:
@@ -164,17 +199,6 @@ def _storable(amount: Decimal) -> Decimal:
         raise ValueError(
             "is not a number DynamoDB can hold: at most 38 significant digits, magnitude 1E-130 to 9.99...E+125"
         ) from None
-
-
-Text = Annotated[str, Field(min_length=1)]
-# A booking's short fields: far below DynamoDB's 400 KB item, so that a trip's three items fit one search document.
-ShortText = Annotated[str, Field(min_length=1, max_length=256)]
-# Stored in their canonical forms (`times`, `trip_ids`): the index compares the strings, the API finds the ids.
-LocalDateTime = Annotated[str, AfterValidator(times.local_date_time)]
-CalendarDate = Annotated[str, AfterValidator(times.calendar_date)]
-TripId = Annotated[str, AfterValidator(trip_ids.check_trip_id)]
-Amount = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_storable)]
-_AMOUNT = TypeAdapter(Amount)
 
 
 def _indexable_hotel_name(name: str) -> str:
@@ -193,13 +217,32 @@ def _indexable_hotel_name(name: str) -> str:
     return name
 
 
+def _fence_keyable(execution_id: str) -> str:
+    size = len(f"SAGA#{execution_id}".encode("utf-8", "surrogatepass"))
+    if size > FENCE_SORT_KEY_BYTES:
+        raise ValueError(
+            f"its fence key SAGA#<execution_id> is {size:,} bytes in UTF-8, over the {FENCE_SORT_KEY_BYTES:,} bytes "
+            "DynamoDB allows a sort key"
+        )
+    return execution_id
+
+
+Text = Annotated[str, Field(min_length=1)]
+ShortText = Annotated[str, Field(min_length=1, max_length=SHORT_TEXT_LIMIT)]
 HotelName = Annotated[str, Field(min_length=1), AfterValidator(_indexable_hotel_name)]
+ExecutionId = Annotated[str, Field(min_length=1, max_length=EXECUTION_ID_LIMIT), AfterValidator(_fence_keyable)]
+# Stored in their canonical forms (`times`, `trip_ids`): the index compares the strings, the API finds the ids.
+LocalDateTime = Annotated[str, AfterValidator(times.local_date_time)]
+CalendarDate = Annotated[str, AfterValidator(times.calendar_date)]
+TripId = Annotated[str, AfterValidator(trip_ids.check_trip_id)]
+Amount = Annotated[Decimal, Field(allow_inf_nan=False), AfterValidator(_storable)]
+_AMOUNT = TypeAdapter(Amount)
 
 
 class SagaContext(BaseModel):
     """What the state machine adds to the execution input (`$.saga`), overwriting anything the user sent there."""
 
-    execution_id: Text  # $$.Execution.Id: the execution's ARN
+    execution_id: ExecutionId  # $$.Execution.Id: the execution's ARN
 
 
 class TripRequest(BaseModel):
@@ -238,6 +281,15 @@ class PaymentRequest(TripRequest):
 
 def reserve_flight(event: Mapping[str, Any], items: TripItems) -> StepResult:
     request = _parse(FlightRequest, event, BookingValidationError)
+    # The first writer: an input that cannot carry the saga to its end is refused before anything is written.
+    size = saga_state.input_size(event)
+    if size > saga_state.INPUT_BUDGET:
+        raise BookingValidationError(
+            "event",
+            f"the execution input is {size:,} bytes as JSON; with what the saga adds (at most "
+            f"{saga_state.WORST_CASE_ADDITIONS:,} bytes) the state would exceed Step Functions' 256 KiB quota "
+            f"(262,144 bytes): at most {saga_state.INPUT_BUDGET:,} bytes",
+        )
     return _reserve(items, request, Entity.FLIGHT, BookingStatus.CONFIRMED, request.flight_details)
 
 
@@ -296,28 +348,28 @@ def _compensate(
     target: str,
     record: Mapping[str, Any],
 ) -> StepResult:
-    """Compensate this execution's `entity`: `source` -> `target` if it holds it; where nothing of its is there,
-    `record` it as this execution's compensated item (a late forward attempt then finds it); never touch
-    another holder's standing booking."""
+    """Fence this execution, then compensate its `entity`: `source` -> `target` if it holds it; leave its
+    compensated item; `record` the compensation as its item only where no item exists; leave anything else."""
     holder = _holder(request)
+    items.fence(request.trip_id, holder)
     for _ in range(_BOOKING_ROUNDS):
         moved = items.transition(request.trip_id, entity, source, target, holder)
         state = moved.state
         if moved.wrote:
             return _result(request.trip_id, _stands(moved), StepOutcome.COMPENSATED)
         if state is None:
-            recorded = items.create(request.trip_id, entity, target, record, holder)
-        elif state.holder == holder:
+            recorded = items.record(request.trip_id, entity, target, record, holder)
+            if recorded.wrote:
+                return _result(request.trip_id, _stands(recorded), StepOutcome.RECORDED)
+            continue  # another writer created it between the two requests: look again
+        if state.holder == holder:
             return _result(request.trip_id, state, StepOutcome.UNCHANGED)
-        elif state.readable and state.status in COMPENSATED_STATUSES:
-            recorded = items.take_over(request.trip_id, state, target, record, holder)
-        else:
-            result = _result(request.trip_id, state, StepOutcome.HELD_BY_ANOTHER)
-            result["reason"] = f"held by {state.holder or 'another writer'}, not by this execution: left unchanged"
-            return result
-        if recorded.wrote:
-            return _result(request.trip_id, _stands(recorded), StepOutcome.RECORDED)
-        # Another writer got there between the two requests (a late attempt of this execution, say): look again.
+        result = _result(request.trip_id, state, StepOutcome.HELD_BY_ANOTHER)
+        result["reason"] = saga_state.clipped(
+            f"held by {state.holder or 'another writer'}, not by this execution: left unchanged",
+            saga_state.REASON_LIMIT,
+        )
+        return result
     raise BookingContended(f"trip {request.trip_id}: its {entity.lower()} kept changing while it was compensated")
 
 
@@ -331,8 +383,9 @@ def _stands(attempt: Attempt) -> EntityState:
 
 
 def _refund_of_payment_never_taken(event: Mapping[str, Any]) -> dict[str, Any]:
-    """What the request said, as far as it is well-formed: a compensation must not fail on the bad input
-    that made the payment fail (the hands-on's 7.4 sends amount "-1")."""
+    """What the request said, as far as it is well-formed and DynamoDB can hold it: a compensation must not fail on
+    the bad input that made the payment fail (the hands-on's 7.4 sends amount "-1"; an amount of 39 digits is left
+    out)."""
     details = event.get("payment_details")
     if not isinstance(details, Mapping):
         return {}
@@ -340,7 +393,7 @@ def _refund_of_payment_never_taken(event: Mapping[str, Any]) -> dict[str, Any]:
     with suppress(ValidationError):
         record["amount"] = _AMOUNT.validate_python(details.get("amount"))
     currency = details.get("currency")
-    if isinstance(currency, str) and currency:
+    if isinstance(currency, str) and 0 < len(currency) <= SHORT_TEXT_LIMIT:
         record["currency"] = currency
     return record
 
@@ -363,7 +416,7 @@ def _result(trip_id: str, state: EntityState, outcome: StepOutcome) -> StepResul
     return {
         "trip_id": trip_id,
         "entity": state.entity,
-        "status": state.status,
+        "status": saga_state.clipped(state.status, saga_state.STATUS_LIMIT),  # another writer's may be long
         "version": state.version,
         "outcome": outcome,
     }
