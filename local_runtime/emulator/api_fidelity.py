@@ -20,6 +20,8 @@ while the emulator runs.
 - DynamoDB ``DescribeKinesisStreamingDestination`` (not implemented by moto) describes the streaming
   destinations the runtime runs, ``ACTIVE``, as AWS describes a table's destination. API reference,
   DescribeKinesisStreamingDestination.
+- DynamoDB requests run one at a time and a refused ``TransactWriteItems`` writes nothing
+  (``dynamodb_isolation.py``), as AWS isolates them.
 - Any other action moto has not implemented answers ``501 NotImplemented`` naming it, at once: moto's own
   answer is a 500, which clients retry (the AWS CLI for half a minute) before showing an HTML page.
 """
@@ -46,6 +48,7 @@ from moto.stepfunctions.parser import api as stepfunctions_parser_api
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from werkzeug.wrappers import Response
 
+from local_runtime.emulator.dynamodb_isolation import dynamodb_isolation
 from local_runtime.streams.kinesis_destination import StreamingDestination
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -91,6 +94,7 @@ def aws_semantics(endpoint_url: str, kinesis_destinations: Sequence[StreamingDes
     it once the stack is deployed).
     """
     with ExitStack() as stack:
+        stack.enter_context(dynamodb_isolation())
         for error in _step_functions_parser_errors():
             stack.enter_context(mock.patch.object(error, "TYPE", error.code))
         stack.enter_context(
