@@ -830,3 +830,26 @@ def test_an_input_too_large_for_the_saga_state_is_refused_before_writing(trip_ta
 
     assert raised.value.field == "event"
     assert trip_items(trip_table) == {}
+
+
+@each_step_and_its_compensation
+def test_an_attempt_that_stalls_between_its_read_and_its_write_lands_nothing_once_its_execution_compensated(
+    trip_table: Any, monkeypatch: pytest.MonkeyPatch, forward: str, compensation: str, entity: str, status: str
+) -> None:
+    # B booked and compensated the entity; A's attempt reads B's compensated item and decides to take it over ...
+    step(forward, saga_input(execution=SECOND))
+    step(compensation, saga_input(execution=SECOND))
+    take_over = TripTable.take_over
+
+    def stalled_take_over(self: TripTable, *args: Any, **kwargs: Any) -> Attempt:
+        # ... but stalls before its write: Step Functions gives up on it and A compensates meanwhile
+        monkeypatch.setattr(TripTable, "take_over", take_over)
+        step(compensation, saga_input())
+        return take_over(self, *args, **kwargs)
+
+    monkeypatch.setattr(TripTable, "take_over", stalled_take_over)
+
+    with pytest.raises(bookings.ExecutionCompensated):
+        step(forward, saga_input())  # A's attempt resumes and sends its write
+
+    assert statuses(trip_table) == {entity: (status, 2, SECOND)}
