@@ -3,7 +3,11 @@
 Each function gets sandboxes: long-lived worker processes (``lambda_worker.py``) started on the first
 invocation with the function's own environment and the code of its deployed package, extracted under the
 state folder. The handler is imported once per sandbox (a cold start); module-level caches and the
-environment stay per function; the function's timeout is enforced by ending the sandbox. Invocations that
+environment stay per function. As on Lambda, the import (the Init phase) has up to ``INIT_TIMEOUT_S`` of its
+own before the function's timeout starts; an init that takes longer eats into the first invocation's timeout
+("Lambda execution environment lifecycle": "The Init phase is limited to 10 seconds. If all three tasks do not
+complete within 10 seconds, Lambda retries the Init phase at the time of the first function invocation with the
+configured function timeout"). The timeout is enforced by ending the sandbox. Invocations that
 find every sandbox busy start another, up to ``MAX_SANDBOXES_PER_FUNCTION``, then wait.
 """
 
@@ -34,6 +38,7 @@ from local_runtime.functions import lambda_worker
 log = logging.getLogger(__name__)
 
 MAX_SANDBOXES_PER_FUNCTION = 2
+INIT_TIMEOUT_S = 10.0
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
 
@@ -99,24 +104,30 @@ class Sandbox:
         os.close(response_write)
         self._requests: IO[str] = os.fdopen(self._request_write, "w", encoding="utf-8")
         self._responses: IO[str] = os.fdopen(self._response_read, "r", encoding="utf-8")
+        self._initialized = False
 
     @property
     def alive(self) -> bool:
         return self._process.poll() is None
 
     def invoke(self, payload: bytes, request_id: str) -> Invocation:
-        deadline = time.time() + self.function.timeout_s
+        started = time.time()
+        if not self._initialized:
+            # An init past INIT_TIMEOUT_S goes on within the first invocation's timeout.
+            if not self._answers_by(started + INIT_TIMEOUT_S + self.function.timeout_s):
+                return self._timed_out(request_id)
+            self._initialized = True
+            if self._responses.readline() != lambda_worker.INITIALIZED:  # "": it exited while importing
+                return self._exited(request_id)
+        deadline = min(time.time(), started + INIT_TIMEOUT_S) + self.function.timeout_s
         request = {"request_id": request_id, "deadline_ms": int(deadline * 1000), "payload": payload.decode()}
         try:
             self._requests.write(json.dumps(request) + "\n")
             self._requests.flush()
         except BrokenPipeError:
             return self._exited(request_id)
-        ready, _, _ = select.select([self._responses], [], [], max(0.0, deadline - time.time()))
-        if not ready:
-            self.stop()
-            message = f"RequestId: {request_id} Error: Task timed out after {self.function.timeout_s:.2f} seconds"
-            return _failed({"errorType": "Sandbox.Timedout", "errorMessage": message})
+        if not self._answers_by(deadline):
+            return self._timed_out(request_id)
         line = self._responses.readline()
         if not line:
             return self._exited(request_id)
@@ -124,6 +135,17 @@ class Sandbox:
         if "error" in response:
             return _failed(response["error"])
         return Invocation(payload=response["payload"].encode(), function_error=None)
+
+    def _answers_by(self, deadline: float) -> bool:
+        """Whether the worker wrote its next line (a response; first, `lambda_worker.INITIALIZED` once the
+        handler is imported or failed to import) before `deadline` (epoch seconds)."""
+        ready, _, _ = select.select([self._responses], [], [], max(0.0, deadline - time.time()))
+        return bool(ready)
+
+    def _timed_out(self, request_id: str) -> Invocation:
+        self.stop()
+        message = f"RequestId: {request_id} Error: Task timed out after {self.function.timeout_s:.2f} seconds"
+        return _failed({"errorType": "Sandbox.Timedout", "errorMessage": message})
 
     def _exited(self, request_id: str) -> Invocation:
         status = self._process.wait()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 Handler = Callable[[Any, Any], Any]
+INITIALIZED = "initialized\n"  # the sandbox's first line: the handler is imported (or its import failed)
 
 
 class LambdaContext:
@@ -113,6 +114,8 @@ def main() -> None:
     except Exception as error:
         traceback.print_exc()
         handler, init_error = None, error_document(error)
+    responses.write(INITIALIZED)  # the Init phase is over: the function's timeout starts with each invocation
+    responses.flush()
     for line in requests:
         request = json.loads(line)
         # Lambda retries a failed init on the next invocation: answer with the error, then end the sandbox.

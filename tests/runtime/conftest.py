@@ -52,8 +52,10 @@ def test_function(local_runtime: RunningRuntime) -> RecorderFunction:
     return deploy_recorder(local_runtime)
 
 
-def deploy_recorder(local_runtime: RunningRuntime, timeout_s: int = 2) -> RecorderFunction:
-    """Deploy the batch recorder as a new function with a recording queue of its own."""
+def deploy_recorder(
+    local_runtime: RunningRuntime, timeout_s: int = 2, environment: dict[str, str] | None = None
+) -> RecorderFunction:
+    """Deploy the batch recorder as a new function with a recording queue of its own (and `environment`)."""
     suffix = uuid.uuid4().hex[:8]
     role = local_runtime.client("iam").create_role(
         RoleName=f"batch-recorder-{suffix}", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
@@ -66,7 +68,13 @@ def deploy_recorder(local_runtime: RunningRuntime, timeout_s: int = 2) -> Record
         Handler="batch_recorder.lambda_handler",
         Code={"ZipFile": _code_package()},
         Timeout=timeout_s,
-        Environment={"Variables": {"RECORDING_QUEUE_URL": queue_url, "GREETING": "hello from the function"}},
+        Environment={
+            "Variables": {
+                "RECORDING_QUEUE_URL": queue_url,
+                "GREETING": "hello from the function",
+                **(environment or {}),
+            }
+        },
     )
     return RecorderFunction(function["FunctionName"], function["FunctionArn"], queue_url)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.local_runtime_session import RunningRuntime
-from tests.runtime.conftest import RecorderFunction
+from tests.runtime.conftest import RecorderFunction, deploy_recorder
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
 
@@ -45,3 +45,13 @@ def test_timeout_ends_the_invocation(local_runtime: RunningRuntime, test_functio
     assert result["errorMessage"].endswith("Task timed out after 2.00 seconds")
     # and the next invocation gets a fresh sandbox
     assert _invoke(local_runtime, test_function, {"action": "sleep", "seconds": 0})[1] == {"slept": 0}
+
+
+def test_the_import_has_time_of_its_own_before_the_timeout_starts(local_runtime: RunningRuntime) -> None:
+    # an Init phase longer than the 2 s timeout, within Lambda's 10 s for it
+    slow_import = deploy_recorder(local_runtime, timeout_s=2, environment={"INIT_SLEEP_S": "3"})
+
+    error, result = _invoke(local_runtime, slow_import, {"action": "context"})
+
+    assert error is None
+    assert 0 < result["remaining_ms"] <= 2000  # the timeout started once the handler was imported

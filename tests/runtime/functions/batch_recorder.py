@@ -6,7 +6,7 @@ Stream records carry JSON (Kinesis ``data``, or a DynamoDB item's ``behaviour`` 
 sequence number into that DynamoDB table. Every invocation is recorded in the SQS queue named by
 ``RECORDING_QUEUE_URL``: the sequence numbers it received, in order. Direct invocations with an ``action``
 exercise the sandbox: ``context`` describes the context and environment, ``sleep`` outlives the timeout,
-``raise`` fails.
+``raise`` fails. ``INIT_SLEEP_S`` in the environment makes the import (the Init phase) take that long.
 """
 
 import base64
@@ -17,6 +17,7 @@ import time
 
 import boto3
 
+time.sleep(float(os.environ.get("INIT_SLEEP_S", "0")))
 sqs = boto3.client("sqs")
 dynamodb = boto3.client("dynamodb")
 deliveries = collections.Counter()  # per sandbox, like any module-level state in Lambda
