@@ -26,6 +26,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+from replay.stack import DEFAULT_STACK_NAME
 from services.trip.schema import SEARCH_KEY
 from tests import factories as f
 from tests.local_runtime_session import RunningRuntime, eventually, running_runtime
@@ -62,7 +63,7 @@ def measure(changes: int = 40, gap_s: float = 0.15) -> list[FreshnessFigure]:
 def measure_on(runtime: RunningRuntime, changes: int, gap_s: float) -> list[FreshnessFigure]:
     """One figure per pipeline: `changes` new trips, written `gap_s` apart on average, with only that pipeline's
     mapping enabled; both are enabled again afterwards."""
-    mappings = _stream_mappings(runtime)
+    mappings = projection_mappings(runtime)
     run = uuid.uuid4().hex[:8]
     figures = []
     for service, mapping in sorted(mappings.items()):
@@ -80,10 +81,17 @@ def measure_on(runtime: RunningRuntime, changes: int, gap_s: float) -> list[Fres
     return figures
 
 
-def _stream_mappings(runtime: RunningRuntime) -> dict[str, dict[str, Any]]:
-    """The projection's two event source mappings, by the service of their source ("dynamodb", "kinesis")."""
-    listed = runtime.client("lambda").list_event_source_mappings()["EventSourceMappings"]
-    return {m["EventSourceArn"].split(":")[2]: m for m in listed if m["EventSourceArn"].split(":")[2] in PIPELINES}
+def projection_mappings(runtime: RunningRuntime) -> dict[str, dict[str, Any]]:
+    """The stack's two event source mappings (the projection's), by the service of their source ("dynamodb",
+    "kinesis"). Other mappings on the runtime (a test's, a rebuild's) are not the stack's resources."""
+    cloudformation, aws_lambda = runtime.client("cloudformation"), runtime.client("lambda")
+    resources = cloudformation.list_stack_resources(StackName=DEFAULT_STACK_NAME)["StackResourceSummaries"]
+    mappings = [
+        aws_lambda.get_event_source_mapping(UUID=resource["PhysicalResourceId"])
+        for resource in resources
+        if resource["ResourceType"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    return {m["EventSourceArn"].split(":")[2]: m for m in mappings if m["EventSourceArn"].split(":")[2] in PIPELINES}
 
 
 @contextmanager
@@ -94,7 +102,7 @@ def _only_enabled(runtime: RunningRuntime, uuid: str, uuids: list[str]) -> Itera
         lam.update_event_source_mapping(UUID=other, Enabled=other == uuid)
 
     def polled() -> list[str]:
-        return [m["UUID"] for m in runtime.status()["eventSourceMappings"]]
+        return [m["UUID"] for m in runtime.status()["eventSourceMappings"] if m["UUID"] in uuids]
 
     eventually(lambda: polled() == [uuid], timeout=60)  # the runtime follows the Enabled switch
     try:
