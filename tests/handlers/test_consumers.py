@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from services.trip import config, consumer
+from services.trip import changes, config, consumer
 from services.trip.adapters import search_documents
 from services.trip.handlers import kinesis_consumer, stream_consumer
 from tests import factories as f
@@ -585,3 +585,67 @@ def test_each_applied_change_reports_its_age_per_source(
     assert emitted(capsys.readouterr().out, "ChangeAge") == [
         ({"service": "trip-test", "source": source}, [10_000.0, 9_000.0])
     ]
+
+
+# --- issue 18.1: a booking another writer made too large for its trip's search document ---
+
+# What the factories' bookings copy into a document besides the attribute a test grows: names and values, in bytes.
+FLIGHT_OTHER_BYTES = len("flight_numberdeparture_time2026-03-15T10:00:00arrival_time2026-03-15T14:00:00statusCONFIRMED")
+HOTEL_OTHER_BYTES = len("hotel_namecheck_in_date2026-03-15check_out_date2026-03-17statusCONFIRMED")
+PAYMENT_OTHER_BYTES = len("currencyamount") + changes._NUMBER_BYTES + len("statusCOMPLETED")
+
+
+def test_a_booking_too_large_for_the_document_is_parked_and_the_rest_of_its_trip_is_projected(
+    search_table: Any, dlq_url: str
+) -> None:
+    # 130,000 kanji: 390,000 bytes in UTF-8, an item TripTable holds (400 KB) that no document of three could
+    too_large = f.insert(f.hotel("trip-big", hotel_name="旅" * 130_000), at=f.later(1))
+    batch = [f.insert(f.flight("trip-big"), at=f.later(0)), too_large, f.insert(f.payment("trip-big"), at=f.later(2))]
+
+    response = stream_consumer.lambda_handler(
+        f.event(*(f.stream_record(change, sequence_number=str(n)) for n, change in enumerate(batch))), CONTEXT
+    )
+
+    assert response == {"batchItemFailures": []}
+    item = document(search_table, "trip-big")
+    assert (item["flight_status"], item["payment_status"], "hotel_status" in item) == ("CONFIRMED", "COMPLETED", False)
+    [message] = dlq_messages(dlq_url)
+    assert (message["kind"], message["sequenceNumber"]) == ("poison-record", "1")
+    assert message["reason"] == (
+        f"HOTEL NewImage: the attributes its trip's search document copies take {390_000 + HOTEL_OTHER_BYTES:,} bytes "
+        "(largest: hotel_name, 390,010); a document holds three bookings within DynamoDB's 400 KB item: at most "
+        "102,400 bytes a booking; writer contract: keep them within that"
+    )
+
+
+def test_three_bookings_each_at_the_largest_size_fit_one_document(search_table: Any, dlq_url: str) -> None:
+    budget = changes.BOOKING_DOCUMENT_BYTES
+    trip = [
+        f.flight("trip-full", flight_number="F" * (budget - FLIGHT_OTHER_BYTES)),
+        f.hotel("trip-full", hotel_name="H" * (budget - HOTEL_OTHER_BYTES)),
+        f.payment("trip-full", currency="C" * (budget - PAYMENT_OTHER_BYTES)),
+    ]
+
+    response = kinesis_consumer.lambda_handler(
+        f.event(*(f.kinesis_record(f.insert(booking, at=f.later(n))) for n, booking in enumerate(trip))), CONTEXT
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert dlq_messages(dlq_url) == []
+    item = document(search_table, "trip-full")
+    assert (item["flight_number"], item["hotel_name"], item["currency"]) == (
+        trip[0]["flight_number"],
+        trip[1]["hotel_name"],
+        trip[2]["currency"],
+    )
+
+
+def test_a_booking_one_byte_over_the_largest_size_is_parked(search_table: Any, dlq_url: str) -> None:
+    hotel = f.hotel("trip-over", hotel_name="H" * (changes.BOOKING_DOCUMENT_BYTES - HOTEL_OTHER_BYTES + 1))
+
+    response = stream_consumer.lambda_handler(f.event(f.stream_record(f.insert(hotel))), CONTEXT)
+
+    assert response == {"batchItemFailures": []}
+    [message] = dlq_messages(dlq_url)
+    assert message["reason"].startswith("HOTEL NewImage: the attributes its trip's search document copies take 102,401")
+    assert document(search_table, "trip-over") == {}

@@ -85,6 +85,12 @@ ENTITY_ATTRIBUTES: Mapping[Entity, Mapping[str, str]] = {
     Entity.HOTEL: {"hotel_name": "S", "check_in_date": "S", "check_out_date": "S", "status": "S"},
     Entity.PAYMENT: {"amount": "N", "currency": "S", "status": "S"},
 }
+# A trip's search document copies its three bookings' attributes into one item, and DynamoDB holds at most 400 KB
+# an item ("Service, account, and table quotas in Amazon DynamoDB": item size, attribute names and values in
+# UTF-8): each booking's copied attributes may take 100 KiB of it, the rest is left to keys, index keys and
+# bookkeeping. A write over that breaks the writer contract (only that change is parked, not the trip).
+BOOKING_DOCUMENT_BYTES = 100 * 1024
+_NUMBER_BYTES = 21  # a DynamoDB Number's largest size: 38 significant digits, one byte per two, plus one
 # The writer contract's bookkeeping attributes, and every item's attributes, with their DynamoDB types.
 CONTRACT_ATTRIBUTES: Mapping[str, str] = {"version": "N", "created_at": "S", "updated_at": "S"}
 KEY_ATTRIBUTES: Mapping[str, str] = {TRIP_PK: "S", TRIP_SK: "S"}
@@ -206,6 +212,7 @@ def _decode_change(
         old_image = _read_image(change["OldImage"], CONTRACT_ATTRIBUTES, "OldImage", entity)
         _check_advances(old_image, image, generation)
     if new_image is not None:
+        _check_fits_a_document(new_image, entity)
         try:  # times written by others, in the one form the index compares (`times`)
             canonicalize_item_times(new_image)
         except NotATime as error:
@@ -237,6 +244,24 @@ def _check_trip_id(trip_id: str) -> None:
             f"trip id {quoted(trip_id)} is not one a trip can have: a trip id {error} (trip_ids.py); writer "
             "contract: write TripTable only with such ids"
         ) from None
+
+
+def _check_fits_a_document(image: Mapping[str, Any], entity: Entity) -> None:
+    """A booking whose copied attributes (`ENTITY_ATTRIBUTES`) take more than `BOOKING_DOCUMENT_BYTES` would make
+    DynamoDB refuse its trip's whole search document: the change breaks the writer contract instead."""
+    sizes = {
+        name: len(name) + (len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else _NUMBER_BYTES)
+        for name in ENTITY_ATTRIBUTES[entity]
+        if (value := image.get(name)) is not None
+    }
+    total = sum(sizes.values())
+    if total > BOOKING_DOCUMENT_BYTES:
+        largest = max(sizes, key=sizes.__getitem__)
+        raise WriterContractViolation(
+            f"{entity} NewImage: the attributes its trip's search document copies take {total:,} bytes (largest: "
+            f"{largest}, {sizes[largest]:,}); a document holds three bookings within DynamoDB's 400 KB item: at most "
+            f"{BOOKING_DOCUMENT_BYTES:,} bytes a booking; writer contract: keep them within that"
+        )
 
 
 def _is_mapping(value: Any) -> bool:
