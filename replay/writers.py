@@ -54,11 +54,18 @@ def _load(documents: SearchDocuments, trip_ids: Iterable[str]) -> dict[str, Sear
 
 
 class LiveWriter:
+    """Projects each page as it is read. A change the projection cannot land for good is not retried: it is listed
+    in `not_projected` with its reason (a writer-contract violation, which the consumers parked, or a document the
+    table refuses, also listed in `refused` by trip), its outcome is REJECTED, and the run goes on with the other
+    trips. What stays retryable after `_LIVE_RETRIES` raises `ReplayError`, before the checkpoint moves past it."""
+
     def __init__(self, documents: SearchDocuments, tombstone_ttl_seconds: int, dry_run: bool) -> None:
         self.documents = documents
         self.projector = Projector(documents, tombstone_ttl_seconds)
         self.dry_run = dry_run
         self.documents_written = 0
+        self.not_projected: list[tuple[TripChange, str]] = []  # (change, reason), in the order met
+        self.refused: dict[str, str] = {}  # trip_id -> DynamoDB's reason: documents the table would not hold
 
     def project(self, changes: Sequence[TripChange]) -> list[Outcome]:
         if self.dry_run:
@@ -68,23 +75,34 @@ class LiveWriter:
         for attempt in range(_LIVE_RETRIES + 1):
             batch = self.projector.project([changes[i] for i in pending])
             self.documents_written += batch.writes
-            failures: list[tuple[int, ProjectionFailure]] = []
+            failures: list[tuple[int, str]] = []
             for index, result in zip(pending, batch.results, strict=True):
-                if isinstance(result, ProjectionFailure):
-                    failures.append((index, result))
-                else:
+                if not isinstance(result, ProjectionFailure):
                     outcomes[index] = result
+                elif result.retryable:
+                    failures.append((index, result.reason))
+                else:
+                    outcomes[index] = Outcome.REJECTED
+                    self.not_projected.append((changes[index], result.reason))
+                    if not result.contract_violation:
+                        self.refused.setdefault(changes[index].trip_id, result.reason)
             if not failures:
                 return [outcomes[i] for i in range(len(changes))]
-            if not all(failure.retryable for _, failure in failures) or attempt == _LIVE_RETRIES:
+            if attempt == _LIVE_RETRIES:
                 break
             pending = [index for index, _ in failures]
             time.sleep(0.2 * 2**attempt)
-        raise self._not_projected(len(failures), changes[failures[0][0]], failures[0][1].reason)
+        raise ReplayError(self._describe([(changes[index], reason) for index, reason in failures]))
 
-    def _not_projected(self, count: int, first: TripChange, reason: str) -> ReplayError:
-        return ReplayError(
-            f"{count} change(s) could not be projected into {self.documents.table_name}, first: trip "
+    def unprojected(self) -> str | None:
+        """`not_projected` as one line (`2 change(s) could not be projected into T, first: trip …: reason`), or
+        None when every change landed or was found stale."""
+        return self._describe(self.not_projected) if self.not_projected else None
+
+    def _describe(self, failures: Sequence[tuple[TripChange, str]]) -> str:
+        first, reason = failures[0]
+        return (
+            f"{len(failures)} change(s) could not be projected into {self.documents.table_name}, first: trip "
             f"{first.trip_id} {first.entity} v{first.version}: {reason}"
         )
 
@@ -94,9 +112,8 @@ class LiveWriter:
         planned: dict[int, Outcome] = {}
         for trip_id, trip_changes in grouped.items():
             folded = fold(stored.get(trip_id, SearchDocument(trip_id)), trip_changes)
-            if folded.reasons:  # what `project` would refuse (a writer-contract violation), the plan refuses too
-                index, reason = next(iter(folded.reasons.items()))
-                raise self._not_projected(len(folded.reasons), trip_changes[index], reason)
+            # what `project` would refuse (a writer-contract violation), the plan lists too
+            self.not_projected.extend((trip_changes[index], reason) for index, reason in folded.reasons.items())
             self.documents_written += folded.changed
             planned.update((id(change), outcome) for change, outcome in folded.outcomes)
         return [planned[id(change)] for change in changes]
@@ -129,7 +146,7 @@ class RebuildWriter:
         self.cached: dict[str, SearchDocument] = {}
         self.dirty: set[str] = set()
         self.documents_written = 0
-        self.refused: list[tuple[str, str]] = []  # (trip_id, DynamoDB's reason): documents the table would not hold
+        self.refused: dict[str, str] = {}  # trip_id -> DynamoDB's reason: documents the table would not hold
         # as many requests in flight as the client's connection pool holds
         self._threads = ThreadPoolExecutor(self.client.meta.config.max_pool_connections, thread_name_prefix="rebuild")
 
@@ -151,7 +168,7 @@ class RebuildWriter:
         """Write every document changed since the last flush, whole, 25 per BatchWriteItem, the requests
         overlapping (at most the write client's pool in flight). Returns once every write has landed, so
         a checkpoint saved after it covers them; raises `ReplayError` if any could not be written."""
-        refused_before = len(self.refused)
+        refused = 0
         if not self.dry_run and self.dirty:
             items = []
             for trip_id in sorted(self.dirty):
@@ -162,16 +179,16 @@ class RebuildWriter:
             writes = [self._threads.submit(self._write, request) for request in requests]
             wait(writes)  # all of them, even after a failure: none is still writing when the error is raised
             with aws_errors(f"writing rebuilt documents into {self.documents.table_name}"):
-                for write in writes:
-                    write.result()
-        self.documents_written += len(self.dirty) - (len(self.refused) - refused_before)
+                refused = sum(write.result() for write in writes)
+        self.documents_written += len(self.dirty) - refused
         self.dirty.clear()
         if len(self.cached) > self.max_cached:  # bound memory: what was flushed can be read back from the table
             self.cached.clear()
             self.target_may_hold_documents = True
 
-    def _write(self, items: list[dict[str, Any]]) -> None:
-        """One BatchWriteItem, then its UnprocessedItems again with backoff until none is left."""
+    def _write(self, items: list[dict[str, Any]]) -> int:
+        """One BatchWriteItem, then its UnprocessedItems again with backoff until none is left. Returns how many
+        documents the table refused."""
         table_name = self.documents.table_name
         puts = [
             {"PutRequest": {"Item": {name: _serializer.serialize(value) for name, value in item.items()}}}
@@ -187,17 +204,17 @@ class RebuildWriter:
                 if error_code(error) != "ValidationException":
                     raise
                 # One document DynamoDB refuses fails the whole request: write them one by one to find it.
-                self._write_each([put["PutRequest"]["Item"] for put in request[table_name]])
-                return
+                return self._write_each([put["PutRequest"]["Item"] for put in request[table_name]])
             if not request:
-                return
+                return 0
         raise ReplayError(
             f"writing rebuilt documents into {table_name}: {len(request[table_name])} still unprocessed after "
             f"{_UNPROCESSED_RETRIES} retries (the table is throttled: run the same command again later)"
         )
 
-    def _write_each(self, items: list[dict[str, Any]]) -> None:
-        """PutItem per document; those DynamoDB refuses (ValidationException) are counted in `refused`."""
+    def _write_each(self, items: list[dict[str, Any]]) -> int:
+        """PutItem per document; those DynamoDB refuses (ValidationException) are listed in `refused` and counted."""
+        refused = 0
         for item in items:
             try:
                 self.client.put_item(TableName=self.documents.table_name, Item=item)
@@ -205,4 +222,6 @@ class RebuildWriter:
                 if error_code(error) != "ValidationException":
                     raise
                 message = error.response.get("Error", {}).get("Message", str(error))
-                self.refused.append((str(item["trip_id"]["S"]), f"ValidationException: {message}"))
+                self.refused[str(item["trip_id"]["S"])] = f"ValidationException: {message}"
+                refused += 1
+        return refused

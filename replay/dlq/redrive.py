@@ -42,9 +42,11 @@ def redrive(
     tally = Tally(read=len(records.records), irrelevant=len(records.records) - len(records.changes))
     failure = _unprojectable(records)
     if failure is None:
+        writer = LiveWriter(documents, ttl, dry_run)
         try:
-            for outcome in LiveWriter(documents, ttl, dry_run).project(records.changes):
+            for outcome in writer.project(records.changes):
                 tally.count(outcome)
+            failure = writer.unprojected()
         except ReplayError as error:
             failure = str(error)
     if failure is None:

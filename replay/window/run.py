@@ -143,8 +143,7 @@ def replay_run(
 
     summary.trips = len(trips)
     summary.documents_written = writer.documents_written
-    if isinstance(writer, RebuildWriter):
-        summary.refused = list(writer.refused)
+    summary.refused = list(writer.refused.items())
     summary.throttled = request.pacing.throttled
     verification = None
     if plan.verify and not plan.dry_run:

@@ -1,6 +1,7 @@
-"""The rebuild's writes: whole documents, 25 per BatchWriteItem, overlapping; what DynamoDB leaves unprocessed is
-sent again; a dry run sends nothing. DynamoDB is answered at botocore's `before-send`, so the requests are the ones
-the real client puts on the wire."""
+"""A run's writes. The rebuild's: whole documents, 25 per BatchWriteItem, overlapping; what DynamoDB leaves
+unprocessed is sent again; a dry run sends nothing. DynamoDB is answered at botocore's `before-send`, so the requests
+are the ones the real client puts on the wire. Both writers: a document the table refuses is listed by trip and the
+others are written."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from urllib3.response import HTTPResponse
 
 from replay import writers
 from replay.errors import ReplayError
-from replay.writers import REBUILD_WRITE_CONFIG, RebuildWriter
+from replay.writers import REBUILD_WRITE_CONFIG, LiveWriter, RebuildWriter
 from services.trip.adapters.search_documents import SearchDocuments
 from services.trip.changes import TripChange, decode_stream_record
+from services.trip.projection import Outcome
 from tests import factories as f
 from tests.conftest import REGION, create_search_table
 
@@ -110,22 +112,45 @@ def test_a_dry_run_folds_and_writes_nothing(client: Any) -> None:
     assert rebuild.documents_written == 30
 
 
+def refused_by_the_table() -> list[TripChange]:
+    """Two trips' flights and a hotel whose document DynamoDB refuses (an item over 400 KB). The decoder parks a
+    booking that large (changes.BOOKING_DOCUMENT_BYTES), so it is made past the decoder: a writer must still not lose
+    the other documents to one the table refuses for any reason."""
+    hotel = decode_stream_record(f.stream_record(f.insert(f.hotel("trip-big"))))
+    assert hotel is not None and hotel.new_image is not None
+    return [*bookings(2), hotel._replace(new_image={**hotel.new_image, "hotel_name": "H" * 410_000})]
+
+
 def test_a_document_the_table_refuses_is_listed_and_the_others_are_written(aws: None) -> None:
-    # BatchWriteItem refuses a whole request for one item over 400 KB: the writer puts that request's items one by one.
-    # (The decoder parks a booking that large, changes.BOOKING_DOCUMENT_BYTES; the writer still must not lose the
-    # other documents to one the table refuses for any reason.)
+    # BatchWriteItem refuses a whole request for one bad item: the writer puts that request's items one by one.
     dynamodb = boto3.resource("dynamodb", region_name=REGION)
     create_search_table(dynamodb, TARGET)
     client = boto3.client("dynamodb", region_name=REGION, config=REBUILD_WRITE_CONFIG)
-    hotel = decode_stream_record(f.stream_record(f.insert(f.hotel("trip-big"))))
-    assert hotel is not None and hotel.new_image is not None
-    changes = [*bookings(2), hotel._replace(new_image={**hotel.new_image, "hotel_name": "H" * 410_000})]
     rebuild = writer(client)
 
-    rebuild.project([change for change in changes if change is not None])
+    rebuild.project(refused_by_the_table())
     rebuild.flush()
 
     stored = sorted(item["trip_id"] for item in dynamodb.Table(TARGET).scan()["Items"])
     assert stored == ["trip-000", "trip-001"]
-    assert [trip_id for trip_id, _ in rebuild.refused] == ["trip-big"]
-    assert rebuild.refused[0][1].startswith("ValidationException: ")
+    assert list(rebuild.refused) == ["trip-big"]
+    assert rebuild.refused["trip-big"].startswith("ValidationException: ")
+    assert rebuild.documents_written == 2
+
+
+def test_a_live_replay_lists_a_refused_document_and_goes_on_with_the_others(aws: None) -> None:
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    create_search_table(dynamodb, TARGET)
+    live = LiveWriter(SearchDocuments(TARGET, dynamodb), 3600, dry_run=False)
+
+    outcomes = [live.project(refused_by_the_table()), live.project(refused_by_the_table())]
+
+    assert outcomes == [
+        [Outcome.APPLIED, Outcome.APPLIED, Outcome.REJECTED],
+        [Outcome.STALE, Outcome.STALE, Outcome.REJECTED],  # a second run gets past it too
+    ]
+    stored = sorted(item["trip_id"] for item in dynamodb.Table(TARGET).scan()["Items"])
+    assert stored == ["trip-000", "trip-001"]
+    assert list(live.refused) == ["trip-big"]
+    assert live.refused["trip-big"].startswith("the search document cannot be written: ")
+    assert live.documents_written == 2

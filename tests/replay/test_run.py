@@ -168,3 +168,44 @@ def test_a_piped_run_prints_the_same_lines_whatever_the_width(history: History, 
         "nothing is written)."
     )
     assert not any(line != line.rstrip() or "\x1b" in line or "━" in line for line in narrow)
+
+
+KANJI_HOTEL_NAME = "宿" * 351  # 1,053 UTF-8 bytes: no index key can hold it (issue 18.1)
+OVERSIZED_HOTEL_NAME = "宿" * 130_000  # 390,000 UTF-8 bytes: more than a booking may take of a document
+
+
+def other_writers_trips(history: History) -> None:
+    """Two trips, one with the saga's history and two written by another writer into TripTable: one whose hotel name
+    no index key holds, one whose hotel breaks the writer contract (a booking larger than a document may hold)."""
+    saga_history(history, trips=1)
+    history.write(factories.insert(factories.hotel("trip-kanji", hotel_name=KANJI_HOTEL_NAME)))
+    history.write(factories.insert(factories.flight("trip-oversized")))
+    history.write(factories.insert(factories.hotel("trip-oversized", hotel_name=OVERSIZED_HOTEL_NAME)))
+    history.project_like_the_consumers()
+
+
+@pytest.mark.parametrize("target", [(), ("--target-table", REBUILD, "--verify")], ids=["live", "rebuild"])
+def test_a_table_replay_writes_every_document_it_can_and_lists_the_poison_twice_alike(
+    history: History, search_table: Any, replay: Any, target: tuple[str, ...]
+) -> None:
+    other_writers_trips(history)
+    args = ("run", "--source", "table", "--segments", "1", *target)
+
+    runs = [replay(*args), replay(*args)]
+
+    for code, result in runs:
+        assert code == 0, result
+        assert result["total"]["read"] == 6
+        assert result["total"]["poison"] == 1
+        assert [poison["reason"] for poison in result["poison"]] == [
+            "HOTEL NewImage: the attributes its trip's search document copies take 390,072 bytes (largest: "
+            "hotel_name, 390,010); a document holds three bookings within DynamoDB's 400 KB item: at most 102,400 "
+            "bytes a booking; writer contract: keep them within that"
+        ]
+        assert result["refused"] == []
+    written = documents(boto3.resource("dynamodb", region_name=REGION).Table(REBUILD if target else search_table.name))
+    assert sorted(written) == ["trip-000", "trip-kanji", "trip-oversized"]
+    assert written["trip-kanji"]["hotel_name"] == KANJI_HOTEL_NAME
+    assert "hotel_name_key" not in written["trip-kanji"]  # out of the hotel-name index, still served by id
+    assert written["trip-oversized"]["flight_status"] == "CONFIRMED"
+    assert "hotel_name" not in written["trip-oversized"]

@@ -44,7 +44,7 @@ Result = Outcome | ProjectionFailure
 @dataclass(frozen=True)
 class BatchProjection:
     results: tuple[Result, ...]  # one per change, in the order given
-    writes: int
+    writes: int  # documents written (each landed; a conflicting or refused write is not counted)
     conflicts: int
     findings: Mapping[int, Finding] = field(default_factory=dict)  # index of a change -> what the fold reported
 
@@ -94,7 +94,6 @@ class Projector:
     def _project_trip(self, document: SearchDocument, changes: list[TripChange]) -> BatchProjection:
         """The projection of one trip's changes: a REJECTED change (writer contract) is a failure that retries
         cannot fix, so the consumer parks it; the trip's other changes are written as usual."""
-        writes = 0
         for conflicts in range(MAX_CONFLICT_RETRIES):
             folded = fold(document, changes)
             outcomes = tuple(
@@ -105,21 +104,20 @@ class Projector:
             )
             try:
                 if folded.changed:
-                    writes += 1
                     self.documents.save(folded.document, self.tombstone_ttl_seconds)
-                return BatchProjection(outcomes, writes, conflicts, folded.findings)
+                return BatchProjection(outcomes, int(folded.changed), conflicts, folded.findings)
             except DocumentConflict as conflict:
                 document = conflict.current
             except TransientStoreError as error:
-                return self._failed(changes, ProjectionFailure(str(error), retryable=True), writes, conflicts)
+                return self._failed(changes, ProjectionFailure(str(error), retryable=True), conflicts)
             except PermanentStoreError as error:
                 failure = ProjectionFailure(f"the search document cannot be written: {error}", retryable=False)
-                return self._failed(changes, failure, writes, conflicts)
+                return self._failed(changes, failure, conflicts)
         failure = ProjectionFailure(
             f"trip {document.trip_id}: still conflicting after {MAX_CONFLICT_RETRIES} attempts", retryable=True
         )
-        return self._failed(changes, failure, writes, MAX_CONFLICT_RETRIES)
+        return self._failed(changes, failure, MAX_CONFLICT_RETRIES)
 
     @staticmethod
-    def _failed(changes: list[TripChange], failure: ProjectionFailure, writes: int, conflicts: int) -> BatchProjection:
-        return BatchProjection((failure,) * len(changes), writes, conflicts)
+    def _failed(changes: list[TripChange], failure: ProjectionFailure, conflicts: int) -> BatchProjection:
+        return BatchProjection((failure,) * len(changes), writes=0, conflicts=conflicts)
