@@ -56,7 +56,7 @@ class ExecutionEnd(Construct):
         super().__init__(scope, construct_id)
         self.dlq = sqs.Queue(
             self,
-            "DeadLetterQueue",
+            "UnreleasedExecutions",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=DLQ_RETENTION,
