@@ -27,10 +27,10 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.dead_letters import dead_letter_queue
 from infra.lambda_function import FunctionFactory
 from infra.nag import acknowledge, logical_id
 from services.trip.ended_executions import DETAIL_TYPE, EVENT_SOURCE, RULE_STATUSES
@@ -40,7 +40,6 @@ DELIVERY_RETRIES = 10
 FUNCTION_RETRIES = 2
 # Well inside the 14 days a TripSaga execution can still be redriven, and long enough to ride out an outage.
 MAX_EVENT_AGE = Duration.hours(6)
-DLQ_RETENTION = Duration.days(14)
 
 
 class ExecutionEnd(Construct):
@@ -54,17 +53,10 @@ class ExecutionEnd(Construct):
         state_machine: sfn.StateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dlq = sqs.Queue(
+        self.dlq = dead_letter_queue(
             self,
             "UnreleasedExecutions",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-        )
-        acknowledge(
-            self.dlq,
-            "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of ExecutionEnded's rule target and its on-failure destination",
+            receives="the status changes its rule could not deliver and the invocations that failed every retry",
         )
         self.function = functions.function(
             self,
