@@ -243,6 +243,17 @@ def test_any_other_status_change_changes_nothing(
     assert fences(trip_table) == []
 
 
+def test_a_failed_event_without_its_error_is_judged_by_describe_execution(trip_table: Any, state_machine: str) -> None:
+    execution, execution_input = start(state_machine)
+    book_flight_and_hotel(execution)
+
+    released = handle(status_change(execution, state_machine, "FAILED", execution_input))  # no `error` in it
+
+    # moto's execution (never run) has no error: not one whose compensations were skipped
+    assert released["reason"] == "FAILED with no error: its Catch ran its compensations, or nothing was written"
+    assert fences(trip_table) == []
+
+
 def test_an_input_that_identifies_no_trip_writes_nothing(trip_table: Any, state_machine: str) -> None:
     execution, _ = start(state_machine)
 

@@ -96,7 +96,9 @@ def release(
     if status == FAILED:
         error = detail.get("error") or description().get("error")
         if error not in UNCOMPENSATED_FAILURES:
-            return unreleased(f"FAILED with {error}: its Catch ran its compensations, or nothing was written")
+            return unreleased(
+                f"FAILED with {error or 'no error'}: its Catch ran its compensations, or nothing was written"
+            )
     elif status not in ENDS_WITHOUT_CATCH:
         return unreleased(f"{status} is no end without compensation")
     input_details = detail.get("inputDetails")
