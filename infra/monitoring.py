@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.execution_end import ExecutionEnd
 from infra.lambda_function import METRICS_NAMESPACE
 from infra.projection import PROJECTION_SERVICE, Pipeline
 
@@ -49,6 +50,7 @@ class Monitoring(Construct):
         search_function: lambda_.IFunction,
         api: apigw.RestApi,
         state_machine: sfn.StateMachine,
+        execution_end: ExecutionEnd,
     ) -> None:
         super().__init__(scope, construct_id)
         dlq_depth = dlq.metric_approximate_number_of_messages_visible(period=ONE_MINUTE, statistic="Maximum")
@@ -78,6 +80,17 @@ class Monitoring(Construct):
             )
             self._errors_alarm(pipeline.consumer, f"{pipeline.title}: {name} failed whole invocations")
         self._errors_alarm(search_function, "SearchTrips failed requests (API 5xx)")
+        # An ended execution whose release failed every retry: it may still hold its bookings (docs/operations.md).
+        unreleased = execution_end.dlq.metric_approximate_number_of_messages_visible(
+            period=ONE_MINUTE, statistic="Maximum"
+        )
+        self._above_zero(
+            "ExecutionEndDlqDepthAlarm",
+            unreleased,
+            "A TripSaga execution that ended without its compensations could not be released: it may still hold "
+            "its bookings",
+        )
+        self._errors_alarm(execution_end.function, "ExecutionEnded failed to release an ended TripSaga execution")
 
         throttles = search_table.metric_throttled_requests_for_operations(
             operations=SEARCH_TABLE_OPERATIONS, period=ONE_MINUTE

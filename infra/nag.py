@@ -20,9 +20,14 @@ def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
 
 def arn_finding(resource: IConstruct, suffix: str) -> str:
     """The IAM5 finding for a wildcard below a resource's ARN, e.g. `<TableLogicalId.Arn>/index/*`."""
+    return f"AwsSolutions-IAM5[Resource::<{logical_id(resource)}.Arn>{suffix}]"
+
+
+def logical_id(resource: IConstruct) -> str:
+    """The logical id of the CloudFormation resource behind `resource`, as cdk-nag's findings print it."""
     default_child = resource.node.default_child
     if not isinstance(default_child, CfnElement):
         raise TypeError(f"{resource.node.path} has no CloudFormation resource to name")
     stack = Stack.of(resource)
-    logical_id = stack.resolve(stack.get_logical_id(default_child))
-    return f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>{suffix}]"
+    resolved: str = stack.resolve(stack.get_logical_id(default_child))
+    return resolved

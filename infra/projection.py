@@ -14,9 +14,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.dead_letters import dead_letter_queue
 from infra.lambda_function import FunctionFactory
 from infra.nag import acknowledge, arn_finding
 from infra.settings import StackSettings
@@ -29,7 +29,6 @@ BATCHING_WINDOW = Duration.seconds(1)
 RETRY_ATTEMPTS = 10
 # Well inside DynamoDB Streams' 24 h retention, so the records a DLQ pointer names can still be read back.
 MAX_RECORD_AGE = Duration.hours(6)
-DLQ_RETENTION = Duration.days(14)
 
 
 @dataclass(frozen=True)
@@ -54,12 +53,10 @@ class Projection(Construct):
         search_table: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dlq = sqs.Queue(
+        self.dlq = dead_letter_queue(
             self,
             "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
+            receives="the mappings' on-failure destination and the consumers' poison-record sink",
         )
         self._functions = functions
         self._search_table = search_table
@@ -70,12 +67,6 @@ class Projection(Construct):
             # Powertools' Tracer (and the X-Ray SDK it imports) only on request: see consumer.traced.
             "POWERTOOLS_TRACE_DISABLED": str(not settings.detailed_tracing).lower(),
         }
-        acknowledge(
-            self.dlq,
-            "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue: the mappings' on-failure destination and the consumers' "
-            "poison-record sink; a DLQ behind it would only move the same messages once more",
-        )
         acknowledge(
             self,
             arn_finding(search_table, "/index/*"),

@@ -8,6 +8,7 @@ from constructs import Construct
 from infra.api import SearchApi
 from infra.change_stream import ChangeStream
 from infra.data import TripData
+from infra.execution_end import ExecutionEnd
 from infra.lambda_function import FunctionFactory
 from infra.monitoring import Monitoring
 from infra.projection import Projection
@@ -38,6 +39,9 @@ class TripSagaStack(Stack):
         )
         search = SearchApi(self, "Api", functions=functions, search_table=data.search_table)
         saga = Saga(self, "Saga", functions=functions, trip_table=data.trip_table)
+        execution_end = ExecutionEnd(
+            self, "ExecutionEnd", functions=functions, trip_table=data.trip_table, state_machine=saga.state_machine
+        )
         Monitoring(
             self,
             "Monitoring",
@@ -47,6 +51,7 @@ class TripSagaStack(Stack):
             search_function=search.function,
             api=search.api,
             state_machine=saga.state_machine,
+            execution_end=execution_end,
         )
 
         CfnOutput(self, "ApiUrl", value=search.url, description="Search API stage URL, no trailing slash")

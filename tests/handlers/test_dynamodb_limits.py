@@ -29,7 +29,7 @@ def fresh_clients() -> Iterator[None]:
     yield
     config.saga_settings.cache_clear()
     config.search_settings.cache_clear()
-    saga_steps._trip_table.cache_clear()
+    saga_steps.trip_table.cache_clear()
     search_trips._reader.cache_clear()
 
 

@@ -29,7 +29,7 @@ COMPENSATIONS = ("refund_payment", "cancel_hotel", "cancel_flight")
 def fresh_settings_and_clients() -> Iterator[None]:
     yield
     config.saga_settings.cache_clear()
-    saga_steps._trip_table.cache_clear()
+    saga_steps.trip_table.cache_clear()
 
 
 def saga_input(

@@ -466,7 +466,7 @@ def test_other_routes_stay_a_404(search_table: Any, method: str, path: str) -> N
 @pytest.fixture
 def saga_and_projection(trip_table: Any, search_table: Any, dlq_url: str) -> Iterator[None]:
     yield
-    for cached in (config.saga_settings, saga_steps._trip_table, config.projector_settings, consumer._adapters):
+    for cached in (config.saga_settings, saga_steps.trip_table, config.projector_settings, consumer._adapters):
         cached.cache_clear()
 
 

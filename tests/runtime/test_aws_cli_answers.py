@@ -141,8 +141,16 @@ def test_queue_urls_are_on_the_local_endpoint(local_runtime: RunningRuntime) -> 
     queue_name = dlq_url.rsplit("/", 1)[1]
     assert dlq_url == f"{local_runtime.endpoint_url}/123456789012/{queue_name}"
     resources = local_runtime.client("cloudformation").describe_stack_resources(StackName="TripSagaStack")
-    queues = [r for r in resources["StackResources"] if r.get("ResourceType") == "AWS::SQS::Queue"]
-    assert [queue["PhysicalResourceId"] for queue in queues] == [dlq_url]
+    queues = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in resources["StackResources"]
+        if r.get("ResourceType") == "AWS::SQS::Queue"
+    }
+    [projection_dlq] = [url for logical_id, url in queues.items() if "ProjectionDeadLetterQueue" in logical_id]
+    assert projection_dlq == dlq_url
+    # ExecutionEnded's dead-letter queue too
+    assert len(queues) == 2
+    assert all(url.startswith(f"{local_runtime.endpoint_url}/123456789012/") for url in queues.values())
     functions = local_runtime.client("lambda").list_functions()["Functions"]
     consumer_dlq_urls = {
         f["Environment"]["Variables"].get("DLQ_URL") for f in functions if "Consumer" in f["FunctionName"]

@@ -3,20 +3,22 @@ a compensated trip can be booked again, and a failed execution says why in words
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from local_runtime.scenarios import BOOKED, COMPENSATED, statuses, trip_input
+from local_runtime.scenarios import BOOKED, COMPENSATED, STATUS_FIELDS, statuses, trip_input
 from services.trip.adapters.trip_table import TRIP_FENCE_PREFIX
 from tests.local_runtime_session import RunningRuntime
 from tests.runtime.sagas import finished, run_sagas, search_document, start_sagas, wait_for_document
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("runtime")]
 
-BOOKED_FIELDS = dict(zip(("flight_status", "hotel_status", "payment_status"), BOOKED, strict=True))
+BOOKED_FIELDS = dict(zip(STATUS_FIELDS, BOOKED, strict=True))
+COMPENSATED_FIELDS = dict(zip(STATUS_FIELDS, COMPENSATED, strict=True))
 
 
 def saga_for(trip_id: str, **details: Any) -> dict[str, Any]:
@@ -211,3 +213,32 @@ def test_the_seed_flows_still_end_booked_and_compensated(local_runtime: RunningR
 
 def _items_as_document(items: dict[str, tuple[str, int | None, str | None]]) -> dict[str, str]:
     return {f"{entity.lower()}_status": status for entity, (status, _, _) in items.items()}
+
+
+def test_the_deployed_execution_ended_releases_an_execution_given_its_status_change(
+    local_runtime: RunningRuntime,
+) -> None:
+    # The local runtime emits no status-change events (docs/local-runtime.md): the test sends the deployed
+    # function the event AWS sends when an execution is stopped, without its input (as when input and output
+    # exceed 248 KB), so the function reads it with DescribeExecution from the runtime's Step Functions.
+    trip_id = new_trip()
+    arn = book(local_runtime, saga_for(trip_id))
+    machine = local_runtime.outputs["StateMachineArn"]
+    detail = {"executionArn": arn, "stateMachineArn": machine, "status": "ABORTED", "inputDetails": {"included": False}}
+    event = {"detail-type": "Step Functions Execution Status Change", "source": "aws.states", "detail": detail}
+    lambda_client = local_runtime.client("lambda")
+    [function] = [
+        f["FunctionName"] for f in lambda_client.list_functions()["Functions"] if "ExecutionEnded" in f["FunctionName"]
+    ]
+
+    answer = lambda_client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+
+    assert "FunctionError" not in answer
+    released = json.loads(answer["Payload"].read())
+    assert (released["released"], [r["outcome"] for r in released["results"]]) == (True, ["compensated"] * 3)
+    assert trip_items(local_runtime, trip_id) == {
+        "FLIGHT": ("CANCELLED", 2, arn),
+        "HOTEL": ("CANCELLED", 2, arn),
+        "PAYMENT": ("REFUNDED", 2, arn),
+    }
+    wait_for_document(local_runtime, trip_id, COMPENSATED_FIELDS)

@@ -30,7 +30,7 @@ first writer, refuses an input too large to carry the saga to its end within Ste
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal
@@ -318,6 +318,14 @@ def refund_payment(event: Mapping[str, Any], items: TripItems) -> StepResult:
     never_taken = _refund_of_payment_never_taken(event)
     return _compensate(items, request, Entity.PAYMENT, BookingStatus.COMPLETED, BookingStatus.REFUNDED, never_taken)
 
+
+# The compensations in the state machine's order (RefundPayment -> CancelHotel -> CancelFlight): what releases an
+# execution's whole booking when it ended without running them (`ended_executions`).
+COMPENSATIONS: tuple[Callable[[Mapping[str, Any], TripItems], StepResult], ...] = (
+    refund_payment,
+    cancel_hotel,
+    cancel_flight,
+)
 
 # Each round either decides or finds that another writer changed the item since the round began.
 _BOOKING_ROUNDS = 4

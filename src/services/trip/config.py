@@ -56,6 +56,11 @@ class SagaSettings:
     table_name: str
 
 
+@dataclass(frozen=True)
+class ExecutionEndSettings:
+    state_machine_arn: str
+
+
 @cache
 def projector_settings() -> ProjectorSettings:
     return ProjectorSettings(
@@ -73,3 +78,10 @@ def search_settings() -> SearchSettings:
 @cache
 def saga_settings() -> SagaSettings:
     return SagaSettings(table_name=_require("TABLE_NAME", "the TripTable name"))
+
+
+@cache
+def execution_end_settings() -> ExecutionEndSettings:
+    return ExecutionEndSettings(
+        state_machine_arn=_require("STATE_MACHINE_ARN", "the ARN of the TripSaga state machine"),
+    )

@@ -28,7 +28,8 @@ Handler = Callable[[dict[str, Any], LambdaContext], bookings.StepResult]
 
 
 @cache
-def _trip_table() -> TripTable:
+def trip_table() -> TripTable:
+    """TripTable (`TABLE_NAME`), as every function that writes it sees it: the steps and ExecutionEnded."""
     return TripTable(dynamodb_resource().Table(saga_settings().table_name))
 
 
@@ -36,7 +37,7 @@ def _saga_step(state_name: str, command: Command) -> Handler:
     @logger.inject_lambda_context
     def handler(event: dict[str, Any], context: LambdaContext) -> bookings.StepResult:
         try:
-            result = command(event, _trip_table())
+            result = command(event, trip_table())
         except bookings.SagaStepError as refused:
             refused.step = state_name
             logger.info(f"{state_name} refused", extra={"error": type(refused).__name__, "cause": str(refused)})
