@@ -76,6 +76,7 @@ def print_redrive(console: Console, result: RedriveResult) -> None:
     t = result.tally
     counts = (
         f"{t.read} record(s): {t.applied} applied, {t.superseded} superseded, {t.stale} stale, {t.irrelevant} ignored"
+        + (f", {t.gone} gone from TripTable" if t.gone else "")
     )
     if result.handled:
         deleted = "" if result.reason.startswith("would") else "; message deleted"
