@@ -18,6 +18,7 @@ class Tally:
     stale: int = 0  # the document already held this change or a newer one
     gone: int = 0  # `dlq redrive`: writes TripTable no longer holds, not applied
     ambiguous: int = 0  # decided by the fold's same-second rule (the consumers' ChangesAmbiguous)
+    after_window: int = 0  # `replay run`: changes made after --to that reached Kinesis within the lag allowance
     went_back: int = 0  # applied over an older version seen later (counted in the consumers' WriterContractViolations)
 
     def count(self, outcome: Outcome) -> None:

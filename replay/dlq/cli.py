@@ -37,6 +37,7 @@ from replay.stack import (
     tombstone_ttl_seconds,
 )
 from replay.terminal import output_console
+from replay.window.reader import KINESIS_LAG_ALLOWANCE
 from services.trip.adapters.search_documents import SearchDocuments
 
 dlq_app = typer.Typer(
@@ -136,6 +137,7 @@ def show(
                     "body": message.body,
                     **_records_document(records),
                     "kinesis_window": hint,
+                    "kinesis_lag_allowance_s": int(KINESIS_LAG_ALLOWANCE.total_seconds()) if hint else None,
                 }
             )
             return

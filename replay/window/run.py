@@ -183,7 +183,7 @@ def _plan_window(
     saved = None if request.restart else checkpoints.load()
     if saved is not None:
         start = datetime.fromisoformat(saved.window_start) if saved.window_start else None
-        window = Window(start, datetime.fromisoformat(saved.window_end))
+        window = Window.of_changes(start, datetime.fromisoformat(saved.window_end), now)
         plan.trip_ids = frozenset(saved.trip_ids)
         plan.resumed_shards, plan.finished_shards = dict(saved.after_sequence), list(saved.finished_shards)
         plan.notes.append(f"resuming the unfinished run from checkpoint {checkpoints.path} (--restart ignores it)")
@@ -194,7 +194,7 @@ def _plan_window(
                 f"--from is older than the stream's {retention_hours} h retention: reading from its start"
             )
             start = None
-        window = Window(start, request.end or now)
+        window = Window.of_changes(start, request.end or now, now)
     if window.start is not None and window.start > window.end:
         raise BadInput(f"--from {window.start.isoformat()} is after --to {window.end.isoformat()}")
     plan.window, plan.stream = window, arn.rsplit("/", 1)[-1]
@@ -234,6 +234,7 @@ def _project(
         tally.read += batch.records
         tally.irrelevant += batch.irrelevant
         tally.poison += len(batch.poison)
+        tally.after_window += batch.after_window
         summary.poison.extend(batch.poison)
         changes = [c for c in batch.changes if not plan.trip_ids or c.trip_id in plan.trip_ids]
         tally.irrelevant += len(batch.changes) - len(changes)
