@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
+from services.trip.findings import FoldReport
 from services.trip.projection import Finding, Outcome
 
 
@@ -59,6 +60,7 @@ class RunSummary:
     per_part: dict[str, Tally] = field(default_factory=dict)  # shard id or scan segment
     poison: list[PoisonSighting] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (trip_id, reason): documents the table refused
+    findings: list[FoldReport] = field(default_factory=list)  # what the fold reported, as the consumers report it
     trips: int = 0  # distinct trips touched
     documents_written: int = 0
     dynamodb_requests: int = 0

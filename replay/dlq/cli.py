@@ -36,7 +36,7 @@ from replay.stack import (
     stream_arn,
     tombstone_ttl_seconds,
 )
-from replay.terminal import output_console
+from replay.terminal import output_console, warn
 from replay.window.reader import KINESIS_LAG_ALLOWANCE
 from services.trip.adapters.search_documents import SearchDocuments
 
@@ -209,8 +209,7 @@ def redrive_messages(
                 console.print(f"{verb} {len(chosen)} message(s) into {resources.search_table}")
             for message in chosen:
                 results.append(redrive(held, message, connection, target, dry_run))
-                for warning in results[-1].warnings:  # on stderr, as the consumers log them
-                    typer.echo(warning, err=True)
+                warn(results[-1].warnings)
                 if not json_output:
                     print_redrive(console, results[-1])
         if json_output:

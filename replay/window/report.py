@@ -135,6 +135,7 @@ def result_document(result: RunResult) -> dict[str, Any]:
         "total": asdict(summary.total),
         "poison": [asdict(poison) for poison in summary.poison],
         "refused": [{"trip_id": trip_id, "reason": reason} for trip_id, reason in summary.refused],
+        "findings": [report.fields() for report in summary.findings],
         "trips": summary.trips,
         "documents_written": summary.documents_written,
         "dynamodb_requests": summary.dynamodb_requests,

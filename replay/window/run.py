@@ -240,6 +240,9 @@ def _project(
         tally.irrelevant += len(batch.changes) - len(changes)
         for outcome in writer.project(changes):
             tally.count(outcome)
+        found = writer.findings[len(summary.findings) :]
+        tally.count_findings(report.finding for report in found)
+        summary.findings.extend(found)
         trips.update(change.trip_id for change in changes)
         read_since_flush.append(batch)
         if batch.last or time.monotonic() - last_flush > CHECKPOINT_EVERY_SECONDS:
