@@ -26,7 +26,7 @@ from replay.options import (
     table_name_value,
 )
 from replay.stack import DEFAULT_STACK_NAME, Connection, find_stack_resources
-from replay.terminal import output_console
+from replay.terminal import output_console, warn
 from replay.timespec import parse_time
 from replay.window.checkpoint import default_checkpoint_dir
 from replay.window.report import Silent, TerminalProgress, render_result, result_document
@@ -191,6 +191,7 @@ def run(
         finally:
             if isinstance(observer, TerminalProgress):
                 observer.stop()
+        warn(report.line() for report in result.summary.findings)
         if json_output:
             print_json(result_document(result))
         else:

@@ -8,11 +8,20 @@ tables no box characters, only aligned columns.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 UNWRAPPED = 10_000  # characters: wider than any line the tool prints
+
+
+def warn(lines: Iterable[str]) -> None:
+    """WARNING lines (what the fold found, as the consumers log it) on stderr, whatever stdout is (--json too)."""
+    for line in lines:
+        typer.echo(line, err=True)
 
 
 def output_console() -> Console:

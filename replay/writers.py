@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from replay.errors import ReplayError, aws_errors, error_code
 from services.trip.adapters.search_documents import SearchDocuments, TransientStoreError
 from services.trip.changes import TripChange
+from services.trip.findings import FoldReport, fold_reports
 from services.trip.projection import Outcome, SearchDocument, fold, to_item
 from services.trip.projector import ProjectionFailure, Projector
 
@@ -66,6 +67,7 @@ class LiveWriter:
         self.documents_written = 0
         self.not_projected: list[tuple[TripChange, str]] = []  # (change, reason), in the order met
         self.refused: dict[str, str] = {}  # trip_id -> DynamoDB's reason: documents the table would not hold
+        self.findings: list[FoldReport] = []  # what the fold reported, as the consumers report it
 
     def project(self, changes: Sequence[TripChange]) -> list[Outcome]:
         if self.dry_run:
@@ -75,6 +77,8 @@ class LiveWriter:
         for attempt in range(_LIVE_RETRIES + 1):
             batch = self.projector.project([changes[i] for i in pending])
             self.documents_written += batch.writes
+            projected = [(changes[i], result) for i, result in zip(pending, batch.results, strict=True)]
+            self.findings.extend(fold_reports(projected, batch.findings))
             failures: list[tuple[int, str]] = []
             for index, result in zip(pending, batch.results, strict=True):
                 if not isinstance(result, ProjectionFailure):
@@ -115,6 +119,7 @@ class LiveWriter:
             # what `project` would refuse (a writer-contract violation), the plan lists too
             self.not_projected.extend((trip_changes[index], reason) for index, reason in folded.reasons.items())
             self.documents_written += folded.changed
+            self.findings.extend(fold_reports(folded.outcomes, folded.findings))
             planned.update((id(change), outcome) for change, outcome in folded.outcomes)
         return [planned[id(change)] for change in changes]
 
@@ -147,6 +152,7 @@ class RebuildWriter:
         self.dirty: set[str] = set()
         self.documents_written = 0
         self.refused: dict[str, str] = {}  # trip_id -> DynamoDB's reason: documents the table would not hold
+        self.findings: list[FoldReport] = []  # what the fold reported, as the consumers report it
         # as many requests in flight as the client's connection pool holds
         self._threads = ThreadPoolExecutor(self.client.meta.config.max_pool_connections, thread_name_prefix="rebuild")
 
@@ -159,6 +165,7 @@ class RebuildWriter:
         for trip_id, trip_changes in grouped.items():
             folded = fold(self.cached.get(trip_id, SearchDocument(trip_id)), trip_changes)
             self.cached[trip_id] = folded.document
+            self.findings.extend(fold_reports(folded.outcomes, folded.findings))
             if folded.changed:
                 self.dirty.add(trip_id)
             outcomes.update((id(change), outcome) for change, outcome in folded.outcomes)

@@ -13,7 +13,7 @@ from operator_cli.usage import help_without_command
 from replay.dlq.messages import DlqMessage
 from replay.dlq.queue import held_messages
 from replay.dlq.records import MessageRecords, kinesis_window_hint, records_of
-from replay.dlq.redrive import RedriveResult, redrive
+from replay.dlq.redrive import RedriveResult, Target, redrive
 from replay.dlq.report import print_deleted, print_list, print_redrive, print_show
 from replay.errors import BadInput
 from replay.options import (
@@ -36,7 +36,8 @@ from replay.stack import (
     stream_arn,
     tombstone_ttl_seconds,
 )
-from replay.terminal import output_console
+from replay.terminal import output_console, warn
+from replay.window.reader import KINESIS_LAG_ALLOWANCE
 from services.trip.adapters.search_documents import SearchDocuments
 
 dlq_app = typer.Typer(
@@ -136,6 +137,7 @@ def show(
                     "body": message.body,
                     **_records_document(records),
                     "kinesis_window": hint,
+                    "kinesis_lag_allowance_s": int(KINESIS_LAG_ALLOWANCE.total_seconds()) if hint else None,
                 }
             )
             return
@@ -195,9 +197,9 @@ def redrive_messages(
         if bool(message_ids) == all_messages:
             raise BadInput("name the messages to redrive, or pass --all (not both)")
         connection, resources = _connect(stack_name, endpoint_url, region, profile)
-        dynamodb = connection.resource("dynamodb")
-        documents = SearchDocuments(resources.search_table, dynamodb)
         ttl = tombstone_ttl_seconds(kinesis_consumer(connection, stream_arn(connection, resources.change_stream)[0]))
+        documents = SearchDocuments(resources.search_table, connection.resource("dynamodb"))
+        target = Target(documents, resources.trip_table, ttl)
         console = output_console()
         results: list[RedriveResult] = []
         with held_messages(connection.client("sqs"), resources.dlq_url) as held:
@@ -206,7 +208,8 @@ def redrive_messages(
                 verb = "Would redrive" if dry_run else "Redriving"
                 console.print(f"{verb} {len(chosen)} message(s) into {resources.search_table}")
             for message in chosen:
-                results.append(redrive(held, message, connection, documents, ttl, dry_run))
+                results.append(redrive(held, message, connection, target, dry_run))
+                warn(results[-1].warnings)
                 if not json_output:
                     print_redrive(console, results[-1])
         if json_output:

@@ -9,11 +9,12 @@ policy with a low maxReceiveCount, or reading it would move messages on.)
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from replay.dlq.messages import DlqMessage, parse_message
 from replay.errors import ReplayError, aws_errors
@@ -24,6 +25,14 @@ _LOST_HOLD_CODES = {"ReceiptHandleIsInvalid", "InvalidParameterValue", "MessageN
 
 class LostHold(ReplayError):
     """The message's visibility timeout ended and another reader may have received it: we no longer hold it."""
+
+
+HEARTBEATS_PER_HOLD = 3  # while a message is worked on, its hold is renewed every third of the hold
+
+
+def pause(stop: threading.Event, seconds: float) -> bool:
+    """The heartbeat's wait between renewals: `seconds`, or until `stop` is set; True when stopped."""
+    return stop.wait(seconds)
 
 
 _EMPTY_RECEIVES_TO_STOP = 2  # long polls that came back empty before we believe the queue is read to its end
@@ -39,11 +48,40 @@ class HeldMessages:
         self.messages = messages
         self.hold_seconds = hold_seconds
         self._handled: set[str] = set()
+        self._lost: dict[str, LostHold] = {}  # message id -> the renewal a heartbeat found refused
+
+    @contextmanager
+    def working(self, message: DlqMessage) -> Iterator[None]:
+        """Hold `message` while the block works on it, however long one of its steps takes: the hold is renewed
+        now (raises `LostHold` if it is gone), then every `hold_seconds / HEARTBEATS_PER_HOLD` seconds on a
+        background thread until the block ends. A renewal the heartbeat finds refused makes every later `hold`
+        (and so `delete` and `replace`) raise `LostHold`; one that fails otherwise is tried again next beat."""
+        self.hold(message)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not pause(stop, self.hold_seconds / HEARTBEATS_PER_HOLD):
+                try:
+                    self.hold(message)
+                except LostHold:
+                    return
+                except (ClientError, BotoCoreError):
+                    continue  # the hold still runs: the next beat, or the check before a delete, renews it
+
+        heartbeat = threading.Thread(target=beat, name=f"hold-{message.message_id}", daemon=True)
+        heartbeat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            heartbeat.join()
 
     def hold(self, message: DlqMessage) -> None:
         """Renew the hold on `message` for `hold_seconds`, the proof that we still hold it: SQS refuses a
         visibility change with a superseded receipt handle, while a delete with one may succeed without deleting.
-        Raises `LostHold` when the hold is gone."""
+        Raises `LostHold` when the hold is gone (now, or at a heartbeat's renewal before)."""
+        if message.message_id in self._lost:
+            raise self._lost[message.message_id]
         try:
             self.sqs.change_message_visibility(
                 QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=self.hold_seconds
@@ -52,10 +90,11 @@ class HeldMessages:
             code = error.response.get("Error", {}).get("Code", "")
             if code.rsplit(".", 1)[-1] in _LOST_HOLD_CODES:
                 self._handled.add(message.message_id)  # nothing of ours to release
-                raise LostHold(
+                self._lost[message.message_id] = LostHold(
                     f"message {message.message_id} is no longer held by this run (its visibility timeout ended and "
                     f"another reader may have received it: {code}); nothing was deleted or replaced"
-                ) from error
+                )
+                raise self._lost[message.message_id] from error
             raise
 
     def delete(self, message: DlqMessage) -> None:

@@ -78,7 +78,9 @@ def records_of(message: DlqMessage, connection: Connection) -> MessageRecords:
 
 
 def kinesis_window_hint(message: DlqMessage) -> str | None:
-    """The `replay run` that covers the same time as an expired pointer, from the Kinesis copy of the changes."""
+    """The `replay run` that covers the same changes as an expired pointer, from their Kinesis copy: a DynamoDB
+    Streams record arrives as its change is made, so the pointer's arrival times, a minute either side, bound the
+    changes' own times; the run reads the copies that reached Kinesis up to `KINESIS_LAG_ALLOWANCE` later."""
     if message.first_arrival is None or message.last_arrival is None:
         return None
     start = (message.first_arrival - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")

@@ -15,6 +15,13 @@ from replay.dlq.messages import DlqMessage
 from replay.dlq.records import MessageRecords
 from replay.dlq.redrive import RedriveResult
 from replay.terminal import print_table, text_table
+from replay.window.reader import KINESIS_LAG_ALLOWANCE
+
+LAG_NOTE = (
+    f"--from and --to are the changes' own times; the run reads copies that reached Kinesis up to "
+    f"{int(KINESIS_LAG_ALLOWANCE.total_seconds()) // 60} minutes after --to (the destination's lag, CloudWatch "
+    "AgeOfOldestUnreplicatedRecord): if that metric was higher then, widen --to by as much"
+)
 
 NONE = "-"  # a field the message does not carry
 
@@ -54,6 +61,7 @@ def print_show(console: Console, message: DlqMessage, records: MessageRecords, h
         console.print(f"  records unavailable: {escape(records.expired)}", style="yellow")
         if hint:
             console.print(f"  the Kinesis copy covers the same time: {hint}")
+            console.print(f"  ({LAG_NOTE})")
         return
     for record in records.records:
         if record.poison is not None:
@@ -76,6 +84,7 @@ def print_redrive(console: Console, result: RedriveResult) -> None:
     t = result.tally
     counts = (
         f"{t.read} record(s): {t.applied} applied, {t.superseded} superseded, {t.stale} stale, {t.irrelevant} ignored"
+        + (f", {t.gone} gone from TripTable" if t.gone else "")
     )
     if result.handled:
         deleted = "" if result.reason.startswith("would") else "; message deleted"

@@ -1,5 +1,11 @@
 """Read the change stream's records in a time window, shard by shard, within Kinesis' read limits.
 
+A window is of the changes' own time (`ApproximateCreationDateTime`) at its end: a change reaches the Kinesis
+stream some time after it was made (the destination's lag, CloudWatch `AgeOfOldestUnreplicatedRecord`), so the
+reader reads arrivals up to `KINESIS_LAG_ALLOWANCE` past the window's end (never past the time the run started),
+and the run keeps the changes made by the end (`sources.read_window`). Its start is an arrival time
+(`AT_TIMESTAMP`): every change made from the start on arrives after it.
+
 A shard allows 5 `GetRecords` calls per second shared by every reader, the live consumer included: the reader
 paces itself below that and backs off when throttled. A shard is read until the window's end, until a closed
 shard is exhausted, or until an open one is caught up with its tip.
@@ -10,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,10 +27,24 @@ from replay.window.shards import Shard
 _THROTTLED = frozenset({"ProvisionedThroughputExceededException", "KMSThrottlingException", "LimitExceededException"})
 
 
+KINESIS_LAG_ALLOWANCE = timedelta(minutes=10)  # how late a change may reach the stream and still be read
+
+
 @dataclass(frozen=True)
 class Window:
-    start: datetime | None  # None: from the start of retention (TRIM_HORIZON)
-    end: datetime
+    start: datetime | None  # Kinesis arrival; None: from the start of retention (TRIM_HORIZON)
+    end: datetime  # the last change's own time (ApproximateCreationDateTime) the run keeps
+    read_until: datetime | None = None  # the last Kinesis arrival read; None: `end`
+
+    @classmethod
+    def of_changes(cls, start: datetime | None, end: datetime, now: datetime) -> Window:
+        """The window of the changes made from `start` to `end`, read while `now` (the run's start): arrivals are
+        read up to `KINESIS_LAG_ALLOWANCE` past `end`, and none after `now` (the same run the checkpoint resumes)."""
+        return cls(start, end, min(end + KINESIS_LAG_ALLOWANCE, max(now, end)))
+
+    @property
+    def last_arrival(self) -> datetime:
+        return self.read_until or self.end
 
 
 @dataclass(frozen=True)
@@ -71,7 +91,7 @@ class WindowReader:
         while True:
             response = self._get_records(shard, iterator, after_sequence)
             records = [self._record(shard, raw) for raw in response["Records"]]
-            in_window = [record for record in records if record.arrival <= self.window.end]
+            in_window = [record for record in records if record.arrival <= self.window.last_arrival]
             if in_window:
                 after_sequence = in_window[-1].sequence_number
             behind = int(response.get("MillisBehindLatest", 0))

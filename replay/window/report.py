@@ -68,6 +68,11 @@ def describe_plan(plan: RunPlan) -> list[str]:
     if plan.source == "kinesis" and plan.window is not None:
         start = plan.window.start.isoformat() if plan.window.start else "the start of retention"
         lines.append(f"  read stream {plan.stream} from {start} to {plan.window.end.isoformat()}")
+        if plan.window.last_arrival > plan.window.end:
+            lines.append(
+                f"  (changes made by then; copies that reached the stream late are read until "
+                f"{plan.window.last_arrival.isoformat()}, the destination's lag allowance)"
+            )
         lines.append(f"  shards, parents first: {', '.join(plan.shards)}")
         for shard, sequence in plan.resumed_shards.items():
             lines.append(f"  {shard}: resume after sequence number {sequence}")
@@ -104,6 +109,11 @@ def render_result(console: Console, result: RunResult) -> None:
         f"{summary.dynamodb_requests} DynamoDB and {summary.kinesis_requests} Kinesis requests "
         f"({summary.throttled} throttled); {summary.seconds:.1f} s"
     )
+    if summary.total.after_window:
+        console.print(
+            f"{counted(summary.total.after_window, 'change')} made after the window's end, read within its lag "
+            "allowance: not projected"
+        )
     for poison in summary.poison:
         console.print(f"[yellow]poison[/yellow] {poison.shard_id} {poison.sequence_number}: {poison.reason}")
     if summary.refused:
@@ -125,6 +135,7 @@ def result_document(result: RunResult) -> dict[str, Any]:
         "total": asdict(summary.total),
         "poison": [asdict(poison) for poison in summary.poison],
         "refused": [{"trip_id": trip_id, "reason": reason} for trip_id, reason in summary.refused],
+        "findings": [report.fields() for report in summary.findings],
         "trips": summary.trips,
         "documents_written": summary.documents_written,
         "dynamodb_requests": summary.dynamodb_requests,

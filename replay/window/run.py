@@ -182,7 +182,7 @@ def _plan_window(
     saved = None if request.restart else checkpoints.load()
     if saved is not None:
         start = datetime.fromisoformat(saved.window_start) if saved.window_start else None
-        window = Window(start, datetime.fromisoformat(saved.window_end))
+        window = Window.of_changes(start, datetime.fromisoformat(saved.window_end), now)
         plan.trip_ids = frozenset(saved.trip_ids)
         plan.resumed_shards, plan.finished_shards = dict(saved.after_sequence), list(saved.finished_shards)
         plan.notes.append(f"resuming the unfinished run from checkpoint {checkpoints.path} (--restart ignores it)")
@@ -193,7 +193,7 @@ def _plan_window(
                 f"--from is older than the stream's {retention_hours} h retention: reading from its start"
             )
             start = None
-        window = Window(start, request.end or now)
+        window = Window.of_changes(start, request.end or now, now)
     if window.start is not None and window.start > window.end:
         raise BadInput(f"--from {window.start.isoformat()} is after --to {window.end.isoformat()}")
     plan.window, plan.stream = window, arn.rsplit("/", 1)[-1]
@@ -233,11 +233,15 @@ def _project(
         tally.read += batch.records
         tally.irrelevant += batch.irrelevant
         tally.poison += len(batch.poison)
+        tally.after_window += batch.after_window
         summary.poison.extend(batch.poison)
         changes = [c for c in batch.changes if not plan.trip_ids or c.trip_id in plan.trip_ids]
         tally.irrelevant += len(batch.changes) - len(changes)
         for outcome in writer.project(changes):
             tally.count(outcome)
+        found = writer.findings[len(summary.findings) :]
+        tally.count_findings(report.finding for report in found)
+        summary.findings.extend(found)
         trips.update(change.trip_id for change in changes)
         read_since_flush.append(batch)
         if batch.last or time.monotonic() - last_flush > CHECKPOINT_EVERY_SECONDS:

@@ -14,7 +14,7 @@ from typing import Any
 
 from replay.errors import ReplayError, aws_errors
 from replay.tally import PoisonSighting
-from replay.window.reader import WindowReader
+from replay.window.reader import Window, WindowReader
 from replay.window.shards import Shard
 from services.trip.changes import (
     PoisonRecord,
@@ -34,6 +34,7 @@ class ReadBatch:
     changes: list[TripChange] = field(default_factory=list)
     irrelevant: int = 0
     poison: list[PoisonSighting] = field(default_factory=list)
+    after_window: int = 0  # Kinesis only: changes made after the window's end, read within the lag allowance
     millis_behind_tip: int | None = None  # Kinesis only
     last_sequence_number: str | None = None  # Kinesis only: where a resumed run continues
     last: bool = False  # the part is read to its end
@@ -42,7 +43,8 @@ class ReadBatch:
 def read_window(
     reader: WindowReader, stream_arn: str, shards: list[Shard], after_sequence: Mapping[str, str], finished: set[str]
 ) -> Iterator[ReadBatch]:
-    """Every shard in lineage order, each from where the checkpoint left it; finished shards are skipped."""
+    """Every shard in lineage order, each from where the checkpoint left it; finished shards are skipped. The
+    changes made after the window's end (read within its lag allowance) are counted, not kept."""
     for shard in shards:
         if shard.shard_id in finished:
             continue
@@ -51,9 +53,15 @@ def read_window(
             for record in page.records:
                 position = SourcePosition(Source.KINESIS, stream_arn, shard.shard_id, record.sequence_number)
                 _decode_into(batch, position, decode_kinesis_payload, record.data, position)
+            _drop_after(batch, reader.window)
             batch.last_sequence_number = page.records[-1].sequence_number if page.records else None
             batch.last = page.last
             yield batch
+
+
+def _drop_after(batch: ReadBatch, window: Window) -> None:
+    kept = [change for change in batch.changes if change.approximate_time <= window.end]
+    batch.after_window, batch.changes = len(batch.changes) - len(kept), kept
 
 
 def _decode_into(

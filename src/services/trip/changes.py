@@ -373,6 +373,13 @@ def _version(image: Mapping[str, Any], image_name: str = "item") -> int:
     return int(version)
 
 
+def item_revision(image: Mapping[str, Any]) -> tuple[int, int]:
+    """`(generation, version)` of an item as TripTable holds it (Python values), ranked as its changes are:
+    generation in microseconds since the epoch of `created_at` (0 without one). Raises `WriterContractViolation`
+    for a malformed `version` or `created_at`."""
+    return _generation(image), _version(image)
+
+
 def _generation(image: Mapping[str, Any]) -> int:
     created_at = _moment(image, "created_at")
     return 0 if created_at is None else (created_at - _EPOCH) // _MICROSECOND

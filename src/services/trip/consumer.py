@@ -37,6 +37,7 @@ from services.trip.changes import (
     decode_stream_record,
 )
 from services.trip.config import projector_settings
+from services.trip.findings import FoldReport
 from services.trip.projection import Finding, Outcome
 from services.trip.projector import BatchProjection, ProjectionFailure, Projector
 
@@ -46,14 +47,6 @@ metrics = Metrics()
 IRRELEVANT = "irrelevant"
 POISON = "poison"
 CONTRACT_VIOLATION = "contract-violation"  # poison too: parked, and counted apart (WriterContractViolations)
-
-
-_FINDINGS = {
-    Finding.AMBIGUOUS: "a write and a removal of the same version seen in the same second: the removal wins, but "
-    "the item may have been put back within that second (check TripTable; write it with version + 1 to project it)",
-    Finding.WENT_BACK: "applied over an older version the stream saw later: the item went back to an older version "
-    "(writer contract; check TripTable and write the item with a version above this one)",
-}
 
 
 class RecordNotProjected(RuntimeError):
@@ -110,9 +103,9 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
             verdicts[id(record)] = result.reason
             _log_record("warning", "change will be retried", binding, change.position, change.trip_id, result.reason)
         elif index in projection.findings:
-            verdicts[id(record)], findings[id(record)] = result.value, projection.findings[index]
-            reason = _FINDINGS[findings[id(record)]]
-            _log_record("warning", f"change {result.value}", binding, change.position, change.trip_id, reason)
+            report = FoldReport(projection.findings[index], result, change)
+            verdicts[id(record)], findings[id(record)] = result.value, report.finding
+            _log_record("warning", report.message, binding, change.position, change.trip_id, report.reason)
         else:
             verdicts[id(record)] = result.value
             _log_record("debug", f"change {result.value}", binding, change.position, change.trip_id)
