@@ -17,6 +17,7 @@ from replay.tally import PoisonSighting
 from replay.window.reader import WindowReader
 from replay.window.shards import Shard
 from services.trip.changes import (
+    TABLE_SCAN,
     PoisonRecord,
     Source,
     SourcePosition,
@@ -117,4 +118,4 @@ def _as_insert(item: dict[str, Any], scanned_at: int) -> dict[str, Any]:
 
 def _position(item: dict[str, Any]) -> SourcePosition:
     key = "/".join(str(next(iter(item.get(name, {"S": "?"}).values()))) for name in (TRIP_PK, TRIP_SK))
-    return SourcePosition(Source.DYNAMODB_STREAMS, stream=None, shard_id="table", sequence_number=key)
+    return SourcePosition(Source.DYNAMODB_STREAMS, stream=None, shard_id=TABLE_SCAN, sequence_number=key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-from services.trip.changes import Entity, TripChange, decode_stream_record
+from services.trip.changes import TABLE_SCAN, Entity, Source, SourcePosition, TripChange, decode_stream_record
 from services.trip.projection import Finding, Outcome, SearchDocument, fold, from_item, to_item
 from tests import factories as f
 
@@ -164,7 +164,7 @@ def test_an_item_put_back_unchanged_after_its_delete_reappears_whatever_the_orde
         assert document.revisions[Entity.HOTEL].observed == int(f.later(9).timestamp())
 
 
-def test_a_write_and_its_removal_in_the_same_second_keep_the_item_removed_and_say_so() -> None:
+def test_a_put_back_after_its_removal_in_the_same_second_is_ordered_by_the_source() -> None:
     hotel = f.written(f.hotel("trip-001"), f.T0)
     removal = change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=400)))
     write = change(f.Change("INSERT", hotel, None, f.T0 + timedelta(milliseconds=800)))
@@ -172,13 +172,14 @@ def test_a_write_and_its_removal_in_the_same_second_keep_the_item_removed_and_sa
     write_late = fold(project(removal), [write])
     removal_late = fold(project(write), [removal])
 
-    assert (write_late.outcomes, write_late.findings) == (((write, Outcome.STALE),), {0: Finding.AMBIGUOUS})
-    assert (removal_late.outcomes, removal_late.findings) == (((removal, Outcome.APPLIED),), {0: Finding.AMBIGUOUS})
+    # the Streams SequenceNumbers say the write came after the removal: an identical put-back
+    assert (write_late.outcomes, write_late.findings) == (((write, Outcome.APPLIED),), {})
+    assert (removal_late.outcomes, removal_late.findings) == (((removal, Outcome.STALE),), {})
     assert write_late.document == removal_late.document
-    assert "hotel_name" not in write_late.document.fields
+    assert write_late.document.fields["hotel_name"] == "Grand Hotel Tokyo"
 
 
-def test_an_older_version_put_back_in_the_second_of_the_removal_is_ambiguous() -> None:
+def test_an_older_version_put_back_in_the_second_of_the_removal_is_rejected_by_the_source_order() -> None:
     v1 = f.written(f.hotel("trip-001"), f.T0)
     v2 = f.written(f.hotel("trip-001", 2, "CANCELLED"), f.T0 + timedelta(milliseconds=200))
     removal = change(f.remove(v2, at=f.T0 + timedelta(milliseconds=400)))
@@ -186,7 +187,7 @@ def test_an_older_version_put_back_in_the_second_of_the_removal_is_ambiguous() -
 
     result = fold(project(removal), [put_back])
 
-    assert (result.outcomes, result.findings) == (((put_back, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+    assert (result.outcomes, result.findings) == (((put_back, Outcome.REJECTED),), {})
 
 
 def test_a_write_and_its_removal_a_second_apart_are_not_ambiguous() -> None:
@@ -228,7 +229,7 @@ def test_an_item_put_back_below_its_version_is_reported_whichever_arrives_first(
 
     assert (put_back_last.outcomes, put_back_last.findings) == (((put_back, Outcome.REJECTED),), {})
     assert put_back_first.outcomes == ((v2_written, Outcome.COALESCED), (removal, Outcome.APPLIED))
-    assert put_back_first.findings == {1: Finding.WENT_BACK}
+    assert put_back_first.findings == {0: Finding.WENT_BACK}
     assert put_back_first.document == put_back_last.document  # the same document whatever the order: removed
     assert "hotel_name" not in put_back_first.document.fields
 
@@ -249,3 +250,18 @@ def test_a_stored_write_without_observed_ranks_below_any_copy_of_it() -> None:
 
     assert [outcome for _, outcome in result.outcomes] == [Outcome.COALESCED, Outcome.APPLIED]
     assert result.document.revisions[Entity.HOTEL].removed
+
+
+def test_a_scanned_item_ranks_below_the_removal_the_stream_delivered_after_the_scan_read_it() -> None:
+    # the operator's clock is 1.5 s ahead: the scan's own time is later than the removal's second
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    scanned = change(f.Change("INSERT", hotel, None, f.T0 + timedelta(seconds=1.5)))._replace(
+        position=SourcePosition(Source.DYNAMODB_STREAMS, None, TABLE_SCAN, "TRIP#trip-001/HOTEL#hotel_for_trip-001")
+    )
+    removal = change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=200)))
+
+    for order in ([scanned, removal], [removal, scanned]):
+        document = project(*order)
+
+        assert "hotel_name" not in document.fields
+        assert document.is_tombstone
