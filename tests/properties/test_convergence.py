@@ -29,7 +29,7 @@ from moto import mock_aws
 from services.trip import config, consumer
 from services.trip.changes import Entity, decode_stream_record
 from services.trip.handlers import kinesis_consumer, stream_consumer
-from services.trip.projection import DOCUMENT_FIELDS, SearchDocument, fold, to_item
+from services.trip.projection import DOCUMENT_FIELDS, SearchDocument, content, fold, to_item
 from tests import factories as f
 from tests.conftest import create_search_table
 
@@ -213,8 +213,8 @@ def test_any_delivery_converges_to_the_in_order_projection(data: st.DataObject) 
     projected = project_through_both_consumers(plan)
 
     expected = in_order_projection(model.history)
-    assert {trip: _without_revision(item) for trip, item in projected.documents.items()} == {
-        trip: _without_revision(item) for trip, item in expected.items()
+    assert {trip: content(item) for trip, item in projected.documents.items()} == {
+        trip: content(item) for trip, item in expected.items()
     }
     for trip_id, item in projected.documents.items():
         assert public_fields(item) == final_public_fields(model, trip_id)
@@ -233,8 +233,8 @@ def test_what_the_streams_cannot_order_converges_and_is_reported(data: st.DataOb
     projected = project_through_both_consumers(plan)
 
     expected = in_order_projection(model.history)
-    assert {trip: _without_revision(item) for trip, item in projected.documents.items()} == {
-        trip: _without_revision(item) for trip, item in expected.items()
+    assert {trip: content(item) for trip, item in projected.documents.items()} == {
+        trip: content(item) for trip, item in expected.items()
     }
     differing = {
         trip_id
@@ -243,11 +243,3 @@ def test_what_the_streams_cannot_order_converges_and_is_reported(data: st.DataOb
     }
     assert differing <= projected.reported
 
-
-def _without_revision(item: dict[str, Any]) -> dict[str, Any]:
-    """The document less its write count and the sources' coordinates (which copy set a mark differs per delivery)."""
-    versions = {
-        entity: {key: value for key, value in revision.items() if key != "marks"}
-        for entity, revision in item.get("versions", {}).items()
-    }
-    return {**{key: value for key, value in item.items() if key != "revision"}, "versions": versions}

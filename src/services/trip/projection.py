@@ -44,6 +44,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 VERSIONS = "versions"
 REVISION = "revision"
+MARKS = "marks"
 
 
 class Mark(NamedTuple):
@@ -291,6 +292,23 @@ def unindexed(item: Mapping[str, Any]) -> tuple[str, ...]:
     return ("hotel_name",) if item.get("hotel_name") and HOTEL_NAME_INDEX_KEYS[1] not in item else ()
 
 
+def content(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A TripSearchTable item less its delivery bookkeeping: what two tables that projected the same history hold
+    alike, however the changes reached them.
+
+    Left out: `revision` (one per write of the document: a table written change by change counts more than one
+    written whole) and each entity's `versions.<entity>.marks` (the position of the latest copy each source delivered,
+    DynamoDB Streams' SequenceNumber or Kinesis' microsecond time: a table fed by one source, or by a replay, holds
+    other marks than one fed by both). Everything else, the public fields and each entity's generation, version,
+    observed second, removal and `updated_at`, is the history's and compared. The search API shows none of the
+    bookkeeping (PUBLIC_FIELDS only)."""
+    versions = {
+        entity: {name: value for name, value in revision.items() if name != MARKS}
+        for entity, revision in item.get(VERSIONS, {}).items()
+    }
+    return {**{name: value for name, value in item.items() if name != REVISION}, VERSIONS: versions}
+
+
 def _revision_item(revision: EntityRevision) -> dict[str, Any]:
     item: dict[str, Any] = {
         "generation": revision.generation,
@@ -302,7 +320,7 @@ def _revision_item(revision: EntityRevision) -> dict[str, Any]:
     if revision.updated_at is not None:
         item["updated_at"] = revision.updated_at
     if revision.marks:  # as strings: a Streams SequenceNumber may have 40 digits, a DynamoDB Number 38
-        item["marks"] = {mark.source: {"at": str(mark.at), "removed": mark.removed} for mark in revision.marks}
+        item[MARKS] = {mark.source: {"at": str(mark.at), "removed": mark.removed} for mark in revision.marks}
     return item
 
 
@@ -324,7 +342,7 @@ def from_item(item: Mapping[str, Any]) -> SearchDocument:
             changed_at=datetime.fromtimestamp(int(r["changed_at"]), tz=UTC),
             updated_at=int(r["updated_at"]) if "updated_at" in r else None,
             marks=tuple(
-                sorted(Mark(str(source), int(m["at"]), bool(m["removed"])) for source, m in r.get("marks", {}).items())
+                sorted(Mark(str(source), int(m["at"]), bool(m["removed"])) for source, m in r.get(MARKS, {}).items())
             ),
         )
         for entity, r in item.get(VERSIONS, {}).items()
