@@ -242,4 +242,3 @@ def test_what_the_streams_cannot_order_converges_and_is_reported(data: st.DataOb
         if public_fields(item) != final_public_fields(model, trip_id)
     }
     assert differing <= projected.reported
-

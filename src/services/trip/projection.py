@@ -4,12 +4,17 @@ Each entity (flight, hotel, payment) of a trip is ordered by `(generation, versi
 `version` counts the item's changes, `generation` tells a re-created item from the one deleted before it,
 `observed` (the stream's time of the change, in whole seconds: the precision both sources share) orders the events
 that share a version (a write, its removal, the identical item put back), and a removal ranks above a write of the
-same version seen in the same second. A change is applied only if it ranks above what the document already holds
-for its entity, so any order, duplication or interleaving of changes converges to the document of the in-order
-history. What the streams cannot order is reported instead of silently folded (docs/design.md, "Order-safe fold"):
-- Finding.AMBIGUOUS: a write of the same or an older version as a removal, seen in the same second (a late copy of
-  a write the removal removed, or the item put back within that second: neither source can tell which). The
-  removal wins; the change decided that way (the write left hidden, or the removal applied over it) is reported.
+same version seen in the same second unless a source's own order says otherwise. A change is applied only if it
+ranks above what the document already holds for its entity, so any order, duplication or interleaving of changes
+converges to the document of the in-order history. Within one (generation, version, second) each source orders its
+own copies (`Mark`: DynamoDB Streams' SequenceNumber, Kinesis' microsecond ApproximateCreationDateTime), so a write
+and its delete in one second, or the identical item put back, are ordered without a report. A table scan's item
+(shard `TABLE_SCAN`) is seen at no stream time: it ranks below every stream copy of its version, whatever the
+operator's clock. What the streams cannot order is reported instead of silently folded (docs/design.md,
+"Order-safe fold"):
+- Finding.AMBIGUOUS: only what no order decides: a write and a removal at equal coordinates of one source, a write
+  of another `updated_at` under a removal stored without marks, or two sources' latest writes of one version that
+  differ. The removal wins (nothing is resurrected); the change decided that way is reported.
 - Outcome.REJECTED: a change of an older `(generation, version)` seen after a newer one (an item put back below the
   version it was removed at): a writer-contract violation no order can project without diverging, not applied.
 - Finding.WENT_BACK: the mirror of REJECTED, when the older version arrived first: the newer change is applied as
