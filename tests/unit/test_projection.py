@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import timedelta
 
-from services.trip.changes import TABLE_SCAN, Entity, Source, SourcePosition, TripChange, decode_stream_record
+from services.trip.changes import (
+    TABLE_SCAN,
+    Entity,
+    Source,
+    SourcePosition,
+    TripChange,
+    decode_kinesis_payload,
+    decode_stream_record,
+)
 from services.trip.projection import Finding, Outcome, SearchDocument, fold, from_item, to_item
 from tests import factories as f
 
@@ -14,6 +23,13 @@ TTL = 8 * 24 * 3600
 
 def change(record_change: f.Change) -> TripChange:
     decoded = decode_stream_record(f.stream_record(record_change))
+    assert decoded is not None
+    return decoded
+
+
+def kinesis_change(record_change: f.Change, precision: str = "MICROSECOND") -> TripChange:
+    data = json.dumps(f.kinesis_payload(record_change, precision)).encode()
+    decoded = decode_kinesis_payload(data, SourcePosition(Source.KINESIS, None, "shardId-000000000000", "1"))
     assert decoded is not None
     return decoded
 
@@ -188,6 +204,36 @@ def test_an_older_version_put_back_in_the_second_of_the_removal_is_rejected_by_t
     result = fold(project(removal), [put_back])
 
     assert (result.outcomes, result.findings) == (((put_back, Outcome.REJECTED),), {})
+
+
+def test_a_write_and_its_removal_in_one_millisecond_of_a_millisecond_kinesis_copy_are_ambiguous() -> None:
+    # ApproximateCreationDateTimePrecision MILLISECOND: both copies carry 09:00:00.300, so Kinesis cannot order them
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    write = kinesis_change(f.Change("INSERT", hotel, None, f.T0 + timedelta(microseconds=300_100)), "MILLISECOND")
+    removal = kinesis_change(f.remove(hotel, at=f.T0 + timedelta(microseconds=300_600)), "MILLISECOND")
+
+    write_late = fold(project(removal), [write])
+    removal_late = fold(project(write), [removal])
+
+    assert (write_late.outcomes, write_late.findings) == (((write, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+    assert (removal_late.outcomes, removal_late.findings) == (((removal, Outcome.APPLIED),), {0: Finding.AMBIGUOUS})
+    assert write_late.document == removal_late.document
+    assert "hotel_name" not in write_late.document.fields  # the removal wins in either order: nothing is resurrected
+
+
+def test_a_different_write_under_a_removal_stored_without_marks_is_ambiguous() -> None:
+    # a document written before marks were kept: its removal cannot be ordered against a write of its second
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    put_back = f.written(f.hotel("trip-001"), f.T0 + timedelta(milliseconds=600))  # another export: other updated_at
+    item = to_item(project(change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=300)))), TTL)
+    del item["versions"]["HOTEL"]["marks"]
+    late_copy = change(f.Change("INSERT", hotel, None, f.T0))
+    other_write = change(f.Change("INSERT", put_back, None, f.T0 + timedelta(milliseconds=600)))
+
+    assert fold(from_item(item), [late_copy]).findings == {}  # the item the removal removed: a late copy of it
+    result = fold(from_item(item), [other_write])
+    assert (result.outcomes, result.findings) == (((other_write, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+    assert "hotel_name" not in result.document.fields
 
 
 def test_a_write_and_its_removal_a_second_apart_are_not_ambiguous() -> None:

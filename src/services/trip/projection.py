@@ -117,8 +117,10 @@ class EntityRevision:
             return self._merged_unordered(change)
         (theirs,) = change.marks
         mine = self.mark(theirs.source)
-        if mine is not None and theirs.at <= mine.at:
-            return None, theirs.at == mine.at and theirs.removed != mine.removed  # a copy, or an earlier change
+        # A write and a removal at one coordinate: the source cannot order them, and the removal wins either way.
+        tied = mine is not None and theirs.at == mine.at and theirs.removed != mine.removed
+        if mine is not None and (theirs.at, theirs.removed) <= (mine.at, mine.removed):
+            return None, tied  # a copy, an earlier change, or a write tied with the removal
         marks = tuple(sorted([*(mark for mark in self.marks if mark.source != theirs.source), theirs]))
         removed = any(mark.removed for mark in marks)
         writes = [mark for mark in marks if not mark.removed]
@@ -126,8 +128,8 @@ class EntityRevision:
             return replace(self, removed=True, marks=marks), False
         # A removal, or a write every source agrees on: it sets what shows. Two sources' writes of the same version
         # with different `updated_at` (a different export put back) cannot say which one shows.
-        undecidable = not removed and len(writes) > 1 and not self.removed and self.updated_at != change.updated_at
-        return replace(change, removed=removed, marks=marks), undecidable
+        differ = not removed and len(writes) > 1 and not self.removed and self.updated_at != change.updated_at
+        return replace(change, removed=removed, marks=marks), tied or differ
 
     def _merged_unordered(self, change: EntityRevision) -> tuple[EntityRevision | None, bool]:
         """The same second, without marks to order the two: a removal ranks above a write of its version. A write
