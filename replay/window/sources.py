@@ -67,8 +67,8 @@ def _decode_into(
         return
     if change is None:
         batch.irrelevant += 1
-    else:
-        batch.changes.append(change)
+    else:  # where the reader read it: a scanned item's shard is TABLE_SCAN, which the fold ranks below the streams'
+        batch.changes.append(change._replace(position=position))
 
 
 def scan_table(dynamodb: Any, table_name: str, segments: int) -> Iterator[ReadBatch]:
