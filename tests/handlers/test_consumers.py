@@ -17,6 +17,7 @@ from services.trip import changes, config, consumer
 from services.trip.adapters import search_documents
 from services.trip.handlers import kinesis_consumer, stream_consumer
 from tests import factories as f
+from tests.conftest import metric_sums
 
 CONTEXT = f.LambdaContext()
 
@@ -370,12 +371,7 @@ def test_a_batch_whose_every_record_fails_for_different_reasons_returns_every_it
 
 def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, float]:
     """The metrics of the handler calls so far, read from Powertools' EMF lines on stdout."""
-    values: dict[str, float] = {}
-    for line in capsys.readouterr().out.splitlines():
-        blob = json.loads(line) if line.startswith("{") else {}
-        for metric in blob.get("_aws", {}).get("CloudWatchMetrics", [{}])[0].get("Metrics", []):
-            values[metric["Name"]] = values.get(metric["Name"], 0) + sum(blob[metric["Name"]])  # EMF: a list
-    return values
+    return metric_sums(capsys.readouterr().out)
 
 
 TRIP_ITEMS = [f.flight("trip-020"), f.hotel("trip-020"), f.payment("trip-020")]

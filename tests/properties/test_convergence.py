@@ -33,7 +33,7 @@ from services.trip.changes import Entity, decode_stream_record
 from services.trip.handlers import kinesis_consumer, stream_consumer
 from services.trip.projection import DOCUMENT_FIELDS, SearchDocument, content, fold, to_item
 from tests import factories as f
-from tests.conftest import create_search_table
+from tests.conftest import create_search_table, metric_sums
 
 TTL = 8 * 24 * 3600
 ENTITIES = {"FLIGHT": f.flight, "HOTEL": f.hotel, "PAYMENT": f.payment}
@@ -193,16 +193,6 @@ def project_through_both_consumers(plan: list[tuple[str, list[dict[str, Any]]]])
                 parked.add(trip_of(json.loads(message["Body"])["record"]))
                 sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
     return Projected(documents, warned.trips | parked, metric_sums(emitted.getvalue()))
-
-
-def metric_sums(emitted: str) -> dict[str, float]:
-    """Each metric's sum over Powertools' EMF lines (one JSON object a line; a metric's values are a list)."""
-    sums: dict[str, float] = {}
-    for line in emitted.splitlines():
-        blob = json.loads(line) if line.startswith("{") else {}
-        for metric in blob.get("_aws", {}).get("CloudWatchMetrics", [{}])[0].get("Metrics", []):
-            sums[metric["Name"]] = sums.get(metric["Name"], 0) + sum(blob[metric["Name"]])
-    return sums
 
 
 def trip_of(record: dict[str, Any]) -> str:
