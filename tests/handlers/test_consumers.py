@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -432,6 +433,37 @@ def test_a_restore_within_the_second_of_its_delete_is_ordered_by_the_kinesis_tim
 
     assert document(search_table, "trip-022")["hotel_name"] == "Grand Hotel Tokyo"
     assert emitted_metrics(capsys)["ChangesAmbiguous"] == 0
+    assert dlq_messages(dlq_url) == []
+
+
+@pytest.mark.parametrize(
+    "arrival, decided",
+    [(["insert", "remove"], "change applied"), (["remove", "insert"], "change stale")],
+    ids=["in-order", "removal-first"],
+)
+def test_a_write_and_its_removal_in_one_millisecond_of_a_millisecond_kinesis_copy_are_reported_ambiguous(
+    search_table: Any,
+    dlq_url: str,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    arrival: list[str],
+    decided: str,
+) -> None:
+    # ApproximateCreationDateTimePrecision MILLISECOND: both copies say 09:00:00.300; nothing orders them
+    hotel = f.written(f.hotel("trip-023"), f.T0)
+    changes = {
+        "insert": f.Change("INSERT", hotel, None, f.T0 + timedelta(microseconds=300_100)),
+        "remove": f.remove(hotel, at=f.T0 + timedelta(microseconds=300_600)),
+    }
+
+    for name in arrival:
+        record = f.kinesis_record(changes[name], precision="MILLISECOND")
+        assert kinesis_consumer.lambda_handler(f.event(record), CONTEXT) == {"batchItemFailures": []}
+
+    assert "hotel_name" not in document(search_table, "trip-023")  # the removal wins in either order
+    warnings = [(getattr(r, "trip_id", None), r.getMessage()) for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [("trip-023", decided)]
+    assert emitted_metrics(capsys)["ChangesAmbiguous"] == 1
     assert dlq_messages(dlq_url) == []
 
 
