@@ -225,11 +225,6 @@ def test_any_delivery_converges_to_the_in_order_projection(data: st.DataObject) 
     assert projected.reported == set()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open (issue 24.6 follow-up): at 1 ms ticks, through both sources, hypothesis found a re-created payment "
-    "that the fold leaves removed while TripTable holds it; no ChangesAmbiguous is counted, the document diverges",
-)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_writers_that_keep_the_contract_are_never_reported_ambiguous_however_fast_they_write(

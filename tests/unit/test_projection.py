@@ -15,7 +15,16 @@ from services.trip.changes import (
     decode_kinesis_payload,
     decode_stream_record,
 )
-from services.trip.projection import Finding, Outcome, SearchDocument, fold, from_item, to_item
+from services.trip.projection import (
+    EntityRevision,
+    Finding,
+    Outcome,
+    SearchDocument,
+    content,
+    fold,
+    from_item,
+    to_item,
+)
 from tests import factories as f
 
 TTL = 8 * 24 * 3600
@@ -204,6 +213,42 @@ def test_an_older_version_put_back_in_the_second_of_the_removal_is_rejected_by_t
     result = fold(project(removal), [put_back])
 
     assert (result.outcomes, result.findings) == (((put_back, Outcome.REJECTED),), {})
+
+
+def test_a_put_back_each_source_delivered_last_stays_shown_when_the_other_copies_arrive_in_later_batches() -> None:
+    # hypothesis's counterexample (1 ms ticks, both sources): a payment written at .024, removed at .025 and put back
+    # as it was at .026; each batch is folded onto the document as stored, which is written only if the fold changed
+    # it (the projector). A copy that only advances its source's mark must be written, or a later batch ranks that
+    # source's older removal above the write it already delivered, and the put-back stays removed, silently.
+    created = f.T0 + timedelta(milliseconds=24)
+    payment = f.written(f.payment("trip-001", 1, "CONFIRMED", created_at=created), created)
+    history = [
+        f.insert(payment, created),
+        f.remove(payment, created + timedelta(milliseconds=1)),
+        f.Change("INSERT", payment, None, created + timedelta(milliseconds=2)),  # put back: same version and times
+    ]
+    s_insert, s_removal, s_put_back = (change(c) for c in history)
+    k_insert, k_removal, k_put_back = (kinesis_change(c) for c in history)
+    stored = SearchDocument("trip-001")
+    seen = []
+    for batch in ([k_insert], [s_put_back], [s_insert, s_removal], [k_put_back], [k_removal]):
+        folded = fold(stored, batch)
+        seen.append(([outcome for _, outcome in folded.outcomes], folded.changed, folded.findings))
+        if folded.changed:
+            stored = from_item(to_item(folded.document, TTL))
+
+    assert seen == [
+        ([Outcome.APPLIED], True, {}),
+        ([Outcome.STALE], True, {}),  # shown already; the Streams mark of the put-back is written
+        ([Outcome.STALE, Outcome.STALE], False, {}),  # below that mark: the Streams order says they came before it
+        ([Outcome.STALE], True, {}),  # the Kinesis mark advances to the put-back
+        ([Outcome.STALE], False, {}),
+    ]
+    revision = stored.revisions[Entity.PAYMENT]
+    assert not revision.removed
+    assert revision.marks == tuple(sorted([*EntityRevision.of(s_put_back).marks, *EntityRevision.of(k_put_back).marks]))
+    assert stored.fields == {"total_amount": 80000, "currency": "JPY", "payment_status": "CONFIRMED"}
+    assert content(to_item(stored, TTL)) == content(to_item(project(s_insert, s_removal, s_put_back), TTL))
 
 
 def test_a_write_and_its_removal_in_one_millisecond_of_a_millisecond_kinesis_copy_are_ambiguous() -> None:

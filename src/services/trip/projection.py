@@ -8,7 +8,10 @@ same version seen in the same second unless a source's own order says otherwise.
 ranks above what the document already holds for its entity, so any order, duplication or interleaving of changes
 converges to the document of the in-order history. Within one (generation, version, second) each source orders its
 own copies (`Mark`: DynamoDB Streams' SequenceNumber, Kinesis' microsecond ApproximateCreationDateTime), so a write
-and its delete in one second, or the identical item put back, are ordered without a report. A table scan's item
+and its delete in one second, or the identical item put back, are ordered without a report. The fold decides only by
+what the document stores, so a fold whose revisions moved (a source's mark advanced under a STALE copy) is written
+too (`Fold.changed`): a mark kept in memory only would be lost, and that source's older removal, delivered in a
+later batch, would hide the write it had already delivered. A table scan's item
 (shard `TABLE_SCAN`) is seen at no stream time: it ranks below every stream copy of its version, whatever the
 operator's clock. What the streams cannot order is reported instead of silently folded (docs/design.md,
 "Order-safe fold"):
@@ -200,10 +203,15 @@ class Fold:
     outcomes: tuple[tuple[TripChange, Outcome], ...]
     reasons: Mapping[int, str] = field(default_factory=dict)  # index in `outcomes` -> why it was REJECTED
     findings: Mapping[int, Finding] = field(default_factory=dict)  # index in `outcomes` -> what to report
+    # A revision's bookkeeping moved although nothing shown did (a source's mark advanced under a STALE copy).
+    bookkeeping_changed: bool = False
 
     @property
     def changed(self) -> bool:
-        return any(outcome is Outcome.APPLIED for _, outcome in self.outcomes)
+        """The document must be written: a change was applied, or what the next fold decides by (the revisions,
+        with each source's marks) moved. A fold decides only by what is stored, so a mark kept in memory and not
+        written would be lost, and a later copy ranked against the older mark (issue 24.6 follow-up)."""
+        return self.bookkeeping_changed or any(outcome is Outcome.APPLIED for _, outcome in self.outcomes)
 
 
 def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
@@ -246,7 +254,12 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
         last_applied[change.entity] = index
         if current is not None and merged.precedes_in_writes(current) and not undecidable:
             findings[index] = Finding.WENT_BACK
-    return Fold(result, tuple(outcomes), reasons, findings)
+    # Stored as the next fold reads it: a revision whose marks (or any other bookkeeping) moved must be written.
+    moved = any(
+        (before := document.revisions.get(entity)) is None or _revision_item(before) != _revision_item(revision)
+        for entity, revision in result.revisions.items()
+    )
+    return Fold(result, tuple(outcomes), reasons, findings, moved)
 
 
 def _went_back(change: TripChange, newest: EntityRevision) -> str:
