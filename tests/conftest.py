@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -74,6 +75,17 @@ def create_search_table(dynamodb: Any, name: str = "TripSearchTable") -> Any:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def metric_sums(emitted: str) -> dict[str, float]:
+    """Each metric's sum over Powertools' EMF lines in `emitted` (stdout: one JSON object a line; a metric's values
+    are a list), by metric name."""
+    sums: dict[str, float] = {}
+    for line in emitted.splitlines():
+        blob = json.loads(line) if line.startswith("{") else {}
+        for metric in blob.get("_aws", {}).get("CloudWatchMetrics", [{}])[0].get("Metrics", []):
+            sums[metric["Name"]] = sums.get(metric["Name"], 0) + sum(blob[metric["Name"]])
+    return sums
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from replay.tally import PoisonSighting
 from replay.window.reader import Window, WindowReader
 from replay.window.shards import Shard
 from services.trip.changes import (
+    TABLE_SCAN,
     PoisonRecord,
     Source,
     SourcePosition,
@@ -74,8 +75,8 @@ def _decode_into(
         return
     if change is None:
         batch.irrelevant += 1
-    else:
-        batch.changes.append(change)
+    else:  # where the reader read it: a scanned item's shard is TABLE_SCAN, which the fold ranks below the streams'
+        batch.changes.append(change._replace(position=position))
 
 
 def scan_table(dynamodb: Any, table_name: str, segments: int) -> Iterator[ReadBatch]:
@@ -125,4 +126,4 @@ def _as_insert(item: dict[str, Any], scanned_at: int) -> dict[str, Any]:
 
 def _position(item: dict[str, Any]) -> SourcePosition:
     key = "/".join(str(next(iter(item.get(name, {"S": "?"}).values()))) for name in (TRIP_PK, TRIP_SK))
-    return SourcePosition(Source.DYNAMODB_STREAMS, stream=None, shard_id="table", sequence_number=key)
+    return SourcePosition(Source.DYNAMODB_STREAMS, stream=None, shard_id=TABLE_SCAN, sequence_number=key)

@@ -83,7 +83,8 @@ def get_trip(trip_id: str) -> tuple[int, dict[str, Any]]:
 def put_document(table: Any, trip: dict[str, Any]) -> None:
     """A search document as the projection writes it: public fields plus bookkeeping the API must hide."""
     item = {key: Decimal(str(value)) if isinstance(value, int | float) else value for key, value in trip.items()}
-    item |= {"versions": {"FLIGHT": {"generation": 1, "version": 1, "removed": False}}, "revision": 3}
+    marks = {"dynamodb-streams": {"at": "100000000000000000000000", "removed": False}}
+    item |= {"versions": {"FLIGHT": {"generation": 1, "version": 1, "removed": False, "marks": marks}}, "revision": 3}
     if "hotel_name" in trip:
         item |= dict(zip(schema.HOTEL_NAME_INDEX_KEYS, schema.hotel_name_index_key(trip["hotel_name"]), strict=True))
     table.put_item(Item=item)

@@ -21,6 +21,7 @@ from replay.cli import app
 from replay.dlq import queue as dlq_queue
 from services.trip.adapters.search_documents import SearchDocuments
 from services.trip.changes import PoisonRecord, Source, SourcePosition, decode_kinesis_payload
+from services.trip.projection import content
 from services.trip.projector import Projector
 from tests import factories
 from tests.conftest import REGION
@@ -84,9 +85,9 @@ class History:
 
 
 def documents(table: Any) -> dict[str, dict[str, Any]]:
-    """The table's items by trip, without the write counter (it counts writes, which differ by design)."""
+    """The table's items by trip, less their delivery bookkeeping (`projection.content`)."""
     items = table.scan(ConsistentRead=True)["Items"]
-    return {item["trip_id"]: {k: v for k, v in item.items() if k != "revision"} for item in items}
+    return {item["trip_id"]: content(item) for item in items}
 
 
 @pytest.fixture

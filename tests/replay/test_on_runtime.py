@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from local_runtime.scenarios import BOOKED, COMPENSATED, statuses, trip_input
+from services.trip.projection import content
 from tests.local_runtime_session import RunningRuntime, eventually
 from tests.replay.conftest import replay_cli
 
@@ -42,9 +43,9 @@ def _search_table(runtime: RunningRuntime, name: str | None = None) -> Any:
 
 
 def documents(table: Any, trip_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The documents of these trips, without the write counter (it counts writes, which differ by design)."""
+    """The documents of these trips, less their delivery bookkeeping (`projection.content`)."""
     items = (table.get_item(Key={"trip_id": trip_id}, ConsistentRead=True).get("Item") for trip_id in trip_ids)
-    return {item["trip_id"]: {k: v for k, v in item.items() if k != "revision"} for item in items if item}
+    return {item["trip_id"]: content(item) for item in items if item}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,7 @@ def deleted(local_runtime: RunningRuntime, booked: Booked) -> Iterator[dict[str,
     before = {trip_id: table.get_item(Key={"trip_id": trip_id}, ConsistentRead=True)["Item"] for trip_id in gone}
     for trip_id in gone:
         table.delete_item(Key={"trip_id": trip_id})
-    yield {trip_id: {k: v for k, v in item.items() if k != "revision"} for trip_id, item in before.items()}
+    yield {trip_id: content(item) for trip_id, item in before.items()}
     for trip_id, item in before.items():
         if "Item" not in table.get_item(Key={"trip_id": trip_id}, ConsistentRead=True):
             table.put_item(Item=item)

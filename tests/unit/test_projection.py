@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import timedelta
 
-from services.trip.changes import Entity, TripChange, decode_stream_record
-from services.trip.projection import Finding, Outcome, SearchDocument, fold, from_item, to_item
+from services.trip.changes import (
+    TABLE_SCAN,
+    Entity,
+    Source,
+    SourcePosition,
+    TripChange,
+    decode_kinesis_payload,
+    decode_stream_record,
+)
+from services.trip.projection import (
+    EntityRevision,
+    Finding,
+    Outcome,
+    SearchDocument,
+    content,
+    fold,
+    from_item,
+    to_item,
+)
 from tests import factories as f
 
 TTL = 8 * 24 * 3600
@@ -14,6 +32,13 @@ TTL = 8 * 24 * 3600
 
 def change(record_change: f.Change) -> TripChange:
     decoded = decode_stream_record(f.stream_record(record_change))
+    assert decoded is not None
+    return decoded
+
+
+def kinesis_change(record_change: f.Change, precision: str = "MICROSECOND") -> TripChange:
+    data = json.dumps(f.kinesis_payload(record_change, precision)).encode()
+    decoded = decode_kinesis_payload(data, SourcePosition(Source.KINESIS, None, "shardId-000000000000", "1"))
     assert decoded is not None
     return decoded
 
@@ -164,7 +189,7 @@ def test_an_item_put_back_unchanged_after_its_delete_reappears_whatever_the_orde
         assert document.revisions[Entity.HOTEL].observed == int(f.later(9).timestamp())
 
 
-def test_a_write_and_its_removal_in_the_same_second_keep_the_item_removed_and_say_so() -> None:
+def test_a_put_back_after_its_removal_in_the_same_second_is_ordered_by_the_source() -> None:
     hotel = f.written(f.hotel("trip-001"), f.T0)
     removal = change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=400)))
     write = change(f.Change("INSERT", hotel, None, f.T0 + timedelta(milliseconds=800)))
@@ -172,13 +197,14 @@ def test_a_write_and_its_removal_in_the_same_second_keep_the_item_removed_and_sa
     write_late = fold(project(removal), [write])
     removal_late = fold(project(write), [removal])
 
-    assert (write_late.outcomes, write_late.findings) == (((write, Outcome.STALE),), {0: Finding.AMBIGUOUS})
-    assert (removal_late.outcomes, removal_late.findings) == (((removal, Outcome.APPLIED),), {0: Finding.AMBIGUOUS})
+    # the Streams SequenceNumbers say the write came after the removal: an identical put-back
+    assert (write_late.outcomes, write_late.findings) == (((write, Outcome.APPLIED),), {})
+    assert (removal_late.outcomes, removal_late.findings) == (((removal, Outcome.STALE),), {})
     assert write_late.document == removal_late.document
-    assert "hotel_name" not in write_late.document.fields
+    assert write_late.document.fields["hotel_name"] == "Grand Hotel Tokyo"
 
 
-def test_an_older_version_put_back_in_the_second_of_the_removal_is_ambiguous() -> None:
+def test_an_older_version_put_back_in_the_second_of_the_removal_is_rejected_by_the_source_order() -> None:
     v1 = f.written(f.hotel("trip-001"), f.T0)
     v2 = f.written(f.hotel("trip-001", 2, "CANCELLED"), f.T0 + timedelta(milliseconds=200))
     removal = change(f.remove(v2, at=f.T0 + timedelta(milliseconds=400)))
@@ -186,7 +212,73 @@ def test_an_older_version_put_back_in_the_second_of_the_removal_is_ambiguous() -
 
     result = fold(project(removal), [put_back])
 
-    assert (result.outcomes, result.findings) == (((put_back, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+    assert (result.outcomes, result.findings) == (((put_back, Outcome.REJECTED),), {})
+
+
+def test_a_put_back_each_source_delivered_last_stays_shown_when_the_other_copies_arrive_in_later_batches() -> None:
+    # hypothesis's counterexample (1 ms ticks, both sources): a payment written at .024, removed at .025 and put back
+    # as it was at .026; each batch is folded onto the document as stored, which is written only if the fold changed
+    # it (the projector). A copy that only advances its source's mark must be written, or a later batch ranks that
+    # source's older removal above the write it already delivered, and the put-back stays removed, silently.
+    created = f.T0 + timedelta(milliseconds=24)
+    payment = f.written(f.payment("trip-001", 1, "CONFIRMED", created_at=created), created)
+    history = [
+        f.insert(payment, created),
+        f.remove(payment, created + timedelta(milliseconds=1)),
+        f.Change("INSERT", payment, None, created + timedelta(milliseconds=2)),  # put back: same version and times
+    ]
+    s_insert, s_removal, s_put_back = (change(c) for c in history)
+    k_insert, k_removal, k_put_back = (kinesis_change(c) for c in history)
+    stored = SearchDocument("trip-001")
+    seen = []
+    for batch in ([k_insert], [s_put_back], [s_insert, s_removal], [k_put_back], [k_removal]):
+        folded = fold(stored, batch)
+        seen.append(([outcome for _, outcome in folded.outcomes], folded.changed, folded.findings))
+        if folded.changed:
+            stored = from_item(to_item(folded.document, TTL))
+
+    assert seen == [
+        ([Outcome.APPLIED], True, {}),
+        ([Outcome.STALE], True, {}),  # shown already; the Streams mark of the put-back is written
+        ([Outcome.STALE, Outcome.STALE], False, {}),  # below that mark: the Streams order says they came before it
+        ([Outcome.STALE], True, {}),  # the Kinesis mark advances to the put-back
+        ([Outcome.STALE], False, {}),
+    ]
+    revision = stored.revisions[Entity.PAYMENT]
+    assert not revision.removed
+    assert revision.marks == tuple(sorted([*EntityRevision.of(s_put_back).marks, *EntityRevision.of(k_put_back).marks]))
+    assert stored.fields == {"total_amount": 80000, "currency": "JPY", "payment_status": "CONFIRMED"}
+    assert content(to_item(stored, TTL)) == content(to_item(project(s_insert, s_removal, s_put_back), TTL))
+
+
+def test_a_write_and_its_removal_in_one_millisecond_of_a_millisecond_kinesis_copy_are_ambiguous() -> None:
+    # ApproximateCreationDateTimePrecision MILLISECOND: both copies carry 09:00:00.300, so Kinesis cannot order them
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    write = kinesis_change(f.Change("INSERT", hotel, None, f.T0 + timedelta(microseconds=300_100)), "MILLISECOND")
+    removal = kinesis_change(f.remove(hotel, at=f.T0 + timedelta(microseconds=300_600)), "MILLISECOND")
+
+    write_late = fold(project(removal), [write])
+    removal_late = fold(project(write), [removal])
+
+    assert (write_late.outcomes, write_late.findings) == (((write, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+    assert (removal_late.outcomes, removal_late.findings) == (((removal, Outcome.APPLIED),), {0: Finding.AMBIGUOUS})
+    assert write_late.document == removal_late.document
+    assert "hotel_name" not in write_late.document.fields  # the removal wins in either order: nothing is resurrected
+
+
+def test_a_different_write_under_a_removal_stored_without_marks_is_ambiguous() -> None:
+    # a document written before marks were kept: its removal cannot be ordered against a write of its second
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    put_back = f.written(f.hotel("trip-001"), f.T0 + timedelta(milliseconds=600))  # another export: other updated_at
+    item = to_item(project(change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=300)))), TTL)
+    del item["versions"]["HOTEL"]["marks"]
+    late_copy = change(f.Change("INSERT", hotel, None, f.T0))
+    other_write = change(f.Change("INSERT", put_back, None, f.T0 + timedelta(milliseconds=600)))
+
+    assert fold(from_item(item), [late_copy]).findings == {}  # the item the removal removed: a late copy of it
+    result = fold(from_item(item), [other_write])
+    assert (result.outcomes, result.findings) == (((other_write, Outcome.STALE),), {0: Finding.AMBIGUOUS})
+    assert "hotel_name" not in result.document.fields
 
 
 def test_a_write_and_its_removal_a_second_apart_are_not_ambiguous() -> None:
@@ -228,7 +320,7 @@ def test_an_item_put_back_below_its_version_is_reported_whichever_arrives_first(
 
     assert (put_back_last.outcomes, put_back_last.findings) == (((put_back, Outcome.REJECTED),), {})
     assert put_back_first.outcomes == ((v2_written, Outcome.COALESCED), (removal, Outcome.APPLIED))
-    assert put_back_first.findings == {1: Finding.WENT_BACK}
+    assert put_back_first.findings == {0: Finding.WENT_BACK}
     assert put_back_first.document == put_back_last.document  # the same document whatever the order: removed
     assert "hotel_name" not in put_back_first.document.fields
 
@@ -249,3 +341,18 @@ def test_a_stored_write_without_observed_ranks_below_any_copy_of_it() -> None:
 
     assert [outcome for _, outcome in result.outcomes] == [Outcome.COALESCED, Outcome.APPLIED]
     assert result.document.revisions[Entity.HOTEL].removed
+
+
+def test_a_scanned_item_ranks_below_the_removal_the_stream_delivered_after_the_scan_read_it() -> None:
+    # the operator's clock is 1.5 s ahead: the scan's own time is later than the removal's second
+    hotel = f.written(f.hotel("trip-001"), f.T0)
+    scanned = change(f.Change("INSERT", hotel, None, f.T0 + timedelta(seconds=1.5)))._replace(
+        position=SourcePosition(Source.DYNAMODB_STREAMS, None, TABLE_SCAN, "TRIP#trip-001/HOTEL#hotel_for_trip-001")
+    )
+    removal = change(f.remove(hotel, at=f.T0 + timedelta(milliseconds=200)))
+
+    for order in ([scanned, removal], [removal, scanned]):
+        document = project(*order)
+
+        assert "hotel_name" not in document.fields
+        assert document.is_tombstone

@@ -69,6 +69,10 @@ class Source(StrEnum):
     KINESIS = "kinesis"
 
 
+# The shard a change read from TripTable itself (a replay's table scan) names: no stream saw it at a known time.
+TABLE_SCAN = "table"
+
+
 class SourcePosition(NamedTuple):
     """Where a record sits in its stream, for logs, the DLQ and replay checkpoints."""
 

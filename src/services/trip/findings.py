@@ -15,8 +15,9 @@ from services.trip.changes import TripChange
 from services.trip.projection import Finding, Outcome
 
 REASONS: Mapping[Finding, str] = {
-    Finding.AMBIGUOUS: "a write and a removal of the same version seen in the same second: the removal wins, but "
-    "the item may have been put back within that second (check TripTable; write it with version + 1 to project it)",
+    Finding.AMBIGUOUS: "a write and a removal of the same version in one second that no source's own order tells "
+    "apart: the removal wins, but the item may have been put back within that second (check TripTable; write it "
+    "with version + 1 to project it)",
     Finding.WENT_BACK: "applied over an older version the stream saw later: the item went back to an older version "
     "(writer contract; check TripTable and write the item with a version above this one)",
 }

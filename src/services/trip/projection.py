@@ -4,12 +4,20 @@ Each entity (flight, hotel, payment) of a trip is ordered by `(generation, versi
 `version` counts the item's changes, `generation` tells a re-created item from the one deleted before it,
 `observed` (the stream's time of the change, in whole seconds: the precision both sources share) orders the events
 that share a version (a write, its removal, the identical item put back), and a removal ranks above a write of the
-same version seen in the same second. A change is applied only if it ranks above what the document already holds
-for its entity, so any order, duplication or interleaving of changes converges to the document of the in-order
-history. What the streams cannot order is reported instead of silently folded (docs/design.md, "Order-safe fold"):
-- Finding.AMBIGUOUS: a write of the same or an older version as a removal, seen in the same second (a late copy of
-  a write the removal removed, or the item put back within that second: neither source can tell which). The
-  removal wins; the change decided that way (the write left hidden, or the removal applied over it) is reported.
+same version seen in the same second unless a source's own order says otherwise. A change is applied only if it
+ranks above what the document already holds for its entity, so any order, duplication or interleaving of changes
+converges to the document of the in-order history. Within one (generation, version, second) each source orders its
+own copies (`Mark`: DynamoDB Streams' SequenceNumber, Kinesis' microsecond ApproximateCreationDateTime), so a write
+and its delete in one second, or the identical item put back, are ordered without a report. The fold decides only by
+what the document stores, so a fold whose revisions moved (a source's mark advanced under a STALE copy) is written
+too (`Fold.changed`): a mark kept in memory only would be lost, and that source's older removal, delivered in a
+later batch, would hide the write it had already delivered. A table scan's item
+(shard `TABLE_SCAN`) is seen at no stream time: it ranks below every stream copy of its version, whatever the
+operator's clock. What the streams cannot order is reported instead of silently folded (docs/design.md,
+"Order-safe fold"):
+- Finding.AMBIGUOUS: only what no order decides: a write and a removal at equal coordinates of one source, a write
+  of another `updated_at` under a removal stored without marks, or two sources' latest writes of one version that
+  differ. The removal wins (nothing is resurrected); the change decided that way is reported.
 - Outcome.REJECTED: a change of an older `(generation, version)` seen after a newer one (an item put back below the
   version it was removed at): a writer-contract violation no order can project without diverging, not applied.
 - Finding.WENT_BACK: the mirror of REJECTED, when the older version arrived first: the newer change is applied as
@@ -20,13 +28,13 @@ No I/O here: the projector, the replay tool and the tests all call `fold`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-from services.trip.changes import ENTITY_ATTRIBUTES, ChangeKind, Entity, TripChange
+from services.trip.changes import ENTITY_ATTRIBUTES, TABLE_SCAN, ChangeKind, Entity, Source, TripChange
 from services.trip.schema import HOTEL_NAME_INDEX_KEYS, SEARCH_KEY, SORT_KEY_BYTES, TTL_ATTRIBUTE, hotel_name_index_key
 
 # Item attribute -> document field, per entity. Fields not renamed keep the item's name.
@@ -41,8 +49,20 @@ PUBLIC_FIELDS: tuple[str, ...] = (
     "updated_at",
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 VERSIONS = "versions"
 REVISION = "revision"
+MARKS = "marks"
+
+
+class Mark(NamedTuple):
+    """Where one source saw the latest change of a revision's (generation, version, observed) that it delivered:
+    its own order of the item's changes (DynamoDB Streams: the SequenceNumber; Kinesis: the precise
+    ApproximateCreationDateTime, in microseconds) and whether that change was a removal."""
+
+    source: str
+    at: int
+    removed: bool
 
 
 @dataclass(frozen=True, order=True)
@@ -54,23 +74,94 @@ class EntityRevision:
     observed: int  # epoch seconds (floor) of the stream's ApproximateCreationDateTime: the same for both copies
     removed: bool
     changed_at: datetime = field(compare=False)
+    # The writer's `updated_at` (microseconds) of the item as it stands, or as the removal removed it; None if unknown.
+    updated_at: int | None = field(default=None, compare=False)
+    marks: tuple[Mark, ...] = field(default=(), compare=False)  # one per source that delivered this second's changes
 
     @classmethod
     def of(cls, change: TripChange) -> EntityRevision:
         # Whole seconds: without the writer's `updated_at`, Streams give seconds and Kinesis copies finer times.
         changed_at = change.changed_at.astimezone(UTC).replace(microsecond=0)
+        removed = change.kind is ChangeKind.REMOVE
+        if change.position.shard_id == TABLE_SCAN:  # read from the table: below any change of its version
+            return cls(change.generation, change.version, 0, removed, changed_at, _updated_at(change))
         observed = int(change.approximate_time.timestamp())
-        return cls(change.generation, change.version, observed, change.kind is ChangeKind.REMOVE, changed_at)
+        coordinate = _coordinate(change)
+        marks = () if coordinate is None else (Mark(change.position.source.value, coordinate, removed),)
+        return cls(change.generation, change.version, observed, removed, changed_at, _updated_at(change), marks)
 
-    def hides(self, other: EntityRevision) -> bool:
-        """This removal outranks `other`, a write of the same or an older version seen in the same second: whether
-        that write came before the removal (a late copy) or after it (the item put back) is undecidable."""
-        same_second = self.observed == other.observed and self.removed and not other.removed
-        return same_second and (other.generation, other.version) <= (self.generation, self.version)
+    @property
+    def moment(self) -> tuple[int, int, int]:
+        return (self.generation, self.version, self.observed)
+
+    def mark(self, source: str) -> Mark | None:
+        return next((mark for mark in self.marks if mark.source == source), None)
 
     def precedes_in_writes(self, other: EntityRevision) -> bool:
-        """`other` has an older (generation, version) but the stream saw it later: the writer went back."""
-        return (other.generation, other.version) < (self.generation, self.version) and other.observed > self.observed
+        """`other` has an older (generation, version) but the stream saw it later: the writer went back. In the
+        same second, a source that delivered both tells it by its own order."""
+        if (other.generation, other.version) >= (self.generation, self.version) or self.observed == 0:
+            return False  # observed 0: read from the table (or kept before `observed` was), seen at no known time
+        if other.observed != self.observed:
+            return other.observed > self.observed
+        return any((mine := self.mark(theirs.source)) is not None and theirs.at > mine.at for theirs in other.marks)
+
+    def merged(self, change: EntityRevision) -> tuple[EntityRevision | None, bool]:
+        """What this revision becomes with `change` (None: unchanged), and whether that is undecidable.
+
+        Across seconds, versions and generations the order is plain. Within one (generation, version, second),
+        each source orders its own copies (`Mark`), and each source's latest mark is kept: every source delivers
+        every change, so each ends at the last change of that second, and the revision shows a removal while any
+        source's latest is one. A change no source mark can order (read from the table, or a revision kept
+        without marks) is ranked as before marks: a removal above a write."""
+        if change.moment != self.moment:
+            return (change if change.moment > self.moment else None), False
+        if not change.marks or not self.marks:
+            return self._merged_unordered(change)
+        (theirs,) = change.marks
+        mine = self.mark(theirs.source)
+        # A write and a removal at one coordinate: the source cannot order them, and the removal wins either way.
+        tied = mine is not None and theirs.at == mine.at and theirs.removed != mine.removed
+        if mine is not None and (theirs.at, theirs.removed) <= (mine.at, mine.removed):
+            return None, tied  # a copy, an earlier change, or a write tied with the removal
+        marks = tuple(sorted([*(mark for mark in self.marks if mark.source != theirs.source), theirs]))
+        removed = any(mark.removed for mark in marks)
+        writes = [mark for mark in marks if not mark.removed]
+        if removed and not change.removed:  # the write is kept in its mark; the removal still shows
+            return replace(self, removed=True, marks=marks), False
+        # A removal, or a write every source agrees on: it sets what shows. Two sources' writes of the same version
+        # with different `updated_at` (a different export put back) cannot say which one shows.
+        differ = not removed and len(writes) > 1 and not self.removed and self.updated_at != change.updated_at
+        return replace(change, removed=removed, marks=marks), tied or differ
+
+    def _merged_unordered(self, change: EntityRevision) -> tuple[EntityRevision | None, bool]:
+        """The same second, without marks to order the two: a removal ranks above a write of its version. A write
+        identical to the item the removal removed is a late copy of it; a removal over a write is its delete."""
+        identical = self.updated_at is not None and self.updated_at == change.updated_at
+        if change.removed and not self.removed:
+            return replace(change, marks=change.marks or self.marks), False
+        if self.removed and not change.removed:
+            return None, not identical and self.observed != 0 and change.observed != 0
+        return None, False
+
+
+def _coordinate(change: TripChange) -> int | None:
+    if change.position.source is Source.KINESIS:
+        return (change.approximate_time - _EPOCH) // _MICROSECOND
+    sequence = change.position.sequence_number
+    return int(sequence) if sequence is not None and sequence.isascii() and sequence.isdigit() else None
+
+
+def _updated_at(change: TripChange) -> int | None:
+    raw = change.image.get("updated_at")
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 @dataclass
@@ -112,10 +203,15 @@ class Fold:
     outcomes: tuple[tuple[TripChange, Outcome], ...]
     reasons: Mapping[int, str] = field(default_factory=dict)  # index in `outcomes` -> why it was REJECTED
     findings: Mapping[int, Finding] = field(default_factory=dict)  # index in `outcomes` -> what to report
+    # A revision's bookkeeping moved although nothing shown did (a source's mark advanced under a STALE copy).
+    bookkeeping_changed: bool = False
 
     @property
     def changed(self) -> bool:
-        return any(outcome is Outcome.APPLIED for _, outcome in self.outcomes)
+        """The document must be written: a change was applied, or what the next fold decides by (the revisions,
+        with each source's marks) moved. A fold decides only by what is stored, so a mark kept in memory and not
+        written would be lost, and a later copy ranked against the older mark (issue 24.6 follow-up)."""
+        return self.bookkeeping_changed or any(outcome is Outcome.APPLIED for _, outcome in self.outcomes)
 
 
 def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
@@ -123,39 +219,47 @@ def fold(document: SearchDocument, changes: Iterable[TripChange]) -> Fold:
     changes = tuple(changes)
     if any(change.trip_id != document.trip_id for change in changes):
         raise ValueError(f"fold of trip {document.trip_id} got changes of another trip")
-    winners: dict[Entity, TripChange] = {}
-    for change in changes:
-        best = winners.get(change.entity)
-        if best is None or EntityRevision.of(change) > EntityRevision.of(best):
-            winners[change.entity] = change
-
     result = SearchDocument(document.trip_id, dict(document.fields), dict(document.revisions), document.revision)
     outcomes: list[tuple[TripChange, Outcome]] = []
     reasons: dict[int, str] = {}
     findings: dict[int, Finding] = {}
+    last_applied: dict[Entity, int] = {}
     for index, change in enumerate(changes):
         revision, stored = EntityRevision.of(change), document.revisions.get(change.entity)
-        winner = EntityRevision.of(winners[change.entity])
-        newest = winner if stored is None or winner > stored else stored
-        if newest.precedes_in_writes(revision):
+        current = result.revisions.get(change.entity)
+        merged: EntityRevision | None
+        if current is None:
+            merged, undecidable = revision, False
+        elif current.precedes_in_writes(revision):
             outcomes.append((change, Outcome.REJECTED))
-            reasons[index] = _went_back(change, newest)
-        elif revision < newest:
-            superseded = Outcome.STALE if stored is not None and revision <= stored else Outcome.COALESCED
-            outcomes.append((change, superseded))
-            if newest.hides(revision):
-                findings[index] = Finding.AMBIGUOUS
-        elif result.revisions.get(change.entity) == revision or (stored is not None and revision == stored):
-            outcomes.append((change, Outcome.STALE))  # a duplicate of the change just applied, or of the stored one
+            reasons[index] = _went_back(change, current)
+            continue
         else:
-            previous = result.revisions.get(change.entity)
-            _apply(result, change)
-            outcomes.append((change, Outcome.APPLIED))
-            if previous is not None and revision.hides(previous):
-                findings[index] = Finding.AMBIGUOUS
-            elif previous is not None and revision.precedes_in_writes(previous):
-                findings[index] = Finding.WENT_BACK
-    return Fold(result, tuple(outcomes), reasons, findings)
+            merged, undecidable = current.merged(revision)
+        if undecidable:
+            findings[index] = Finding.AMBIGUOUS
+        if merged is None:
+            above_stored = stored is None or stored.merged(revision)[0] is not None
+            outcomes.append((change, Outcome.COALESCED if above_stored and revision != current else Outcome.STALE))
+            continue
+        if current is not None and merged == current and merged.updated_at == current.updated_at:
+            result.revisions[change.entity] = merged  # the other source's copy: its mark kept, nothing to write
+            outcomes.append((change, Outcome.STALE))
+            continue
+        _apply(result, change, merged)
+        outcomes.append((change, Outcome.APPLIED))
+        if change.entity in last_applied:
+            superseded = last_applied[change.entity]
+            outcomes[superseded] = (outcomes[superseded][0], Outcome.COALESCED)
+        last_applied[change.entity] = index
+        if current is not None and merged.precedes_in_writes(current) and not undecidable:
+            findings[index] = Finding.WENT_BACK
+    # Stored as the next fold reads it: a revision whose marks (or any other bookkeeping) moved must be written.
+    moved = any(
+        (before := document.revisions.get(entity)) is None or _revision_item(before) != _revision_item(revision)
+        for entity, revision in result.revisions.items()
+    )
+    return Fold(result, tuple(outcomes), reasons, findings, moved)
 
 
 def _went_back(change: TripChange, newest: EntityRevision) -> str:
@@ -170,16 +274,16 @@ def _went_back(change: TripChange, newest: EntityRevision) -> str:
     )
 
 
-def _apply(document: SearchDocument, change: TripChange) -> None:
+def _apply(document: SearchDocument, change: TripChange, revision: EntityRevision) -> None:
     fields = DOCUMENT_FIELDS[change.entity]
     for name in fields.values():
         document.fields.pop(name, None)
-    if change.kind is not ChangeKind.REMOVE:
+    if not revision.removed:  # a write every source agrees on (a removal, or a write a removal still hides: none)
         for attribute, name in fields.items():
             value = change.image.get(attribute)
             if value is not None and value != "":  # an empty string cannot be an index key: treat it as absent
                 document.fields[name] = value
-    document.revisions[change.entity] = EntityRevision.of(change)
+    document.revisions[change.entity] = revision
 
 
 def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, Any]:
@@ -188,16 +292,7 @@ def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, A
     item: dict[str, Any] = {SEARCH_KEY: document.trip_id, **document.fields, REVISION: document.revision}
     if updated_at is not None:
         item["updated_at"] = updated_at.isoformat().replace("+00:00", "Z")
-    item[VERSIONS] = {
-        entity.value: {
-            "generation": r.generation,
-            "version": r.version,
-            "observed": r.observed,
-            "removed": r.removed,
-            "changed_at": int(r.changed_at.timestamp()),
-        }
-        for entity, r in document.revisions.items()
-    }
+    item[VERSIONS] = {entity.value: _revision_item(r) for entity, r in document.revisions.items()}
     hotel_name = document.fields.get("hotel_name")
     if hotel_name:
         initial_key, name_key = HOTEL_NAME_INDEX_KEYS
@@ -217,6 +312,38 @@ def unindexed(item: Mapping[str, Any]) -> tuple[str, ...]:
     return ("hotel_name",) if item.get("hotel_name") and HOTEL_NAME_INDEX_KEYS[1] not in item else ()
 
 
+def content(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A TripSearchTable item less its delivery bookkeeping: what two tables that projected the same history hold
+    alike, however the changes reached them.
+
+    Left out: `revision` (one per write of the document: a table written change by change counts more than one
+    written whole) and each entity's `versions.<entity>.marks` (the position of the latest copy each source delivered,
+    DynamoDB Streams' SequenceNumber or Kinesis' microsecond time: a table fed by one source, or by a replay, holds
+    other marks than one fed by both). Everything else, the public fields and each entity's generation, version,
+    observed second, removal and `updated_at`, is the history's and compared. The search API shows none of the
+    bookkeeping (PUBLIC_FIELDS only)."""
+    versions = {
+        entity: {name: value for name, value in revision.items() if name != MARKS}
+        for entity, revision in item.get(VERSIONS, {}).items()
+    }
+    return {**{name: value for name, value in item.items() if name != REVISION}, VERSIONS: versions}
+
+
+def _revision_item(revision: EntityRevision) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "generation": revision.generation,
+        "version": revision.version,
+        "observed": revision.observed,
+        "removed": revision.removed,
+        "changed_at": int(revision.changed_at.timestamp()),
+    }
+    if revision.updated_at is not None:
+        item["updated_at"] = revision.updated_at
+    if revision.marks:  # as strings: a Streams SequenceNumber may have 40 digits, a DynamoDB Number 38
+        item[MARKS] = {mark.source: {"at": str(mark.at), "removed": mark.removed} for mark in revision.marks}
+    return item
+
+
 def _observed_before_it_was_kept(revision: Mapping[str, Any]) -> int:
     """For documents written before `observed` was kept: a removal's `changed_at` is the stream's own second; a
     write's is the writer's clock, so it ranks lowest (a copy of the same write rewrites it, nothing older exists)."""
@@ -233,6 +360,10 @@ def from_item(item: Mapping[str, Any]) -> SearchDocument:
             observed=int(r["observed"]) if "observed" in r else _observed_before_it_was_kept(r),
             removed=bool(r["removed"]),
             changed_at=datetime.fromtimestamp(int(r["changed_at"]), tz=UTC),
+            updated_at=int(r["updated_at"]) if "updated_at" in r else None,
+            marks=tuple(
+                sorted(Mark(str(source), int(m["at"]), bool(m["removed"])) for source, m in r.get(MARKS, {}).items())
+            ),
         )
         for entity, r in item.get(VERSIONS, {}).items()
     }
