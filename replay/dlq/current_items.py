@@ -9,7 +9,7 @@ tombstone in search perhaps expired) or another revision of it (written since, o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,20 +62,12 @@ def _revisions(dynamodb: Any, trip_table: str, trip_id: str) -> dict[Entity, Rev
     }
     revisions: dict[Entity, Revision] = {}
     with aws_errors(f"reading trip {trip_id} from {trip_table}"):
-        for item in _pages(dynamodb, request):
+        pages = dynamodb.get_paginator("query").paginate(**request)
+        for item in (item for page in pages for item in page.get("Items", [])):
             entity, revision = Entity.of_sort_key(str(item.get(TRIP_SK, {}).get("S", ""))), _revision(item)
             if entity is not None and revision is not None:
                 revisions[entity] = max(revisions.get(entity, revision), revision)
     return revisions
-
-
-def _pages(dynamodb: Any, request: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    while True:
-        response = dynamodb.query(**request)
-        yield from response.get("Items", [])
-        if "LastEvaluatedKey" not in response:
-            return
-        request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
 
 def _revision(item: dict[str, Any]) -> Revision | None:
