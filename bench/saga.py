@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,11 +17,23 @@ from services.trip.changes import decode_stream_record
 from tests import factories as f
 
 
-def saga_workload(trips: int, seed: int = 7) -> list[f.Change]:
+@dataclass(frozen=True)
+class TripDetails:
+    """What one trip books, drawn by a workload of another shape (`saga_workload(details=...)`)."""
+
+    flight: dict[str, Any]  # attributes over factories.flight's
+    hotel: dict[str, Any]  # over factories.hotel's
+    payment_rejected: bool
+
+
+def saga_workload(
+    trips: int, seed: int = 7, details: Callable[[random.Random], TripDetails] | None = None
+) -> list[f.Change]:
     """The changes of `trips` concurrent sagas, in the order they were written (about 5.3 changes per trip).
 
     Each trip reserves a flight and a hotel (half change the flight, half upgrade the room), then pays; a third of
-    the payments are rejected and compensated in reverse (refund, hotel and flight cancelled).
+    the payments are rejected and compensated in reverse (refund, hotel and flight cancelled). `details`: what each
+    trip books and whether its payment is rejected, instead (the factories' flight and hotel, every third rejected).
     """
     rng = random.Random(seed)
     timeline: list[f.Change] = []
@@ -30,17 +44,20 @@ def saga_workload(trips: int, seed: int = 7) -> list[f.Change]:
         def at(step: int, clock: Any = clock) -> Any:
             return clock + timedelta(seconds=step * 3 + rng.random())
 
-        flight, hotel = f.flight(trip_id), f.hotel(trip_id)
+        booked = None if details is None else details(rng)
+        flight = f.flight(trip_id, **({} if booked is None else booked.flight))
+        hotel = f.hotel(trip_id, **({} if booked is None else booked.hotel))
         timeline += [f.insert(flight, at(0)), f.insert(hotel, at(1))]
         if rng.random() < 0.5:  # the traveller changes flight before paying
             rebooked = {**flight, "version": flight["version"] + 1, "flight_number": "NH005"}
             timeline.append(f.modify(flight, rebooked, at(2)))
             flight = rebooked
         if rng.random() < 0.5:  # and upgrades the room
-            upgraded = {**hotel, "version": hotel["version"] + 1, "hotel_name": "Grand Hotel Tokyo Suites"}
+            suite = {"hotel_name": "Grand Hotel Tokyo Suites"} if booked is None else {"check_out_date": "2027-12-31"}
+            upgraded = {**hotel, "version": hotel["version"] + 1, **suite}
             timeline.append(f.modify(hotel, upgraded, at(2)))
             hotel = upgraded
-        if n % 3 == 0:  # payment rejected: compensate in reverse
+        if (n % 3 == 0) if booked is None else booked.payment_rejected:  # payment rejected: compensate in reverse
             refunded = f.payment(trip_id, status="REFUNDED")
             timeline += [f.insert(refunded, at(3))]
             for step, old in enumerate((hotel, flight), start=4):

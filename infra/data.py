@@ -8,6 +8,7 @@ from aws_cdk import aws_kinesis as kinesis
 from constructs import Construct
 
 from services.trip import schema
+from services.trip.projection import INDEX_PROJECTION
 
 _STRING = dynamodb.AttributeType.STRING
 _PITR = dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True)
@@ -34,8 +35,6 @@ class TripData(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        flight_pk, flight_sk = schema.FLIGHT_STATUS_INDEX_KEYS
-        hotel_pk, hotel_sk = schema.HOTEL_NAME_INDEX_KEYS
         self.search_table = dynamodb.Table(
             self,
             "TripSearchTable",
@@ -48,15 +47,12 @@ class TripData(Construct):
             # A projection: the replay tool rebuilds it from the change stream.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.search_table.add_global_secondary_index(
-            index_name=schema.FLIGHT_STATUS_INDEX,
-            partition_key=dynamodb.Attribute(name=flight_pk, type=_STRING),
-            sort_key=dynamodb.Attribute(name=flight_sk, type=_STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
-        self.search_table.add_global_secondary_index(
-            index_name=schema.HOTEL_NAME_INDEX,
-            partition_key=dynamodb.Attribute(name=hotel_pk, type=_STRING),
-            sort_key=dynamodb.Attribute(name=hotel_sk, type=_STRING),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
+        for index in schema.SEARCH_INDEXES:
+            # Write-sharded keys and only what a search shows (schema.SearchIndex, docs/design.md).
+            self.search_table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=dynamodb.Attribute(name=index.partition, type=_STRING),
+                sort_key=dynamodb.Attribute(name=index.sort, type=_STRING),
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(INDEX_PROJECTION),
+            )

@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from services.trip import schema
+from services.trip.projection import INDEX_PROJECTION
 from tests.local_runtime_session import local_runtime  # noqa: F401  (one runtime per worker, for runtime/ and replay/)
 
 REGION = "us-east-1"
@@ -51,27 +52,30 @@ def create_trip_table(dynamodb: Any, name: str = "TripTable") -> Any:
     )
 
 
-def create_search_table(dynamodb: Any, name: str = "TripSearchTable") -> Any:
-    flight_pk, flight_sk = schema.FLIGHT_STATUS_INDEX_KEYS
-    hotel_pk, hotel_sk = schema.HOTEL_NAME_INDEX_KEYS
-
-    def index(name: str, pk: str, sk: str) -> dict[str, Any]:
-        return {
-            "IndexName": name,
-            "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-
+def create_search_table(dynamodb: Any, name: str = "TripSearchTable", projection: dict[str, Any] | None = None) -> Any:
+    """TripSearchTable as the stack defines it (infra/data.py): its key and `schema.SEARCH_INDEXES`, projecting
+    `INDEX_PROJECTION` (or `projection`)."""
+    projection = projection or {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_PROJECTION)}
     return dynamodb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": schema.SEARCH_KEY, "KeyType": "HASH"}],
         AttributeDefinitions=[
             {"AttributeName": attr, "AttributeType": "S"}
-            for attr in (schema.SEARCH_KEY, flight_pk, flight_sk, hotel_pk, hotel_sk)
+            for attr in (
+                schema.SEARCH_KEY,
+                *(key for index in schema.SEARCH_INDEXES for key in (index.partition, index.sort)),
+            )
         ],
         GlobalSecondaryIndexes=[
-            index(schema.FLIGHT_STATUS_INDEX, flight_pk, flight_sk),
-            index(schema.HOTEL_NAME_INDEX, hotel_pk, hotel_sk),
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition, "KeyType": "HASH"},
+                    {"AttributeName": index.sort, "KeyType": "RANGE"},
+                ],
+                "Projection": projection,
+            }
+            for index in schema.SEARCH_INDEXES
         ],
         BillingMode="PAY_PER_REQUEST",
     )

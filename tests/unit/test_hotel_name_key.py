@@ -6,7 +6,7 @@ import pytest
 
 from services.trip.changes import decode_stream_record
 from services.trip.projection import SearchDocument, fold, to_item, unindexed
-from services.trip.schema import hotel_name_index_key
+from services.trip.schema import HOTEL_NAME_INDEX, hotel_name_search_key, shard_key, trip_shard
 from services.trip.search.criteria import hotel_name_prefix_query
 from tests import factories as f
 
@@ -29,7 +29,12 @@ def test_the_projection_indexes_the_folded_name(hotel_name: str, initial: str, k
 
     item = to_item(fold(SearchDocument("trip-001"), [change]).document, 8 * 24 * 3600)
 
-    assert (item["hotel_name"], item["hotel_name_initial"], item["hotel_name_key"]) == (hotel_name, initial, key)
+    shard = shard_key(initial, trip_shard("trip-001"))
+    assert (item["hotel_name"], item[HOTEL_NAME_INDEX.partition], item[HOTEL_NAME_INDEX.sort]) == (
+        hotel_name,
+        shard,
+        f"{key}\x00trip-001",
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,11 +54,11 @@ def test_the_projection_indexes_the_folded_name(hotel_name: str, initial: str, k
     ],
 )
 def test_a_query_in_an_equivalent_spelling_is_a_prefix_of_the_key(stored: str, typed: str) -> None:
-    initial, key = hotel_name_index_key(stored)
+    key = hotel_name_search_key(stored)
 
     query = hotel_name_prefix_query(typed)
 
-    assert query.partition_value == initial
+    assert query.value == key[:1]
     assert query.prefix is not None and key.startswith(query.prefix)
 
 
@@ -76,7 +81,7 @@ def test_a_query_in_an_equivalent_spelling_is_a_prefix_of_the_key(stored: str, t
     ],
 )
 def test_the_key_ignores_case_and_accents(hotel_name: str, key: str) -> None:
-    assert hotel_name_index_key(hotel_name) == (key[:1], key)
+    assert hotel_name_search_key(hotel_name) == key
 
 
 @pytest.mark.parametrize(
@@ -90,8 +95,8 @@ def test_the_key_ignores_case_and_accents(hotel_name: str, key: str) -> None:
     ],
 )
 def test_marks_that_are_letters_of_their_script_are_kept(name: str, key: str) -> None:
-    assert hotel_name_index_key(name) == (key[:1], key)
-    assert hotel_name_index_key("\u0915\u0941\u0932") != hotel_name_index_key("\u0915\u0932")
+    assert hotel_name_search_key(name) == key
+    assert hotel_name_search_key("\u0915\u0941\u0932") != hotel_name_search_key("\u0915\u0932")
 
 
 def test_a_name_whose_key_is_too_long_for_the_index_leaves_the_document_out_of_it() -> None:
@@ -104,5 +109,8 @@ def test_a_name_whose_key_is_too_long_for_the_index_leaves_the_document_out_of_i
         item = to_item(fold(SearchDocument("trip-001"), [change]).document, 8 * 24 * 3600)
 
         assert item["hotel_name"] == hotel_name
-        assert ("hotel_name_key" in item, "hotel_name_initial" in item) == (indexed, indexed)
-        assert unindexed(item) == (() if indexed else ("hotel_name",))
+        keys = (HOTEL_NAME_INDEX.partition in item, HOTEL_NAME_INDEX.sort in item)
+        assert keys == (indexed, indexed)
+        assert unindexed(fold(SearchDocument("trip-001"), [change]).document) == (
+            () if indexed else (HOTEL_NAME_INDEX.name,)
+        )

@@ -25,6 +25,7 @@ from services.trip.projection import (
     from_item,
     to_item,
 )
+from services.trip.schema import SEARCH_INDEXES, trip_shard
 from tests import factories as f
 
 TTL = 8 * 24 * 3600
@@ -49,7 +50,8 @@ def project(*changes: TripChange, document: SearchDocument | None = None) -> Sea
 
 def public(document: SearchDocument) -> dict:
     item = to_item(document, TTL)
-    return {k: v for k, v in item.items() if k not in {"versions", "revision", "hotel_name_initial", "hotel_name_key"}}
+    keys = {key for index in SEARCH_INDEXES for key in (index.partition, index.sort)}
+    return {k: v for k, v in item.items() if k not in {"versions", "revision", *keys}}
 
 
 SAGA = [
@@ -65,10 +67,19 @@ def test_a_completed_saga_gives_the_seed_document() -> None:
     assert public(document) == {"trip_id": "trip-001", **f.SEED_72_FIELDS, "updated_at": "2026-03-01T09:02:00Z"}
 
 
-def test_the_document_indexes_the_casefolded_hotel_name() -> None:
+def test_the_document_is_keyed_in_each_index_by_its_trip_shard_and_order_key() -> None:
     item = to_item(project(*SAGA), TTL)
 
-    assert (item["hotel_name_initial"], item["hotel_name_key"]) == ("g", "grand hotel tokyo")
+    shard = trip_shard("trip-001")
+    assert shard == 40  # SHA-256 of the id, as every release computes it
+    assert {name: item[name] for name in ("flight_status_shard", "departure_order")} == {
+        "flight_status_shard": "CONFIRMED#040",
+        "departure_order": "2026-03-15T10:00:00\x00trip-001",
+    }
+    assert {name: item[name] for name in ("hotel_name_shard", "hotel_name_order")} == {
+        "hotel_name_shard": "g#040",
+        "hotel_name_order": "grand hotel tokyo\x00trip-001",
+    }
 
 
 def test_stale_change_is_ignored() -> None:

@@ -201,22 +201,6 @@ def _storable(amount: Decimal) -> Decimal:
         ) from None
 
 
-def _indexable_hotel_name(name: str) -> str:
-    """A hotel name whose search keys fit the hotel-name index (`schema.hotel_name_index_key`)."""
-    initial, key = schema.hotel_name_index_key(name)
-    for part, value, limit in (
-        ("partition", initial, schema.PARTITION_KEY_BYTES),
-        ("sort", key, schema.SORT_KEY_BYTES),
-    ):
-        size = len(value.encode("utf-8", "surrogatepass"))
-        if size > limit:
-            raise ValueError(
-                f"its search key is {size} bytes in UTF-8, over the {limit} bytes DynamoDB allows an index {part} key "
-                '(AWS, "Constraints in Amazon DynamoDB"): shorten the name'
-            )
-    return name
-
-
 def _fence_keyable(execution_id: str) -> str:
     size = len(f"SAGA#{execution_id}".encode("utf-8", "surrogatepass"))
     if size > FENCE_SORT_KEY_BYTES:
@@ -229,7 +213,6 @@ def _fence_keyable(execution_id: str) -> str:
 
 Text = Annotated[str, Field(min_length=1)]
 ShortText = Annotated[str, Field(min_length=1, max_length=SHORT_TEXT_LIMIT)]
-HotelName = Annotated[str, Field(min_length=1), AfterValidator(_indexable_hotel_name)]
 ExecutionId = Annotated[str, Field(min_length=1, max_length=EXECUTION_ID_LIMIT), AfterValidator(_fence_keyable)]
 # Stored in their canonical forms (`times`, `trip_ids`): the index compares the strings, the API finds the ids.
 LocalDateTime = Annotated[str, AfterValidator(times.local_date_time)]
@@ -257,7 +240,7 @@ class FlightDetails(BaseModel):
 
 
 class HotelDetails(BaseModel):
-    hotel_name: HotelName
+    hotel_name: Text
     check_in_date: CalendarDate
     check_out_date: CalendarDate
 
@@ -295,6 +278,15 @@ def reserve_flight(event: Mapping[str, Any], items: TripItems) -> StepResult:
 
 def reserve_hotel(event: Mapping[str, Any], items: TripItems) -> StepResult:
     request = _parse(HotelRequest, event, BookingValidationError)
+    # Its order key in the hotel-name index (schema.SearchIndex) holds the trip id too: checked with the trip's.
+    key = schema.order_key(schema.hotel_name_search_key(request.hotel_details.hotel_name), request.trip_id)
+    if (size := schema.key_bytes(key)) > schema.SORT_KEY_BYTES:
+        raise BookingValidationError(
+            "hotel_details.hotel_name",
+            f"its search key (the folded name, U+0000 and the trip id) is {size} bytes in UTF-8, over the "
+            f'{schema.SORT_KEY_BYTES} bytes DynamoDB allows an index sort key (AWS, "Constraints in Amazon '
+            'DynamoDB"): shorten the name',
+        )
     return _reserve(items, request, Entity.HOTEL, BookingStatus.CONFIRMED, request.hotel_details)
 
 

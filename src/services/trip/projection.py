@@ -35,7 +35,20 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from services.trip.changes import ENTITY_ATTRIBUTES, TABLE_SCAN, ChangeKind, Entity, Source, TripChange
-from services.trip.schema import HOTEL_NAME_INDEX_KEYS, SEARCH_KEY, SORT_KEY_BYTES, TTL_ATTRIBUTE, hotel_name_index_key
+from services.trip.schema import (
+    FLIGHT_STATUS_INDEX,
+    HOTEL_NAME_INDEX,
+    PARTITION_KEY_BYTES,
+    SEARCH_KEY,
+    SORT_KEY_BYTES,
+    TTL_ATTRIBUTE,
+    SearchIndex,
+    hotel_name_search_key,
+    key_bytes,
+    order_key,
+    shard_key,
+    trip_shard,
+)
 
 # Item attribute -> document field, per entity. Fields not renamed keep the item's name.
 _RENAMED = {"status": "{entity}_status", "amount": "total_amount"}
@@ -48,6 +61,8 @@ PUBLIC_FIELDS: tuple[str, ...] = (
     *(name for fields in DOCUMENT_FIELDS.values() for name in fields.values()),
     "updated_at",
 )
+# What each index of TripSearchTable projects besides its keys and the table's: what a search shows.
+INDEX_PROJECTION: tuple[str, ...] = tuple(name for name in PUBLIC_FIELDS if name != SEARCH_KEY)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 VERSIONS = "versions"
@@ -293,23 +308,44 @@ def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, A
     if updated_at is not None:
         item["updated_at"] = updated_at.isoformat().replace("+00:00", "Z")
     item[VERSIONS] = {entity.value: _revision_item(r) for entity, r in document.revisions.items()}
-    hotel_name = document.fields.get("hotel_name")
-    if hotel_name:
-        initial_key, name_key = HOTEL_NAME_INDEX_KEYS
-        initial, key = hotel_name_index_key(hotel_name)
-        # A key DynamoDB cannot hold would make it refuse the whole document (and park every change of the trip):
-        # the document is written without it, served by GET, just not findable by hotel name.
-        if len(key.encode("utf-8", "surrogatepass")) <= SORT_KEY_BYTES:
-            item[initial_key], item[name_key] = initial, key
+    item.update(index_keys(document))
     if document.is_tombstone and updated_at is not None:
         # Counted from the last change, not from now: late copies are bounded by the stream's retention.
         item[TTL_ATTRIBUTE] = int(updated_at.timestamp()) + tombstone_ttl_seconds
     return item
 
 
-def unindexed(item: Mapping[str, Any]) -> tuple[str, ...]:
-    """The attributes of a document that `to_item` left out of an index, because their key was too long for it."""
-    return ("hotel_name",) if item.get("hotel_name") and HOTEL_NAME_INDEX_KEYS[1] not in item else ()
+def _index_values(document: SearchDocument) -> dict[SearchIndex, tuple[str, str]]:
+    """Per index that should find the document: (what a search asks for, what it orders by)."""
+    status, departure = document.fields.get("flight_status"), document.fields.get("departure_time")
+    hotel_name = document.fields.get("hotel_name")
+    values: dict[SearchIndex, tuple[str, str]] = {}
+    if isinstance(status, str) and isinstance(departure, str) and status and departure:
+        values[FLIGHT_STATUS_INDEX] = (status, departure)
+    name_key = hotel_name_search_key(hotel_name) if isinstance(hotel_name, str) else ""
+    if name_key:
+        values[HOTEL_NAME_INDEX] = (name_key[:1], name_key)
+    return values
+
+
+def index_keys(document: SearchDocument) -> dict[str, str]:
+    """The index key attributes of a document (`schema.SearchIndex`): for each index whose fields it has, a sharded
+    partition key and an order key. A key over DynamoDB's size limits (`PARTITION_KEY_BYTES`, `SORT_KEY_BYTES`)
+    would make it refuse the whole document and park every change of the trip: that index's keys are left out, and
+    the document is written, served by id, just not findable by that index (`unindexed`)."""
+    keys: dict[str, str] = {}
+    shard = trip_shard(document.trip_id)
+    for index, (value, sort_value) in _index_values(document).items():
+        partition, sort = shard_key(value, shard), order_key(sort_value, document.trip_id)
+        if key_bytes(partition) <= PARTITION_KEY_BYTES and key_bytes(sort) <= SORT_KEY_BYTES:
+            keys[index.partition], keys[index.sort] = partition, sort
+    return keys
+
+
+def unindexed(document: SearchDocument) -> tuple[str, ...]:
+    """The names of the indexes that should find the document but cannot, because its key there is too long."""
+    keys = index_keys(document)
+    return tuple(index.name for index in _index_values(document) if index.partition not in keys)
 
 
 def content(item: Mapping[str, Any]) -> dict[str, Any]:

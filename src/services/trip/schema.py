@@ -6,7 +6,9 @@ TripSearchTable (read model): one document per trip, key ``trip_id``.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
+from dataclasses import dataclass
 
 TRIP_PK = "PK"
 TRIP_SK = "SK"
@@ -15,10 +17,6 @@ TRIP_PK_PREFIX = "TRIP#"
 TRIP_HOLDER = "held_by"
 
 SEARCH_KEY = "trip_id"
-FLIGHT_STATUS_INDEX = "flight_status-departure_time-index"
-FLIGHT_STATUS_INDEX_KEYS = ("flight_status", "departure_time")
-HOTEL_NAME_INDEX = "hotel_name_prefix-index"
-HOTEL_NAME_INDEX_KEYS = ("hotel_name_initial", "hotel_name_key")
 TTL_ATTRIBUTE = "expires_at"
 # Key value lengths in UTF-8 bytes (AWS, "Constraints in Amazon DynamoDB": partition key 1 to 2,048, sort key 1 to
 # 1,024), for the tables' keys and their indexes' alike.
@@ -80,15 +78,72 @@ def fold_hotel_name(text: str) -> str:
     return unicodedata.normalize("NFKC", stripped.translate(_LETTER_FOLDS))
 
 
-def hotel_name_index_key(hotel_name: str) -> tuple[str, str]:
-    """(partition, sort) values under which a hotel name, or a prefix of one, is found: its first folded character
-    and its folded form (`fold_hotel_name`). Equivalent spellings and the same name in another letter case or with
-    or without accents share one key: `Hôtel`, `Ho\u0302tel`, `HOTEL` and `hotel`; `İstanbul`, `ISTANBUL` and
-    `istanbul`; `ガ` as U+30AC or U+30AB U+3099 and half-width `ｶﾞ`; full-width Latin letters. A prefix matches in
-    whole characters of that key (`Ho` finds `Hôtel`).
+@dataclass(frozen=True)
+class SearchIndex:
+    """A global secondary index of TripSearchTable: the stack, the test tables, the rebuild targets and the cost
+    model all read its definition from here.
 
-    Documents keyed before this rule (the NFKC case fold, which kept accents) are found only by accented queries
-    until re-projected: rebuild the search table (docs/replay.md).
+    Its partition key is a *write-sharded* value, `<value>#<shard>`: `<value>` is what a search asks for (a flight
+    status, a hotel name's first folded character) and `<shard>` (`trip_shard`, 000 to `SEARCH_SHARDS` - 1)
+    spreads one value's writes over `SEARCH_SHARDS` partition keys, so no key takes more than its share of a
+    status's or an initial's writes (docs/design.md, "Write-sharded indexes"). Its sort key is an *order key*,
+    `<sort value>` U+0000 `<trip id>`: unique per document, so the shards of a search merge into one total order
+    (search/reader.py). It projects only what the search shows (`projection.INDEX_PROJECTION`, the public fields):
+    a write that moves only the document's bookkeeping (its `versions` marks, its `revision`) writes no index.
     """
-    key = fold_hotel_name(hotel_name)
-    return key[:1], key
+
+    name: str
+    partition: str
+    sort: str
+
+    def partitions(self, value: str) -> tuple[str, ...]:
+        """Every partition key a search for `value` reads: one per shard, in shard order."""
+        return tuple(shard_key(value, shard) for shard in range(SEARCH_SHARDS))
+
+
+# A power of two would not matter; 64 is what 100,000 changes a second needs (docs/capacity.md): the hottest
+# flight status then takes under half of a partition's 1,000 WCU a second.
+SEARCH_SHARDS = 64
+ORDER_SEPARATOR = "\x00"  # sorts before every character: `a` + U+0000 + id < `a b` + U+0000 + id, as `a` < `a b`
+FLIGHT_STATUS_INDEX = SearchIndex(
+    "flight_status-departure_time-sharded-index", "flight_status_shard", "departure_order"
+)
+HOTEL_NAME_INDEX = SearchIndex("hotel_name_prefix-sharded-index", "hotel_name_shard", "hotel_name_order")
+SEARCH_INDEXES = (FLIGHT_STATUS_INDEX, HOTEL_NAME_INDEX)
+
+
+def trip_shard(trip_id: str) -> int:
+    """The trip's write shard, 0 to `SEARCH_SHARDS` - 1: the first 8 bytes of SHA-256 of its UTF-8 id, modulo the
+    shard count. Stable across processes and releases (unlike `hash`), uniform over any set of ids."""
+    digest = hashlib.sha256(trip_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % SEARCH_SHARDS
+
+
+def shard_key(value: str, shard: int) -> str:
+    """An index partition key: `CONFIRMED#017`, `h#005`."""
+    return f"{value}#{shard:03d}"
+
+
+def order_key(value: str, trip_id: str) -> str:
+    """An index sort key: the value, U+0000, the trip id. `value` holds no U+0000 (callers remove it), so the order
+    keys sort as the values do, ties by trip id, and a prefix of the value is a prefix of its order keys only."""
+    return f"{value}{ORDER_SEPARATOR}{trip_id}"
+
+
+def trip_of_order_key(key: str) -> str:
+    """The trip id an order key ends with."""
+    return key.partition(ORDER_SEPARATOR)[2]
+
+
+def hotel_name_search_key(hotel_name: str) -> str:
+    """A hotel name, or a typed prefix of one, as the hotel-name index compares it: its fold (`fold_hotel_name`)
+    without U+0000, the order key's separator. Equivalent spellings and the same name in another letter case or
+    with or without accents share one key: `Hôtel`, `Ho\u0302tel`, `HOTEL` and `hotel`; `İstanbul`, `ISTANBUL`
+    and `istanbul`; `ガ` as U+30AC or U+30AB U+3099 and half-width `ｶﾞ`; full-width Latin letters. A prefix
+    matches in whole characters of that key (`Ho` finds `Hôtel`); its first character is the index's `<value>`."""
+    return fold_hotel_name(hotel_name).replace(ORDER_SEPARATOR, "")
+
+
+def key_bytes(value: str) -> int:
+    """A key value's size as DynamoDB counts it: UTF-8 bytes (a lone surrogate counted as its 3 bytes)."""
+    return len(value.encode("utf-8", "surrogatepass"))

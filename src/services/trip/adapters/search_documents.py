@@ -115,11 +115,11 @@ class SearchDocuments:
             }
         )
         item = to_item(written, tombstone_ttl_seconds)
-        for attribute in unindexed(item):
+        for index_name in unindexed(written):
             _log.warning(
-                "trip %s: %s too long for its index key: the document is written but not findable by it",
+                "trip %s: its %s key is longer than DynamoDB allows: the document is written but not findable by it",
                 document.trip_id,
-                attribute,
+                index_name,
             )
         try:
             self._client.put_item(

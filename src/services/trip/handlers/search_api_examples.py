@@ -45,8 +45,8 @@ TOUR_2 = {
 }
 # The first page's next_token: the position after trip-tour-1, bound to the query (services.trip.search.page_token)
 NEXT_TOKEN = (
-    "eyJhZnRlciI6eyJkZXBhcnR1cmVfdGltZSI6IjIwMjYtMDMtMTVUMTA6MDA6MDAiLCJmbGlnaHRfc3RhdHVzIjoiQ09ORklSTUVEIiwidHJpcF9p"
-    "ZCI6InRyaXAtdG91ci0xIn0sImNoZWNrIjoiNDg1MzQwOTZhM2RkNmVkZWNhYzA2ZTA2ZjNhNmY0ZTEifQ"
+    "eyJhZnRlciI6IjIwMjYtMDMtMTVUMTA6MDA6MDBcdTAwMDB0cmlwLXRvdXItMSIsImNoZWNrIjoiNjcxOTM5OThhNmZhYTRiOWQ3YWQwYmU5YzU1"
+    "M2JhNjEifQ"
 )
 MARCH = "/trips/search?status=CONFIRMED&from=2026-03-01&to=2026-03-31&limit=1"
 

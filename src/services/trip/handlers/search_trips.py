@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 # pydantic (the OpenAPI description of the responses) needs this TypedDict before Python 3.12
 from typing_extensions import TypedDict
@@ -26,6 +27,7 @@ from services.trip import exact_json
 from services.trip.config import search_settings
 from services.trip.dynamodb_values import dynamodb_resource
 from services.trip.handlers import search_api_examples
+from services.trip.schema import SEARCH_SHARDS
 from services.trip.search import page_token
 from services.trip.search.criteria import InvalidSearchParameter, search_query
 from services.trip.search.documents import SearchResult, TripView, is_tombstone, public_view
@@ -42,7 +44,9 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 @cache
 def _reader() -> SearchTableReader:
-    return SearchTableReader(dynamodb_resource().Table(search_settings().search_table_name))
+    # One connection a shard: a page's first round queries every shard at once.
+    resource = dynamodb_resource(config=Config(max_pool_connections=SEARCH_SHARDS))
+    return SearchTableReader(resource.Table(search_settings().search_table_name), concurrent_queries=SEARCH_SHARDS)
 
 
 class ParameterError(TypedDict):

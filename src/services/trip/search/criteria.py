@@ -1,4 +1,4 @@
-"""A search request turned into one DynamoDB index query, validated before any I/O.
+"""A search request turned into a query of one index's shards, validated before any I/O.
 
 A search is either by flight status (optionally within a departure range) or by hotel-name prefix, never
 both: each is one index, and narrowing one with the other's attributes would need a filter that makes
@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 
 from services.trip import schema, times
 from services.trip.bookings import BookingStatus
+from services.trip.schema import SearchIndex
 
 # What the saga writes into a flight's `status`.
 FLIGHT_STATUSES: tuple[str, ...] = (BookingStatus.CONFIRMED, BookingStatus.CANCELLED)
 # ISO 8601's own end-of-day time: sorts after every time of that day and before the next day's date.
 _END_OF_DAY = "T24:00:00"
+_ABOVE_SEPARATOR = "\x01"
 
 
 class InvalidSearchParameter(ValueError):
@@ -32,45 +34,48 @@ class InvalidSearchParameter(ValueError):
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """One index query: a partition, and optionally a sort-key range (both ends inclusive) or a prefix."""
+    """One search: an index, the value it asks for (its partitions are that value's shards, `SearchIndex`), and a
+    range of order keys (both ends inclusive) or a prefix of them."""
 
-    index_name: str
-    partition_attribute: str
-    partition_value: str
-    sort_attribute: str
+    index: SearchIndex
+    value: str
     lower: str | None = None
     upper: str | None = None
     prefix: str | None = None
 
-    def fingerprint(self) -> str:
-        """Stable text identifying the query, so a page token can be bound to it."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+    @property
+    def partitions(self) -> tuple[str, ...]:
+        return self.index.partitions(self.value)
 
-    def position_of(self, document: Mapping[str, object]) -> dict[str, str]:
-        """The index key of a document: where the next page starts after it."""
+    def fingerprint(self) -> str:
+        """Stable text identifying the search, so a page token can be bound to it."""
+        fields = {"index": self.index.name, "value": self.value, "lower": self.lower, "upper": self.upper}
+        return json.dumps({**fields, "prefix": self.prefix}, sort_keys=True, separators=(",", ":"))
+
+    def position_of(self, document: Mapping[str, object]) -> str:
+        """The order key of a document: the next page starts after it, in every shard."""
+        return str(document[self.index.sort])
+
+    def start_key(self, partition: str, after: str) -> dict[str, str]:
+        """The ExclusiveStartKey that resumes `partition` after the order key `after` (which may belong to a
+        document of another shard: DynamoDB resumes at the first key above it)."""
         return {
-            attribute: str(document[attribute])
-            for attribute in (schema.SEARCH_KEY, self.partition_attribute, self.sort_attribute)
+            schema.SEARCH_KEY: schema.trip_of_order_key(after),
+            self.index.partition: partition,
+            self.index.sort: after,
         }
 
-    def covers(self, position: Mapping[str, str]) -> bool:
-        """Whether a resume position lies inside this query, in key values the table can hold (DynamoDB rejects
-        an ExclusiveStartKey that does not)."""
-        if set(position) != {schema.SEARCH_KEY, self.partition_attribute, self.sort_attribute}:
-            return False
-        if not all(
-            _is_key_value(
-                value, schema.SORT_KEY_BYTES if attribute == self.sort_attribute else schema.PARTITION_KEY_BYTES
-            )
-            for attribute, value in position.items()
-        ):
-            return False
-        sort_value = position[self.sort_attribute]
+    def covers(self, after: str) -> bool:
+        """Whether a resume position is an order key inside this search, in key values the table can hold (DynamoDB
+        rejects an ExclusiveStartKey that does not, or that lies outside the key condition)."""
+        value, separator, trip_id = after.partition(schema.ORDER_SEPARATOR)
         return (
-            position[self.partition_attribute] == self.partition_value
-            and (self.lower is None or self.lower <= sort_value)
-            and (self.upper is None or sort_value <= self.upper)
-            and (self.prefix is None or sort_value.startswith(self.prefix))
+            bool(value and separator and trip_id)
+            and _is_key_value(after, schema.SORT_KEY_BYTES)
+            and _is_key_value(trip_id, schema.PARTITION_KEY_BYTES)
+            and (self.lower is None or self.lower <= after)
+            and (self.upper is None or after <= self.upper)
+            and (self.prefix is None or after.startswith(self.prefix))
         )
 
 
@@ -93,19 +98,21 @@ def flight_status_query(status: str, departure_from: str | None, departure_to: s
     upper = None if departure_to is None else _departure_bound("to", departure_to, end_of_day=True)
     if lower is not None and upper is not None and lower > upper:
         raise InvalidSearchParameter("to", f"must not be before from ({departure_from})")
-    partition, sort = schema.FLIGHT_STATUS_INDEX_KEYS
-    return SearchQuery(schema.FLIGHT_STATUS_INDEX, partition, status, sort, lower=lower, upper=upper)
+    # Order keys are `<departure_time>` U+0000 `<trip id>`: at or above `lower` exactly when the time is, and below
+    # `upper` + U+0001 exactly when the time is at most `upper` (no canonical time holds a control character).
+    return SearchQuery(schema.FLIGHT_STATUS_INDEX, status, lower, None if upper is None else upper + _ABOVE_SEPARATOR)
 
 
 def hotel_name_prefix_query(prefix: str) -> SearchQuery:
-    initial, key = schema.hotel_name_index_key(prefix)
+    key = schema.hotel_name_search_key(prefix)
+    if not key:
+        raise InvalidSearchParameter("hotel_name", "holds nothing a hotel name is searched by (only accents or U+0000)")
     if not _is_key_value(key, schema.SORT_KEY_BYTES):
         # No index key is longer, so nothing could match; DynamoDB would reject the key condition.
         raise InvalidSearchParameter(
             "hotel_name", f"is longer than any hotel name ({schema.SORT_KEY_BYTES} bytes in UTF-8)"
         )
-    partition, sort = schema.HOTEL_NAME_INDEX_KEYS
-    return SearchQuery(schema.HOTEL_NAME_INDEX, partition, initial, sort, prefix=key)
+    return SearchQuery(schema.HOTEL_NAME_INDEX, key[:1], prefix=key)
 
 
 def flight_status(raw: str) -> str:

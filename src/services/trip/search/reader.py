@@ -1,9 +1,28 @@
-"""DynamoDB access for the search API: one page of an index query, or one document by trip id."""
+"""DynamoDB access for the search API: one page of a search merged from its index shards, or one document by id.
+
+A search reads every shard of the value it asks for (`SearchIndex.partitions`), each in order-key order, and merges
+them: order keys are unique (they end with the trip id), so the shards interleave into one total order, and the
+page's last order key is where every shard resumes. A page of `limit` trips costs:
+
+- round 1: one `Query` per shard (`SEARCH_SHARDS`), each for `ceil((limit + 1) / shards) + 2` items: a shard holds
+  a uniform share of any search's trips (`schema.trip_shard`), so this round usually settles the page;
+- round 2, only for the shards whose share ran out before the page's end: one `Query` each, for as many items as
+  the page can still take from it. Then the page is settled: a shard asked for `k` more items either has them, and
+  the `limit + 1` items below its last are known, or has no more (proof in docs/design.md, "Merged pages").
+  A `Query` answer cut at DynamoDB's 1 MB (items up to 400 KB) can take a shard through more rounds.
+
+So at most `2 * SEARCH_SHARDS` Query calls a page (of 1 MB answers), each charged ceil(bytes / 4 KB) / 2 RCU, at
+least 0.5 (eventually consistent: AWS DynamoDB Developer Guide, "Read consistency" and "Query"); the calls of a
+round run concurrently. Reading one item more than the page holds tells whether another page exists, so the last
+page never carries a token that leads to an empty one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.conditions import ConditionBase, Key
@@ -11,42 +30,107 @@ from boto3.dynamodb.conditions import ConditionBase, Key
 from services.trip import schema
 from services.trip.search.criteria import SearchQuery
 
+# Items beyond a shard's even share of a page asked for in round 1: with 64 shards and 51 items to find, a shard
+# holds 3 or more of them about once a page (Poisson, mean 0.8), so round 2 is small.
+_SLACK = 2
+
 
 @dataclass(frozen=True)
 class Page:
     documents: list[dict[str, Any]]
-    resume_after: dict[str, str] | None  # None: this is the last page
+    resume_after: str | None  # the order key the next page starts after; None: this is the last page
+    queries: int = 0  # Query calls made for this page
+
+
+@dataclass(eq=False)  # a shard is itself, whatever it has read: hashed by identity
+class _Shard:
+    """What has been read of one shard: its items in order, and where it goes on (None: read to its end)."""
+
+    partition: str
+    start: dict[str, Any] | None
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def more(self) -> bool:
+        return self.start is not None
 
 
 class SearchTableReader:
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, concurrent_queries: int = schema.SEARCH_SHARDS) -> None:
+        """`table`: a boto3 DynamoDB Table resource; its client (thread-safe, unlike the resource) runs the queries,
+        `concurrent_queries` at once, which its connection pool must allow (`max_pool_connections`)."""
         self._table = table
+        self._client = table.meta.client
+        self._pool = ThreadPoolExecutor(max_workers=concurrent_queries, thread_name_prefix="search-shard")
 
-    def page(self, query: SearchQuery, limit: int, start_after: Mapping[str, str] | None) -> Page:
-        # One item more than asked tells whether another page exists, so the last page never carries a token
-        # that leads to an empty one.
-        request: dict[str, Any] = {
-            "IndexName": query.index_name,
-            "KeyConditionExpression": _key_condition(query),
-            "Limit": limit + 1,
-        }
-        if start_after is not None:
-            request["ExclusiveStartKey"] = dict(start_after)
-        response = self._table.query(**request)
-        documents: list[dict[str, Any]] = response["Items"]
-        if len(documents) > limit:
-            return Page(documents[:limit], query.position_of(documents[limit - 1]))
-        # Fewer items with a LastEvaluatedKey: DynamoDB stopped at its 1 MB page size.
-        return Page(documents, response.get("LastEvaluatedKey"))
+    def page(self, query: SearchQuery, limit: int, after: str | None) -> Page:
+        """The `limit` first trips of the search after the order key `after` (None: from the start)."""
+        wanted = limit + 1
+        partitions = query.partitions
+        start = None if after is None else {p: query.start_key(p, after) for p in partitions}
+        shards = [_Shard(p, None if start is None else start[p]) for p in partitions]
+        first = math.ceil(wanted / len(shards)) + _SLACK
+        queries = self._read({shard: first for shard in shards}, query)
+        while True:
+            merged = sorted((item for shard in shards for item in shard.items), key=query.position_of)
+            going_on = [shard for shard in shards if shard.more]
+            settled = _settled(merged, going_on, query)
+            if not going_on or len(settled) >= wanted:
+                break
+            boundary = query.position_of(merged[wanted - 1]) if len(merged) >= wanted else None
+            needs: dict[_Shard, int] = {}
+            for shard in going_on:
+                frontier = _frontier(shard, query)
+                if boundary is None or frontier is None or frontier < boundary:
+                    below = sum(1 for item in merged if frontier is None or query.position_of(item) <= frontier)
+                    needs[shard] = max(first, wanted - below)
+            queries += self._read(needs, query)
+        shown = (settled if going_on else merged)[:wanted]
+        if len(shown) > limit:
+            return Page(shown[:limit], query.position_of(shown[limit - 1]), queries)
+        return Page(shown, None, queries)
+
+    def _read(self, needs: dict[_Shard, int], query: SearchQuery) -> int:
+        """Read the next `needs[shard]` items of each shard, concurrently; returns the Query calls made."""
+
+        def read(shard: _Shard, count: int) -> None:
+            request: dict[str, Any] = {
+                "TableName": self._table.name,
+                "IndexName": query.index.name,
+                "KeyConditionExpression": _key_condition(query, shard.partition),
+                "Limit": count,
+            }
+            if shard.start is not None:
+                request["ExclusiveStartKey"] = shard.start
+            response = self._client.query(**request)
+            shard.items.extend(response["Items"])
+            shard.start = response.get("LastEvaluatedKey")
+
+        list(self._pool.map(read, needs, needs.values()))
+        return len(needs)
 
     def document(self, trip_id: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self._table.get_item(Key={schema.SEARCH_KEY: trip_id}).get("Item")
         return item
 
 
-def _key_condition(query: SearchQuery) -> ConditionBase:
-    condition = Key(query.partition_attribute).eq(query.partition_value)
-    sort_key = Key(query.sort_attribute)
+def _frontier(shard: _Shard, query: SearchQuery) -> str | None:
+    """The last order key read of a shard that goes on: none of its unread items sorts at or below it."""
+    return query.position_of(shard.items[-1]) if shard.items else None
+
+
+def _settled(merged: list[dict[str, Any]], going_on: Iterable[_Shard], query: SearchQuery) -> list[dict[str, Any]]:
+    """The merged items no unread item can precede: those at or below every going-on shard's frontier."""
+    frontiers = [_frontier(shard, query) for shard in going_on]
+    if any(frontier is None for frontier in frontiers):
+        return []
+    lowest = min((f for f in frontiers if f is not None), default=None)
+    return merged if lowest is None else [item for item in merged if query.position_of(item) <= lowest]
+
+
+def _key_condition(query: SearchQuery, partition: str) -> ConditionBase:
+    condition = Key(query.index.partition).eq(partition)
+    sort_key = Key(query.index.sort)
     if query.prefix is not None:
         return condition & sort_key.begins_with(query.prefix)
     if query.lower is not None and query.upper is not None:
