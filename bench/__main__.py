@@ -19,11 +19,12 @@ os.environ.update(
 from rich.console import Console
 from rich.table import Table
 
-from bench import cold_import, decode, freshness, rebuild
+from bench import cold_import, decode, freshness, rebuild, search_load
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 
 LATENCY_S = 0.005  # an in-region round trip
 REBUILD_CHANGES = 20_000
+SEARCH_LOAD_TRIPS = 2_000
 
 
 def main() -> None:
@@ -95,6 +96,8 @@ def main() -> None:
         )
     console.print(rebuilds)
 
+    print_search_load(console, search_load.measure(SEARCH_LOAD_TRIPS, pages=2))
+
     fresh = Table(title="Freshness on the local runtime (make up): TripTable write -> searchable")
     for column in ("pipeline", "changes", "p50 s", "p99 s", "window s", "p50/window", "p99/window"):
         fresh.add_column(column, justify="left" if column == "pipeline" else "right")
@@ -109,6 +112,46 @@ def main() -> None:
             f"{pipeline.p99_ratio:.2f}x",
         )
     console.print(fresh)
+
+
+def print_search_load(console: Console, load: search_load.SearchLoad) -> None:
+    indexes = Table(
+        title=f"TripSearchTable's indexes at {search_load.CHANGES_PER_SECOND:,} changes/s: {load.changes:,} changes "
+        f"of {load.trips:,} trips through both consumers"
+    )
+    for column in ("keys", "searched by", "writes/change", "hottest key", "share", "WCU/s", "goal"):
+        indexes.add_column(column, justify="left" if column in ("keys", "searched by", "hottest key") else "right")
+    for figure in load.layouts:
+        indexes.add_row(
+            figure.layout,
+            figure.index.searched_by,
+            f"{figure.writes_per_change:.2f}",
+            figure.hottest_key,
+            f"{figure.hottest_share:.1%}",
+            f"{figure.hottest_wcu_per_s:,.0f}",
+            f"<= {search_load.PARTITION_WCU:,}" if figure.layout == "sharded" else "-",
+        )
+    console.print(indexes)
+    console.print(", ".join(f"{figure.layout}: {figure.index.name}" for figure in load.layouts))
+    today, sharded = load.writes_per_change("today"), load.writes_per_change("sharded")
+    console.print(
+        f"index writes per change, both indexes: today {today:.2f}, sharded {sharded:.2f} "
+        f"({sharded / today:.2f}x, goal <= 1.0x)"
+    )
+    pages = Table(title="A search page of 50 trips: Query calls and RCU (today: one Query)")
+    for column in ("search", "pages", "Query calls", "most", "RCU", "today RCU", "ratio"):
+        pages.add_column(column, justify="left" if column == "search" else "right")
+    for page in load.pages:
+        pages.add_row(
+            page.search,
+            str(page.pages),
+            f"{page.queries_per_page:.1f}",
+            str(page.max_queries),
+            f"{page.rcu_per_page:.1f}",
+            f"{page.today_rcu_per_page:.1f}",
+            f"{page.rcu_per_page / page.today_rcu_per_page:.1f}x",
+        )
+    console.print(pages)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import os
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -63,11 +63,12 @@ class ChargedIndex:
     """An index as the cost model sees it: where a document lands in it, and what its entry holds."""
 
     name: str
+    searched_by: str  # what a search asks it for: "flight status", "hotel name"
     key: Callable[[Mapping[str, Any]], tuple[str, str] | None]  # (partition value, sort value); None: not in it
     projected: Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
-def _sharded(index: schema.SearchIndex) -> ChargedIndex:
+def _sharded(index: schema.SearchIndex, searched_by: str) -> ChargedIndex:
     def key(item: Mapping[str, Any]) -> tuple[str, str] | None:
         return (item[index.partition], item[index.sort]) if index.partition in item else None
 
@@ -75,7 +76,7 @@ def _sharded(index: schema.SearchIndex) -> ChargedIndex:
         kept = {schema.SEARCH_KEY, index.partition, index.sort, *INDEX_PROJECTION}
         return {name: value for name, value in item.items() if name in kept}
 
-    return ChargedIndex(index.name, key, projected)
+    return ChargedIndex(index.name, searched_by, key, projected)
 
 
 def _all_of_today(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,10 +96,13 @@ def _legacy_hotel(item: Mapping[str, Any]) -> tuple[str, str] | None:
     return (key[:1], key) if key and schema.key_bytes(key) <= schema.SORT_KEY_BYTES else None
 
 
-SHARDED_INDEXES = tuple(_sharded(index) for index in schema.SEARCH_INDEXES)
+SHARDED_INDEXES = (
+    _sharded(schema.FLIGHT_STATUS_INDEX, "flight status"),
+    _sharded(schema.HOTEL_NAME_INDEX, "hotel name"),
+)
 LEGACY_INDEXES = (
-    ChargedIndex("flight_status-departure_time-index", _legacy_flight, _all_of_today),
-    ChargedIndex("hotel_name_prefix-index", _legacy_hotel, _all_of_today),
+    ChargedIndex("flight_status-departure_time-index", "flight status", _legacy_flight, _all_of_today),
+    ChargedIndex("hotel_name_prefix-index", "hotel name", _legacy_hotel, _all_of_today),
 )
 
 
@@ -163,7 +167,7 @@ class SearchTableStandIn:
 
     def __init__(self, layouts: Mapping[str, tuple[ChargedIndex, ...]]) -> None:
         self.items: dict[str, dict[str, Any]] = {}  # trip id -> the item in DynamoDB JSON
-        self.loads = {layout: {index.name: IndexLoad() for index in indexes} for layout, indexes in layouts.items()}
+        self.loads = {layout: {index: IndexLoad() for index in indexes} for layout, indexes in layouts.items()}
         self._layouts = layouts
         self._lock = threading.Lock()
 
@@ -193,7 +197,7 @@ class SearchTableStandIn:
         old, new = (None if stored is None else deserialize_item(stored)), deserialize_item(item)
         for layout, indexes in self._layouts.items():
             for index in indexes:
-                charge(index, self.loads[layout][index.name], old, new)
+                charge(index, self.loads[layout][index], old, new)
         self.items[trip_id] = item
         return 200, {}
 
@@ -201,7 +205,7 @@ class SearchTableStandIn:
 @dataclass(frozen=True)
 class LayoutFigure:
     layout: str
-    index: str
+    index: ChargedIndex
     writes_per_change: float
     hottest_key: str
     hottest_share: float  # of the index's WCU
@@ -215,6 +219,7 @@ class PageFigure:
     queries_per_page: float
     max_queries: int
     rcu_per_page: float
+    today_rcu_per_page: float  # the same pages read as today's one Query of whole documents would read them
 
 
 @dataclass(frozen=True)
@@ -313,15 +318,19 @@ SEARCHES: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
+def query_rcu(items: Sequence[Mapping[str, Any]]) -> float:
+    """What DynamoDB charges a Query of an index (eventually consistent) that returned `items`."""
+    return max(0.5, math.ceil(sum(_entry_size(item) for item in items) / 4096) / 2)
+
+
 def page_costs(items: Mapping[str, dict[str, Any]], pages: int, limit: int = 50) -> list[PageFigure]:
     """The real search handler on moto holding the workload's documents: `pages` pages of each search."""
     calls: list[int] = []
     rcu: list[float] = []
 
     def counted(parsed: dict[str, Any], **_: Any) -> None:
-        returned = sum(_entry_size(item) for item in parsed.get("Items", []))
         calls.append(1)
-        rcu.append(max(0.5, math.ceil(returned / 4096) / 2))
+        rcu.append(query_rcu(parsed.get("Items", [])))
 
     figures = []
     with mock_aws(), patch.dict(os.environ, {"SEARCH_TABLE_NAME": SEARCH_TABLE}):
@@ -335,7 +344,7 @@ def page_costs(items: Mapping[str, dict[str, Any]], pages: int, limit: int = 50)
         client.meta.events.register("after-call.dynamodb.Query", lambda parsed, **kw: counted(parsed))
         handler: Handler = search_trips.lambda_handler
         for name, search in SEARCHES:
-            per_page: list[tuple[int, float]] = []
+            per_page: list[tuple[int, float, float]] = []
             token = None
             for _ in range(pages):
                 calls.clear()
@@ -344,17 +353,20 @@ def page_costs(items: Mapping[str, dict[str, Any]], pages: int, limit: int = 50)
                 event = _api_event(query)
                 response = handler(event, f.LambdaContext())
                 assert response["statusCode"] == 200, response["body"]
-                per_page.append((len(calls), sum(rcu)))
-                token = json.loads(response["body"]).get("next_token")
+                body = json.loads(response["body"])
+                whole = [_all_of_today(deserialize_item(items[trip["trip_id"]])) for trip in body["trips"]]
+                per_page.append((len(calls), sum(rcu), query_rcu(whole)))
+                token = body.get("next_token")
                 if token is None:
                     break
             figures.append(
                 PageFigure(
                     name,
                     len(per_page),
-                    sum(q for q, _ in per_page) / len(per_page),
-                    max(q for q, _ in per_page),
-                    sum(r for _, r in per_page) / len(per_page),
+                    sum(q for q, _, _ in per_page) / len(per_page),
+                    max(q for q, _, _ in per_page),
+                    sum(r for _, r, _ in per_page) / len(per_page),
+                    sum(r for _, _, r in per_page) / len(per_page),
                 )
             )
         search_trips._reader.cache_clear()

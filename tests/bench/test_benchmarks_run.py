@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import cold_import, decode, freshness, rebuild
+from bench import cold_import, decode, freshness, rebuild, search_load
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 from tests.local_runtime_session import RunningRuntime
 
@@ -60,3 +60,39 @@ def test_freshness_benchmark_times_each_pipeline_alone_and_enables_both_again(lo
     projection = {mapping["UUID"]: service for service, mapping in freshness.projection_mappings(local_runtime).items()}
     polled = [mapping["UUID"] for mapping in local_runtime.status()["eventSourceMappings"]]
     assert sorted(service for uuid, service in projection.items() if uuid in polled) == ["dynamodb", "kinesis"]
+
+
+def test_index_writes_are_charged_as_dynamodb_charges_them() -> None:
+    index = search_load.SHARDED_INDEXES[0]  # the flight-status index
+    document = {"trip_id": "t", "flight_status_shard": "CONFIRMED#001", "departure_order": "2026-03-15\x00t"}
+    shown = {**document, "flight_status": "CONFIRMED", "revision": 1}
+    load = search_load.IndexLoad()
+
+    search_load.charge(index, load, None, {"trip_id": "t", "revision": 1})  # not in the index before or after
+    assert (load.writes, dict(load.wcu)) == (0, {})
+    search_load.charge(index, load, None, shown)  # enters it: one write
+    search_load.charge(index, load, shown, {**shown, "revision": 2})  # bookkeeping only: nothing
+    search_load.charge(index, load, shown, {**shown, "hotel_name": "x" * 1500})  # a projected attribute: one write
+    assert (load.writes, dict(load.wcu)) == (2, {"CONFIRMED#001": 1 + 2})  # the second entry is over 1 KB
+    moved = {**shown, "flight_status_shard": "CANCELLED#001", "flight_status": "CANCELLED"}
+    search_load.charge(index, load, shown, moved)  # a key changes: the old entry deleted, the new one put
+    search_load.charge(index, load, moved, {"trip_id": "t"})  # leaves it: one write
+    assert (load.writes, dict(load.wcu)) == (5, {"CONFIRMED#001": 4, "CANCELLED#001": 2})
+
+
+def test_search_load_charges_both_layouts_and_walks_each_search() -> None:
+    load = search_load.measure(trips=60, pages=2)
+
+    assert (load.trips, load.changes) == (60, 309)
+    writes = {(f.layout, f.index.searched_by): round(f.writes_per_change * load.changes) for f in load.layouts}
+    assert writes == {
+        ("today", "flight status"): 142,
+        ("today", "hotel name"): 134,
+        ("sharded", "flight status"): 72,  # the second pipeline's copy moves only bookkeeping: no index write
+        ("sharded", "hotel name"): 67,
+    }
+    hottest = {(f.layout, f.index.searched_by): f.hottest_key for f in load.layouts}
+    assert (hottest["today", "flight status"], hottest["today", "hotel name"]) == ("CONFIRMED", "h")
+    assert [page.search for page in load.pages] == [name for name, _ in search_load.SEARCHES]
+    # 60 trips over 64 shards: each shard's first read (3 items) holds all it has, so one round settles a page
+    assert {page.max_queries for page in load.pages} == {64}
