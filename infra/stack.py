@@ -47,10 +47,13 @@ class TripSagaStack(Stack):
             "Monitoring",
             pipelines=projection.pipelines,
             dlq=projection.dlq,
+            trip_table=data.trip_table,
+            change_stream=change_stream.stream,
             search_table=data.search_table,
             search_function=search.function,
             api=search.api,
             state_machine=saga.state_machine,
+            saga_functions=saga.step_functions,
             execution_end=execution_end,
         )
 
