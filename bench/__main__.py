@@ -19,8 +19,9 @@ os.environ.update(
 from rich.console import Console
 from rich.table import Table
 
-from bench import cold_import, decode, freshness, rebuild
+from bench import cold_import, consumer_throughput, decode, freshness, rebuild
 from bench.batch_latency import kinesis_batch, measure, streams_batch
+from infra.settings import BATCH_SIZE, StackSettings
 
 LATENCY_S = 0.005  # an in-region round trip
 REBUILD_CHANGES = 20_000
@@ -55,6 +56,28 @@ def main() -> None:
         f"{decoding.plain_s * 1000:.0f}", f"{decoding.ours_s * 1000:.0f}", f"{decoding.speed:.2f}x", ">= 0.8x"
     )
     console.print(decodes)
+
+    deployed = StackSettings()
+    throughput = Table(
+        title=f"Consumer throughput at the deployed memory ({deployed.consumer_memory_mb:,} MB), against a saturated "
+        f"shard's {consumer_throughput.SHARD_RECORDS_PER_S:,} records/s"
+    )
+    for column in ("batch", "CPU ms/record", "vCPU", "records/s", "ratio", "goal", "x factor", "per shard", "goal"):
+        throughput.add_column(column, justify="left" if column == "batch" else "right")
+    for workload in (kinesis_batch(BATCH_SIZE), streams_batch(BATCH_SIZE)):
+        consumed = consumer_throughput.measure(workload, deployed)
+        throughput.add_row(
+            consumed.workload,
+            f"{consumed.cpu_s_per_record * 1000:.2f}",
+            f"{consumed.vcpu_share:.2f}",
+            f"{consumed.records_per_s:,.0f}",
+            f"{consumed.shard_ratio:.2f}x",
+            ">= 1.0x",
+            str(consumed.parallelization_factor),
+            f"{consumed.shard_records_per_s / consumer_throughput.SHARD_RECORDS_PER_S:.2f}x",
+            ">= 1.5x",
+        )
+    console.print(throughput)
 
     imports = Table(title="Cold import of a consumer handler, against boto3 + Powertools")
     for column in ("tracing", "floor ms", "consumer ms", "ratio", "goal"):

@@ -19,11 +19,10 @@ from constructs import Construct
 from infra.dead_letters import dead_letter_queue
 from infra.lambda_function import FunctionFactory
 from infra.nag import acknowledge, arn_finding
-from infra.settings import StackSettings
+from infra.settings import BATCH_SIZE, StackSettings
 from services.trip.changes import Source
 
 PROJECTION_SERVICE = "trip-projection"  # POWERTOOLS_SERVICE_NAME: the consumers' `service` metric dimension
-BATCH_SIZE = 100
 BATCHING_WINDOW = Duration.seconds(1)
 # Retries are bounded by the records' age, not by a count: MaximumRetryAttempts is left unset, which Lambda reads
 # as -1, "retried until the record expires" (AWS Lambda Developer Guide, Kinesis and DynamoDB Streams event source

@@ -26,16 +26,20 @@ SECONDS_PER_DAY = 24 * 3600
 # The default Kinesis shard quota per account in the largest regions; a larger stream needs a quota increase first.
 MAX_SHARDS = 500
 
+# Records per batch of both event source mappings (Lambda's default; up to 10,000): what `make bench` measures the
+# consumers' CPU on.
+BATCH_SIZE = 100
 # Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB, memory from 128 MB to 10,240 MB
 # (AWS Lambda Developer Guide, "Configure Lambda function memory").
 LAMBDA_MB_PER_VCPU = 1769
 LAMBDA_MEMORY_MB = (128, 10_240)
 # One consumer must keep up with a saturated shard, 1,000 records/s (Kinesis Data Streams Developer Guide, "Quotas
 # and limits"; a DynamoDB Streams shard follows one partition, at most 1,000 WCU/s). `make bench` measures the
-# Kinesis consumer's CPU at about 0.9 ms a record in its worst batch (100 records of ~94 trips, each its own write;
-# docs/benchmarks.md): 1,000 records/s need 0.9 vCPU = 1,600 MB. Its CPU work runs under Python's one GIL, so past
-# one vCPU more memory buys little: one full vCPU, 1,769 MB, about 1.1x a saturated shard; the headroom beyond that
-# is PARALLELIZATION_FACTOR's second batch per shard (2.2x).
+# Kinesis consumer's CPU at about 0.85 ms a record in its worst batch (100 records of 94 trips, each trip its own
+# write; docs/benchmarks.md), the DynamoDB Streams consumer's at 0.33 ms: 1,000 records/s need 0.85 vCPU, 1,500 MB.
+# The handler's CPU work runs under Python's one GIL, so past one vCPU more memory buys little: one full vCPU,
+# 1,769 MB, gives about 1,170 records/s (1.17x a saturated shard). The headroom past that is the second batch per
+# shard of DEFAULT_PARALLELIZATION_FACTOR (2.3x), not more memory.
 CONSUMER_MEMORY_MB = LAMBDA_MB_PER_VCPU
 # Concurrent batches per shard, 1 to 10 (AWS Lambda Developer Guide, Kinesis and DynamoDB Streams event source
 # mapping parameters). Order per trip is safe at any factor: Lambda keeps a partition key's records in order, and
