@@ -35,11 +35,11 @@ LAMBDA_MB_PER_VCPU = 1769
 LAMBDA_MEMORY_MB = (128, 10_240)
 # One consumer must keep up with a saturated shard, 1,000 records/s (Kinesis Data Streams Developer Guide, "Quotas
 # and limits"; a DynamoDB Streams shard follows one partition, at most 1,000 WCU/s). `make bench` measures the
-# Kinesis consumer's CPU at about 0.85 ms a record in its worst batch (100 records of 94 trips, each trip its own
-# write; docs/benchmarks.md), the DynamoDB Streams consumer's at 0.33 ms: 1,000 records/s need 0.85 vCPU, 1,500 MB.
+# Kinesis consumer's CPU at about 0.8 ms a record in its worst batch (100 records of 94 trips, each trip its own
+# write; docs/benchmarks.md), the DynamoDB Streams consumer's at 0.33 ms: 1,000 records/s need 0.8 vCPU, 1,415 MB.
 # The handler's CPU work runs under Python's one GIL, so past one vCPU more memory buys little: one full vCPU,
-# 1,769 MB, gives about 1,170 records/s (1.17x a saturated shard). The headroom past that is the second batch per
-# shard of DEFAULT_PARALLELIZATION_FACTOR (2.3x), not more memory.
+# 1,769 MB, gives about 1,250 records/s (1.25x a saturated shard). The headroom past that is the second batch per
+# shard of DEFAULT_PARALLELIZATION_FACTOR (2.5x), not more memory (docs/capacity.md).
 CONSUMER_MEMORY_MB = LAMBDA_MB_PER_VCPU
 # Concurrent batches per shard, 1 to 10 (AWS Lambda Developer Guide, Kinesis and DynamoDB Streams event source
 # mapping parameters). Order per trip is safe at any factor: Lambda keeps a partition key's records in order, and
