@@ -19,8 +19,9 @@ os.environ.update(
 from rich.console import Console
 from rich.table import Table
 
-from bench import cold_import, decode, freshness, rebuild, search_load
+from bench import cold_import, consumer_throughput, decode, freshness, rebuild, search_load
 from bench.batch_latency import kinesis_batch, measure, streams_batch
+from infra.settings import BATCH_SIZE, StackSettings
 
 LATENCY_S = 0.005  # an in-region round trip
 REBUILD_CHANGES = 20_000
@@ -56,6 +57,27 @@ def main() -> None:
         f"{decoding.plain_s * 1000:.0f}", f"{decoding.ours_s * 1000:.0f}", f"{decoding.speed:.2f}x", ">= 0.8x"
     )
     console.print(decodes)
+
+    deployed = StackSettings()
+    shard = consumer_throughput.SHARD_RECORDS_PER_S
+    throughput = Table(
+        title=f"Consumer throughput at the deployed memory ({deployed.consumer_memory_mb:,} MB) against a saturated "
+        f"shard's {shard:,} records/s (goal: ratio >= 1.0x, per shard x ParallelizationFactor >= 1.5x)"
+    )
+    for column in ("batch", "ms/rec", "vCPU", "rec/s", "ratio", "PF", "per shard"):
+        throughput.add_column(column, justify="left" if column == "batch" else "right")
+    for workload in (kinesis_batch(BATCH_SIZE), streams_batch(BATCH_SIZE)):
+        consumed = consumer_throughput.measure(workload, deployed)
+        throughput.add_row(
+            consumed.workload,
+            f"{consumed.cpu_s_per_record * 1000:.2f}",
+            f"{consumed.vcpu_share:.2f}",
+            f"{consumed.records_per_s:,.0f}",
+            f"{consumed.shard_ratio:.2f}x",
+            str(consumed.parallelization_factor),
+            f"{consumed.shard_records_per_s / shard:.2f}x",
+        )
+    console.print(throughput)
 
     imports = Table(title="Cold import of a consumer handler, against boto3 + Powertools")
     for column in ("tracing", "floor ms", "consumer ms", "ratio", "goal"):
@@ -116,11 +138,11 @@ def main() -> None:
 
 def print_search_load(console: Console, load: search_load.SearchLoad) -> None:
     indexes = Table(
-        title=f"TripSearchTable's indexes at {search_load.CHANGES_PER_SECOND:,} changes/s: {load.changes:,} changes "
-        f"of {load.trips:,} trips through both consumers"
+        title=f"TripSearchTable's indexes at {search_load.CHANGES_PER_SECOND:,} changes/s ({load.changes:,} changes of "
+        f"{load.trips:,} trips, both consumers): the hottest key's WCU/s, goal <= {search_load.PARTITION_WCU:,}"
     )
-    for column in ("keys", "searched by", "writes/change", "hottest key", "share", "WCU/s", "goal"):
-        indexes.add_column(column, justify="left" if column in ("keys", "searched by", "hottest key") else "right")
+    for column in ("keys", "index", "writes/change", "hottest key", "its share", "WCU/s"):
+        indexes.add_column(column, justify="left" if column in ("keys", "index", "hottest key") else "right")
     for figure in load.layouts:
         indexes.add_row(
             figure.layout,
@@ -129,14 +151,15 @@ def print_search_load(console: Console, load: search_load.SearchLoad) -> None:
             figure.hottest_key,
             f"{figure.hottest_share:.1%}",
             f"{figure.hottest_wcu_per_s:,.0f}",
-            f"<= {search_load.PARTITION_WCU:,}" if figure.layout == "sharded" else "-",
         )
     console.print(indexes)
-    console.print(", ".join(f"{figure.layout}: {figure.index.name}" for figure in load.layouts))
+    for layout in ("today", "sharded"):
+        console.print(f"{layout}: " + ", ".join(f.index.name for f in load.layouts if f.layout == layout))
     today, sharded = load.writes_per_change("today"), load.writes_per_change("sharded")
     console.print(
         f"index writes per change, both indexes: today {today:.2f}, sharded {sharded:.2f} "
-        f"({sharded / today:.2f}x, goal <= 1.0x)"
+        f"({sharded / today:.2f}x, goal <= 1.0x); the table itself: {load.table_wcu_per_change:.2f} WCU and "
+        f"{load.table_rcu_per_change:.2f} RCU per change"
     )
     pages = Table(title="A search page of 50 trips: Query calls and RCU (today: one Query)")
     for column in ("search", "pages", "Query calls", "most", "RCU", "today RCU", "ratio"):

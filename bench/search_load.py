@@ -168,6 +168,8 @@ class SearchTableStandIn:
     def __init__(self, layouts: Mapping[str, tuple[ChargedIndex, ...]]) -> None:
         self.items: dict[str, dict[str, Any]] = {}  # trip id -> the item in DynamoDB JSON
         self.loads = {layout: {index: IndexLoad() for index in indexes} for layout, indexes in layouts.items()}
+        self.table_wcu = 0  # the documents' own writes: ceil(larger of old and new / 1 KB) each
+        self.table_rcu = 0.0  # the consumers' reads, eventually consistent: ceil(size / 4 KB) / 2 each
         self._layouts = layouts
         self._lock = threading.Lock()
 
@@ -184,6 +186,9 @@ class SearchTableStandIn:
         for table, asked in body["RequestItems"].items():
             keys = [key[schema.SEARCH_KEY]["S"] for key in asked["Keys"]]
             found[table] = [self.items[key] for key in keys if key in self.items]
+            consistent = asked.get("ConsistentRead", False)
+            sizes = [_entry_size(deserialize_item(item)) for item in found[table]]
+            self.table_rcu += sum(math.ceil(size / 4096) * (1 if consistent else 0.5) for size in sizes)
         return 200, {"Responses": found, "UnprocessedKeys": {}}
 
     def _PutItem(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -195,6 +200,7 @@ class SearchTableStandIn:
             error = {"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", "message": "no"}
             return 400, {**error, **({"Item": stored} if stored else {})}
         old, new = (None if stored is None else deserialize_item(stored)), deserialize_item(item)
+        self.table_wcu += math.ceil(max(_entry_size(new), 0 if old is None else _entry_size(old)) / 1024)
         for layout, indexes in self._layouts.items():
             for index in indexes:
                 charge(index, self.loads[layout][index], old, new)
@@ -228,6 +234,8 @@ class SearchLoad:
     changes: int
     layouts: list[LayoutFigure]
     pages: list[PageFigure]
+    table_wcu_per_change: float  # TripSearchTable's own writes (both consumers)
+    table_rcu_per_change: float  # the consumers' reads of it
 
     def writes_per_change(self, layout: str) -> float:
         return sum(figure.writes_per_change for figure in self.layouts if figure.layout == layout)
@@ -396,4 +404,8 @@ def measure(trips: int = 3_000, pages: int = 5, seed: int = 19) -> SearchLoad:
                     hottest / len(changes) * CHANGES_PER_SECOND,
                 )
             )
-    return SearchLoad(trips, len(changes), figures, page_costs(stand_in.items, pages))
+    pages_cost = page_costs(stand_in.items, pages)
+    per_change = len(changes)
+    return SearchLoad(
+        trips, per_change, figures, pages_cost, stand_in.table_wcu / per_change, stand_in.table_rcu / per_change
+    )

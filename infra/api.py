@@ -10,11 +10,9 @@ from constructs import Construct
 
 from infra.lambda_function import LOG_RETENTION, FunctionFactory
 from infra.nag import acknowledge, arn_finding
+from infra.settings import StackSettings
 
 STAGE_NAME = "prod"
-# Steady and burst request rates per second for the whole stage; DynamoDB on-demand absorbs far more.
-THROTTLING_RATE_LIMIT = 50
-THROTTLING_BURST_LIMIT = 100
 
 
 class SearchApi(Construct):
@@ -23,6 +21,7 @@ class SearchApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        settings: StackSettings,
         functions: FunctionFactory,
         search_table: dynamodb.ITable,
     ) -> None:
@@ -53,8 +52,10 @@ class SearchApi(Construct):
             cloud_watch_role=True,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
-                throttling_rate_limit=THROTTLING_RATE_LIMIT,
-                throttling_burst_limit=THROTTLING_BURST_LIMIT,
+                # Steady requests/s and burst for the whole stage, from the capacity model (docs/capacity.md,
+                # context apiThrottlingRateLimit / apiThrottlingBurstLimit).
+                throttling_rate_limit=settings.api_rate_limit,
+                throttling_burst_limit=settings.api_burst_limit,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=True,

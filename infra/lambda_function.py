@@ -21,6 +21,10 @@ POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-x86_64"
 POWERTOOLS_LAYER_VERSION = 27
 METRICS_NAMESPACE = "TripSaga"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# Memory (MB) of the functions that wait on one or two AWS calls a request (saga steps, search, execution end): at
+# 256 MB, about 0.14 of a vCPU (1,769 MB = one vCPU). The consumers size theirs from the capacity model
+# (infra.settings.CONSUMER_MEMORY_MB).
+DEFAULT_MEMORY_MB = 256
 
 
 class FunctionFactory:
@@ -43,8 +47,12 @@ class FunctionFactory:
         description: str,
         service: str,
         environment: dict[str, str],
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        reserved_concurrency: int | None = None,
     ) -> lambda_.Function:
-        """A function running `handler` from src/ with Powertools, X-Ray and its own log group with a retention."""
+        """A function running `handler` from src/ with Powertools, X-Ray and its own log group with a retention;
+        `memory_mb` sets its CPU share too, `reserved_concurrency` what no other function can take from it (and its
+        ceiling; None: it shares the account's unreserved pool)."""
         log_group = logs.LogGroup(
             scope,
             f"{construct_id}Logs",
@@ -74,7 +82,8 @@ class FunctionFactory:
             handler=handler,
             code=self._code,
             layers=[self._powertools],
-            memory_size=256,
+            memory_size=memory_mb,
+            reserved_concurrent_executions=reserved_concurrency,
             timeout=Duration.seconds(30),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,

@@ -19,16 +19,19 @@ from constructs import Construct
 from infra.dead_letters import dead_letter_queue
 from infra.lambda_function import FunctionFactory
 from infra.nag import acknowledge, arn_finding
-from infra.settings import StackSettings
+from infra.settings import BATCH_SIZE, StackSettings
 from services.trip.changes import Source
 
 PROJECTION_SERVICE = "trip-projection"  # POWERTOOLS_SERVICE_NAME: the consumers' `service` metric dimension
-BATCH_SIZE = 100
 BATCHING_WINDOW = Duration.seconds(1)
-# Bisection splits do not consume retries; 10 retries of the smallest failing batch then send its pointer to the DLQ.
-RETRY_ATTEMPTS = 10
-# Well inside DynamoDB Streams' 24 h retention, so the records a DLQ pointer names can still be read back.
-MAX_RECORD_AGE = Duration.hours(6)
+# Retries are bounded by the records' age, not by a count: MaximumRetryAttempts is left unset, which Lambda reads
+# as -1, "retried until the record expires" (AWS Lambda Developer Guide, Kinesis and DynamoDB Streams event source
+# mapping parameters). A throttled or unreachable search table is transient: a small count would park whole batches
+# in the DLQ within seconds of a throttling storm. Poison records never retry: the consumer parks them itself.
+# 12 h leaves the other 12 h of DynamoDB Streams' 24 h retention (Amazon DynamoDB Developer Guide, "Change data
+# capture for DynamoDB Streams") to read back the records a DLQ pointer names (docs/DLQ-RUNBOOK.md); the Kinesis
+# stream keeps them at least a day (changeStreamRetentionDays). The iterator-age alarm fires after 5 minutes.
+MAX_RECORD_AGE = Duration.hours(12)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Projection(Construct):
             receives="the mappings' on-failure destination and the consumers' poison-record sink",
         )
         self._functions = functions
+        self._settings = settings
         self._search_table = search_table
         self._environment = {
             "SEARCH_TABLE_NAME": search_table.table_name,
@@ -78,8 +82,8 @@ class Projection(Construct):
             "batch_size": BATCH_SIZE,
             "max_batching_window": BATCHING_WINDOW,
             "bisect_batch_on_error": True,
-            "retry_attempts": RETRY_ATTEMPTS,
             "max_record_age": MAX_RECORD_AGE,
+            "parallelization_factor": settings.parallelization_factor,
             "report_batch_item_failures": True,
             "on_failure": sources.SqsDlq(self.dlq),
         }
@@ -110,6 +114,10 @@ class Projection(Construct):
             description=description,
             service=PROJECTION_SERVICE,
             environment=self._environment,
+            # One consumer keeps up with a saturated shard (infra.settings.CONSUMER_MEMORY_MB); the reservation
+            # keeps the saga and the search API from starving it.
+            memory_mb=self._settings.consumer_memory_mb,
+            reserved_concurrency=self._settings.consumer_reserved_concurrency,
         )
         # Read as well as write: a conditional update first reads the current document's versions.
         self._search_table.grant_read_write_data(consumer)

@@ -15,10 +15,53 @@ SHARD_COUNT = "changeStreamShardCount"
 DYNAMODB_STREAMS_PIPELINE = "dynamoDbStreamsPipeline"
 KINESIS_PIPELINE = "kinesisPipeline"
 DETAILED_TRACING = "detailedTracing"
+PARALLELIZATION_FACTOR = "parallelizationFactor"
+CONSUMER_MEMORY = "consumerMemoryMb"
+CONSUMER_RESERVED_CONCURRENCY = "consumerReservedConcurrency"
+LAMBDA_CONCURRENCY_QUOTA = "lambdaConcurrencyQuota"
+API_RATE_LIMIT = "apiThrottlingRateLimit"
+API_BURST_LIMIT = "apiThrottlingBurstLimit"
 
 SECONDS_PER_DAY = 24 * 3600
 # The default Kinesis shard quota per account in the largest regions; a larger stream needs a quota increase first.
 MAX_SHARDS = 500
+
+# Records per batch of both event source mappings (Lambda's default; up to 10,000): what `make bench` measures the
+# consumers' CPU on.
+BATCH_SIZE = 100
+# Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB, memory from 128 MB to 10,240 MB
+# (AWS Lambda Developer Guide, "Configure Lambda function memory").
+LAMBDA_MB_PER_VCPU = 1769
+LAMBDA_MEMORY_MB = (128, 10_240)
+# One consumer must keep up with a saturated shard, 1,000 records/s (Kinesis Data Streams Developer Guide, "Quotas
+# and limits"; a DynamoDB Streams shard follows one partition, at most 1,000 WCU/s). `make bench` measures the
+# Kinesis consumer's CPU at about 0.8 ms a record in its worst batch (100 records of 94 trips, each trip its own
+# write; docs/benchmarks.md), the DynamoDB Streams consumer's at 0.33 ms: 1,000 records/s need 0.8 vCPU, 1,415 MB.
+# The handler's CPU work runs under Python's one GIL, so past one vCPU more memory buys little: one full vCPU,
+# 1,769 MB, gives about 1,250 records/s (1.25x a saturated shard). The headroom past that is the second batch per
+# shard of DEFAULT_PARALLELIZATION_FACTOR (2.5x), not more memory (docs/capacity.md).
+CONSUMER_MEMORY_MB = LAMBDA_MB_PER_VCPU
+# Concurrent batches per shard, 1 to 10 (AWS Lambda Developer Guide, Kinesis and DynamoDB Streams event source
+# mapping parameters). Order per trip is safe at any factor: Lambda keeps a partition key's records in order, and
+# the fold is order-safe anyway (docs/design.md).
+DEFAULT_PARALLELIZATION_FACTOR = 2
+MAX_PARALLELIZATION_FACTOR = 10
+# Lambda's default concurrent executions per account and region, of which 100 must stay unreserved for functions
+# without reserved concurrency (AWS Lambda Developer Guide, "Lambda quotas"; "Configuring reserved concurrency").
+DEFAULT_LAMBDA_CONCURRENCY_QUOTA = 1_000
+UNRESERVED_CONCURRENCY_MINIMUM = 100
+# Each consumer's reserved concurrency: what the saga, the search API and other functions of the account can never
+# take from it, and its ceiling. A mapping runs shards x ParallelizationFactor batches at once (docs/capacity.md:
+# 8 at 1,000 changes/s, 70 for the DynamoDB Streams consumer at 10,000).
+DEFAULT_CONSUMER_RESERVED_CONCURRENCY = 100
+# The stage's steady rate (requests/s) and burst (token bucket size). API Gateway's account throttle is 10,000
+# requests/s with a burst of 5,000 across every API of the account and region (API Gateway Developer Guide, "Amazon
+# API Gateway quotas"); a stage cannot usefully exceed it. SearchTrips has no reserved concurrency: a burst of 500
+# requests at once fits in the 800 executions the consumers leave unreserved (docs/capacity.md).
+API_ACCOUNT_RATE_LIMIT = 10_000
+API_ACCOUNT_BURST_LIMIT = 5_000
+DEFAULT_API_RATE_LIMIT = 1_000
+DEFAULT_API_BURST_LIMIT = 500
 
 
 class SettingsError(ValueError):
@@ -40,6 +83,17 @@ class StackSettings:
     # Lambda's active tracing records every invocation; this adds the consumers' X-Ray SDK subsegments per AWS
     # call, at the price of the SDK's import in every cold start.
     detailed_tracing: bool = False
+    parallelization_factor: int = DEFAULT_PARALLELIZATION_FACTOR
+    consumer_memory_mb: int = CONSUMER_MEMORY_MB
+    consumer_reserved_concurrency: int = DEFAULT_CONSUMER_RESERVED_CONCURRENCY
+    lambda_concurrency_quota: int = DEFAULT_LAMBDA_CONCURRENCY_QUOTA
+    api_rate_limit: int = DEFAULT_API_RATE_LIMIT
+    api_burst_limit: int = DEFAULT_API_BURST_LIMIT
+
+    @property
+    def pipelines(self) -> int:
+        """How many consumers the stack deploys (each with its own reserved concurrency)."""
+        return int(self.dynamodb_streams_pipeline) + int(self.kinesis_pipeline)
 
     @property
     def tombstone_ttl_seconds(self) -> int:
@@ -55,13 +109,49 @@ class StackSettings:
             dynamodb_streams_pipeline=_boolean(get, DYNAMODB_STREAMS_PIPELINE, cls.dynamodb_streams_pipeline),
             kinesis_pipeline=_boolean(get, KINESIS_PIPELINE, cls.kinesis_pipeline),
             detailed_tracing=_boolean(get, DETAILED_TRACING, cls.detailed_tracing),
+            parallelization_factor=_integer(
+                get, PARALLELIZATION_FACTOR, cls.parallelization_factor, 1, MAX_PARALLELIZATION_FACTOR
+            ),
+            consumer_memory_mb=_integer(get, CONSUMER_MEMORY, cls.consumer_memory_mb, *LAMBDA_MEMORY_MB),
+            consumer_reserved_concurrency=_integer(
+                get, CONSUMER_RESERVED_CONCURRENCY, cls.consumer_reserved_concurrency, 1, 1_000_000
+            ),
+            lambda_concurrency_quota=_integer(
+                get, LAMBDA_CONCURRENCY_QUOTA, cls.lambda_concurrency_quota, DEFAULT_LAMBDA_CONCURRENCY_QUOTA, 1_000_000
+            ),
+            api_rate_limit=_integer(get, API_RATE_LIMIT, cls.api_rate_limit, 1, API_ACCOUNT_RATE_LIMIT),
+            api_burst_limit=_integer(get, API_BURST_LIMIT, cls.api_burst_limit, 1, API_ACCOUNT_BURST_LIMIT),
         )
         if not (settings.dynamodb_streams_pipeline or settings.kinesis_pipeline):
             raise SettingsError(
                 f"context {DYNAMODB_STREAMS_PIPELINE} and {KINESIS_PIPELINE} are both false: "
                 "at least one pipeline must feed TripSearchTable"
             )
+        settings._check_concurrency()
         return settings
+
+    def _check_concurrency(self) -> None:
+        """The consumers' reservations must leave the account's 100 unreserved executions, and cover a provisioned
+        stream's shards x ParallelizationFactor (else the Kinesis mapping is throttled for good)."""
+        reservable = self.lambda_concurrency_quota - UNRESERVED_CONCURRENCY_MINIMUM
+        reserved = self.consumer_reserved_concurrency * self.pipelines
+        if reserved > reservable:
+            raise SettingsError(
+                f"context {CONSUMER_RESERVED_CONCURRENCY} {self.consumer_reserved_concurrency} x {self.pipelines} "
+                f"consumers = {reserved} exceeds {reservable}: Lambda keeps {UNRESERVED_CONCURRENCY_MINIMUM} of the "
+                f"account's {self.lambda_concurrency_quota} ({LAMBDA_CONCURRENCY_QUOTA}) unreserved"
+            )
+        batches = self.shard_count * self.parallelization_factor
+        if (
+            self.kinesis_pipeline
+            and self.capacity_mode is CapacityMode.PROVISIONED
+            and batches > self.consumer_reserved_concurrency
+        ):
+            raise SettingsError(
+                f"context {CONSUMER_RESERVED_CONCURRENCY} {self.consumer_reserved_concurrency} is below "
+                f"{SHARD_COUNT} x {PARALLELIZATION_FACTOR} = {batches}: the Kinesis consumer could not run a batch "
+                "per shard and factor"
+            )
 
 
 def _integer(get: Callable[[str], object], key: str, default: int, low: int, high: int) -> int:

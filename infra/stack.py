@@ -37,7 +37,7 @@ class TripSagaStack(Stack):
             change_stream=change_stream.stream,
             search_table=data.search_table,
         )
-        search = SearchApi(self, "Api", functions=functions, search_table=data.search_table)
+        search = SearchApi(self, "Api", settings=settings, functions=functions, search_table=data.search_table)
         saga = Saga(self, "Saga", functions=functions, trip_table=data.trip_table)
         execution_end = ExecutionEnd(
             self, "ExecutionEnd", functions=functions, trip_table=data.trip_table, state_machine=saga.state_machine
@@ -47,10 +47,13 @@ class TripSagaStack(Stack):
             "Monitoring",
             pipelines=projection.pipelines,
             dlq=projection.dlq,
+            trip_table=data.trip_table,
+            change_stream=change_stream.stream,
             search_table=data.search_table,
             search_function=search.function,
             api=search.api,
             state_machine=saga.state_machine,
+            saga_functions=saga.step_functions,
             execution_end=execution_end,
         )
 

@@ -29,6 +29,9 @@ from replay.stack import Connection, StackResources
 
 REBUILD_BATCH_SIZE = 1000  # whole trips coalesce within a batch: fewer writes than the live consumer's 100
 PARALLELIZATION_FACTOR = 10  # AWS's maximum: ten concurrent batches per shard, in order per partition key
+# The live mappings retry until their records are 12 h old and set no count (infra/projection.py); a rebuild reads
+# older history and has no age limit, so a count bounds its retries: a batch still failing goes to the run's queue.
+REBUILD_RETRY_ATTEMPTS = 10
 TARGET_TABLE_ACTIONS = [
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
@@ -43,7 +46,6 @@ TARGET_TABLE_ACTIONS = [
 _COPIED_SETTINGS = (
     "MaximumBatchingWindowInSeconds",
     "BisectBatchOnFunctionError",
-    "MaximumRetryAttempts",
     "FunctionResponseTypes",
 )
 _DELETED_WITHIN_S = 300
@@ -110,6 +112,7 @@ def plan_copy(
         "BatchSize": REBUILD_BATCH_SIZE,
         "ParallelizationFactor": PARALLELIZATION_FACTOR,
         "MaximumRecordAgeInSeconds": -1,  # the live mapping's age limit would skip the old history we came for
+        "MaximumRetryAttempts": REBUILD_RETRY_ATTEMPTS,
         **{key: live_mapping[key] for key in _COPIED_SETTINGS if key in live_mapping},
     }  # its on-failure destination becomes the run's queue when the queue exists (create_copy)
     if start is None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench import cold_import, decode, freshness, rebuild, search_load
+from bench import cold_import, consumer_throughput, decode, freshness, rebuild, search_load
 from bench.batch_latency import kinesis_batch, measure, streams_batch
+from infra.settings import StackSettings
 from tests.local_runtime_session import RunningRuntime
 
 
@@ -96,3 +97,28 @@ def test_search_load_charges_both_layouts_and_walks_each_search() -> None:
     assert [page.search for page in load.pages] == [name for name, _ in search_load.SEARCHES]
     # 60 trips over 64 shards: each shard's first read (3 items) holds all it has, so one round settles a page
     assert {page.max_queries for page in load.pages} == {64}
+
+
+def test_consumer_throughput_benchmark_runs_the_handler_and_counts_one_vcpu_at_most() -> None:
+    figure = consumer_throughput.measure(
+        kinesis_batch(10), StackSettings(consumer_memory_mb=3538, parallelization_factor=3), rounds=1
+    )
+
+    assert (figure.workload, figure.records, figure.memory_mb, figure.parallelization_factor) == (
+        "Kinesis, 10",
+        10,
+        3538,
+        3,
+    )
+    assert figure.cpu_s_per_record > 0
+    assert figure.vcpu_share == 1.0  # 3,538 MB is two vCPUs' worth, but the handler's CPU work holds one GIL
+    assert figure.records_per_s == 1 / figure.cpu_s_per_record
+    assert figure.shard_records_per_s == 3 * figure.records_per_s
+
+
+def test_consumer_throughput_below_one_vcpu_is_its_memorys_share() -> None:
+    figure = consumer_throughput.ThroughputFigure("Kinesis, 100", 100, 0.001, 884, 2)
+
+    assert figure.vcpu_share == 884 / 1769
+    assert figure.records_per_s == 884 / 1769 / 0.001
+    assert figure.shard_ratio == figure.records_per_s / 1000

@@ -26,6 +26,12 @@ VARIANT_CONTEXT = {
     "changeStreamShardCount": "2",
     "kinesisPipeline": "false",
     "detailedTracing": "true",
+    "parallelizationFactor": "4",
+    "consumerMemoryMb": "1024",
+    "consumerReservedConcurrency": "300",
+    "lambdaConcurrencyQuota": "2000",
+    "apiThrottlingRateLimit": "200",
+    "apiThrottlingBurstLimit": "100",
 }
 
 

@@ -24,7 +24,7 @@ def test_stage_throttles_logs_access_and_traces(synthesized: Synthesized) -> Non
             "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
             "MethodSettings": [
                 Match.object_like(
-                    {"HttpMethod": "*", "ResourcePath": "/*", "ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+                    {"HttpMethod": "*", "ResourcePath": "/*", "ThrottlingRateLimit": 1000, "ThrottlingBurstLimit": 500}
                 )
             ],
         },

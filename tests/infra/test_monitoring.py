@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
@@ -12,6 +13,14 @@ from tests.infra.template_queries import function_id, logical_id, rendered_join
 
 pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk")]
 
+# A throttle in 3 of 5 consecutive minutes: throttling that lasts, not one request an SDK retry absorbed.
+SUSTAINED = {
+    "Threshold": 0,
+    "ComparisonOperator": "GreaterThanThreshold",
+    "EvaluationPeriods": 5,
+    "DatapointsToAlarm": 3,
+    "TreatMissingData": "notBreaching",
+}
 CONSUMERS = {
     "DynamoDB Streams pipeline": "services.trip.handlers.stream_consumer.lambda_handler",
     "Kinesis pipeline": "services.trip.handlers.kinesis_consumer.lambda_handler",
@@ -67,8 +76,7 @@ def test_search_table_throttles_alarm_sums_every_operation(synthesized: Synthesi
     synthesized.template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
-            "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold",
+            **SUSTAINED,
             "Metrics": Match.array_with(
                 [
                     Match.object_like(
@@ -133,3 +141,86 @@ def test_dashboard_shows_each_pipelines_freshness(template: Template) -> None:
         if "freshness" in widget["properties"].get("title", "")
     }
     assert freshness == {f"{title}: freshness, age of applied changes (ms)": ["p50", "p99"] for title in CONSUMERS}
+
+
+def _sustained_alarm_on(synthesized: Synthesized, namespace: str, metric: str, dimensions: list[Any]) -> None:
+    synthesized.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            **SUSTAINED,
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": dimensions,
+            "Statistic": "Sum",
+            "Period": 60,
+        },
+    )
+
+
+@pytest.mark.parametrize("table", ["DataTripTable", "DataTripSearchTable"])
+def test_write_throttles_of_each_table_alarm_when_sustained(synthesized: Synthesized, table: str) -> None:
+    table_id = logical_id(synthesized.resources, "AWS::DynamoDB::Table", table)
+
+    _sustained_alarm_on(
+        synthesized, "AWS/DynamoDB", "WriteThrottleEvents", [{"Name": "TableName", "Value": {"Ref": table_id}}]
+    )
+
+
+def test_write_throttles_of_every_search_table_index_alarm_when_sustained(synthesized: Synthesized) -> None:
+    table_id = logical_id(synthesized.resources, "AWS::DynamoDB::Table", "DataTripSearchTable")
+    indexes = [index["IndexName"] for index in synthesized.resources[table_id]["Properties"]["GlobalSecondaryIndexes"]]
+
+    assert len(indexes) >= 1
+    for index in indexes:
+        _sustained_alarm_on(
+            synthesized,
+            "AWS/DynamoDB",
+            "WriteThrottleEvents",
+            [{"Name": "GlobalSecondaryIndexName", "Value": index}, {"Name": "TableName", "Value": {"Ref": table_id}}],
+        )
+
+
+def test_throttles_of_the_tables_kinesis_destination_alarm_over_every_delegated_operation(
+    synthesized: Synthesized,
+) -> None:
+    table_id = logical_id(synthesized.resources, "AWS::DynamoDB::Table", "DataTripTable")
+    query = (
+        'SELECT SUM(ThrottledPutRecordCount) FROM SCHEMA("AWS/DynamoDB", DelegatedOperation, TableName) '
+        "WHERE TableName = '<" + table_id + ">'"
+    )
+    [alarm] = [
+        value["Properties"]
+        for key, value in synthesized.resources.items()
+        if value["Type"] == "AWS::CloudWatch::Alarm" and "KinesisDestinationThrottleAlarm" in key
+    ]
+
+    assert {key: alarm[key] for key in SUSTAINED} == SUSTAINED
+    [expression] = alarm["Metrics"]
+    assert rendered_join(expression["Expression"]) == query
+    assert (expression["Period"], expression["ReturnData"]) == (60, True)
+
+
+@pytest.mark.parametrize("metric", ["WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded"])
+def test_change_stream_read_and_write_throttles_alarm_when_sustained(synthesized: Synthesized, metric: str) -> None:
+    stream = logical_id(synthesized.resources, "AWS::Kinesis::Stream", "ChangeStream")
+
+    _sustained_alarm_on(synthesized, "AWS/Kinesis", metric, [{"Name": "StreamName", "Value": {"Ref": stream}}])
+
+
+def test_every_function_alarms_on_sustained_throttles(synthesized: Synthesized) -> None:
+    functions = [key for key, value in synthesized.resources.items() if value["Type"] == "AWS::Lambda::Function"]
+
+    # two consumers, SearchTrips, six saga steps, ExecutionEnded
+    assert len(functions) == 10
+    for function in functions:
+        _sustained_alarm_on(
+            synthesized, "AWS/Lambda", "Throttles", [{"Name": "FunctionName", "Value": {"Ref": function}}]
+        )
+
+
+def test_saga_execution_throttles_alarm_when_sustained(synthesized: Synthesized) -> None:
+    machine = logical_id(synthesized.resources, "AWS::StepFunctions::StateMachine", "TripSaga")
+
+    _sustained_alarm_on(
+        synthesized, "AWS/States", "ExecutionThrottled", [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
+    )

@@ -16,8 +16,10 @@ MAPPING_SETTINGS = {
     "BatchSize": 100,
     "MaximumBatchingWindowInSeconds": 1,
     "BisectBatchOnFunctionError": True,
-    "MaximumRetryAttempts": 10,
-    "MaximumRecordAgeInSeconds": 6 * 3600,
+    # retried until the records are 12 h old (no retry count), inside DynamoDB Streams' 24 h retention
+    "MaximumRetryAttempts": Match.absent(),
+    "MaximumRecordAgeInSeconds": 12 * 3600,
+    "ParallelizationFactor": 2,
     "FunctionResponseTypes": ["ReportBatchItemFailures"],
     "StartingPosition": "TRIM_HORIZON",
 }
@@ -96,6 +98,23 @@ def test_consumers_get_search_table_dlq_and_tombstone_ttl(synthesized: Synthesiz
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     assert resources[function_id(resources, handler)]["Properties"]["TracingConfig"] == {"Mode": "Active"}
+
+
+@pytest.mark.parametrize("handler", [STREAM_HANDLER, KINESIS_HANDLER])
+def test_consumers_get_one_vcpu_and_a_reserved_concurrency(synthesized: Synthesized, handler: str) -> None:
+    properties = synthesized.resources[function_id(synthesized.resources, handler)]["Properties"]
+
+    # 1,769 MB: one full vCPU (AWS Lambda); 100 executions the saga and the search API cannot take
+    assert (properties["MemorySize"], properties["ReservedConcurrentExecutions"]) == (1769, 100)
+
+
+@pytest.mark.parametrize("construct_id", ["SearchTrips", "ReserveFlight", "ExecutionEnded"])
+def test_other_functions_keep_256_mb_and_the_unreserved_pool(synthesized: Synthesized, construct_id: str) -> None:
+    function = logical_id(synthesized.resources, "AWS::Lambda::Function", construct_id)
+    properties = synthesized.resources[function]["Properties"]
+
+    assert properties["MemorySize"] == 256
+    assert "ReservedConcurrentExecutions" not in properties
 
 
 @pytest.mark.parametrize("construct_id", ["StreamConsumer", "KinesisConsumer", "SearchTrips", "ReserveFlight"])

@@ -18,6 +18,12 @@ def test_defaults_are_seven_days_on_demand_with_both_pipelines() -> None:
         shard_count=1,
         dynamodb_streams_pipeline=True,
         kinesis_pipeline=True,
+        parallelization_factor=2,
+        consumer_memory_mb=1769,
+        consumer_reserved_concurrency=100,
+        lambda_concurrency_quota=1000,
+        api_rate_limit=1000,
+        api_burst_limit=500,
     )
 
 
@@ -74,3 +80,77 @@ def test_pipeline_switch_must_be_true_or_false(value: object) -> None:
 def test_turning_both_pipelines_off_is_rejected() -> None:
     with pytest.raises(SettingsError, match="at least one pipeline"):
         settings_from(dynamoDbStreamsPipeline="false", kinesisPipeline="false")
+
+
+def test_capacity_switches_are_parsed_from_command_line_strings() -> None:
+    settings = settings_from(
+        parallelizationFactor="10",
+        consumerMemoryMb="3008",
+        consumerReservedConcurrency="950",
+        lambdaConcurrencyQuota="2000",
+        apiThrottlingRateLimit="10000",
+        apiThrottlingBurstLimit="5000",
+    )
+
+    assert (
+        settings.parallelization_factor,
+        settings.consumer_memory_mb,
+        settings.consumer_reserved_concurrency,
+        settings.lambda_concurrency_quota,
+        settings.api_rate_limit,
+        settings.api_burst_limit,
+    ) == (10, 3008, 950, 2000, 10_000, 5_000)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("parallelizationFactor", "0", "context parallelizationFactor must be from 1 to 10, got 0"),
+        ("parallelizationFactor", "11", "context parallelizationFactor must be from 1 to 10, got 11"),
+        ("consumerMemoryMb", "127", "context consumerMemoryMb must be from 128 to 10240, got 127"),
+        ("consumerMemoryMb", "10241", "context consumerMemoryMb must be from 128 to 10240, got 10241"),
+        ("consumerMemoryMb", "1.5", "context consumerMemoryMb must be a whole number from 128 to 10240, got '1.5'"),
+        ("consumerReservedConcurrency", "0", "context consumerReservedConcurrency must be from 1 to 1000000, got 0"),
+        ("lambdaConcurrencyQuota", "999", "context lambdaConcurrencyQuota must be from 1000 to 1000000, got 999"),
+        ("apiThrottlingRateLimit", "10001", "context apiThrottlingRateLimit must be from 1 to 10000, got 10001"),
+        ("apiThrottlingBurstLimit", "5001", "context apiThrottlingBurstLimit must be from 1 to 5000, got 5001"),
+        ("apiThrottlingBurstLimit", True, "context apiThrottlingBurstLimit must be a whole number from 1 to 5000"),
+    ],
+)
+def test_capacity_switch_out_of_range_is_rejected_naming_the_key(key: str, value: object, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from(**{key: value})
+
+    assert str(raised.value).startswith(message)
+
+
+def test_reservations_must_leave_the_accounts_100_unreserved_executions() -> None:
+    # two consumers x 451 = 902 > 1,000 - 100
+    with pytest.raises(SettingsError) as raised:
+        settings_from(consumerReservedConcurrency="451")
+
+    assert str(raised.value) == (
+        "context consumerReservedConcurrency 451 x 2 consumers = 902 exceeds 900: Lambda keeps 100 of the "
+        "account's 1000 (lambdaConcurrencyQuota) unreserved"
+    )
+
+
+def test_a_raised_account_quota_allows_larger_reservations() -> None:
+    assert settings_from(consumerReservedConcurrency="950", lambdaConcurrencyQuota="2000").pipelines == 2
+    one_pipeline = settings_from(consumerReservedConcurrency="900", kinesisPipeline="false")
+    assert one_pipeline.consumer_reserved_concurrency == 900
+
+
+def test_reservation_must_cover_a_provisioned_streams_shards_times_the_factor() -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from(
+            changeStreamCapacityMode="provisioned",
+            changeStreamShardCount="60",
+            parallelizationFactor="2",
+            consumerReservedConcurrency="100",
+        )
+
+    assert str(raised.value) == (
+        "context consumerReservedConcurrency 100 is below changeStreamShardCount x parallelizationFactor = 120: "
+        "the Kinesis consumer could not run a batch per shard and factor"
+    )

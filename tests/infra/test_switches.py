@@ -47,6 +47,23 @@ def test_switched_off_pipeline_is_not_deployed(variant: Synthesized) -> None:
     assert sources == ["StreamArn"]
 
 
+def test_capacity_switches_reach_the_consumer_and_its_mapping(variant: Synthesized) -> None:
+    resources = variant.resources
+    consumer = function_id(resources, "services.trip.handlers.stream_consumer.lambda_handler")
+    properties = resources[consumer]["Properties"]
+    [mapping] = [value for value in resources.values() if value["Type"] == "AWS::Lambda::EventSourceMapping"]
+
+    assert (properties["MemorySize"], properties["ReservedConcurrentExecutions"]) == (1024, 300)
+    assert mapping["Properties"]["ParallelizationFactor"] == 4
+
+
+def test_api_rate_and_burst_reach_the_stage(variant: Synthesized) -> None:
+    [stage] = [value for value in variant.resources.values() if value["Type"] == "AWS::ApiGateway::Stage"]
+    [method_settings] = stage["Properties"]["MethodSettings"]
+
+    assert (method_settings["ThrottlingRateLimit"], method_settings["ThrottlingBurstLimit"]) == (200, 100)
+
+
 def test_variant_passes_cdk_nag_too(variant: Synthesized) -> None:
     [report] = variant.validation_report["pluginReports"]
     assert report["violations"] == []

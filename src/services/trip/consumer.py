@@ -69,7 +69,11 @@ BINDINGS = {
 @cache
 def _adapters() -> tuple[Projector, DeadLetters]:
     settings = projector_settings()
-    projector = Projector(SearchDocuments(settings.search_table_name), settings.tombstone_ttl_seconds)
+    projector = Projector(
+        # Eventually consistent reads: the conditional write catches a stale one (SearchDocuments)
+        SearchDocuments(settings.search_table_name, consistent_reads=False),
+        settings.tombstone_ttl_seconds,
+    )
     return projector, DeadLetters(settings.dlq_url)
 
 

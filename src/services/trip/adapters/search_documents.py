@@ -30,6 +30,10 @@ CONCURRENT_REQUESTS = 50
 _UNPROCESSED_RETRIES = 5
 # DynamoDB rejects these because of what we sent: retrying cannot help.
 _PERMANENT_ERRORS = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
+# Botocore's client-side validation of every request re-checks what `to_item` built and DynamoDB validates itself:
+# about a quarter of a consumer's CPU per record (`make bench`, "Consumer throughput"), as it was of the rebuild's
+# writes (replay.writers.REBUILD_WRITE_CONFIG).
+_DEFAULT_CONFIG = Config(max_pool_connections=CONCURRENT_REQUESTS, parameter_validation=False)
 
 
 class TransientStoreError(RuntimeError):
@@ -58,13 +62,17 @@ def _translate(error: ClientError | BotoCoreError) -> RuntimeError:
 class SearchDocuments:
     """The documents of one search table (the live one, or a rebuild target)."""
 
-    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+    def __init__(self, table_name: str, dynamodb: Any | None = None, *, consistent_reads: bool = True) -> None:
         """`dynamodb`: a boto3 DynamoDB resource (default: one whose pool holds `CONCURRENT_REQUESTS`), made to read
-        numbers exactly (`dynamodb_values.exact_numbers`: `1E+40` as DynamoDB returns it)."""
+        numbers exactly (`dynamodb_values.exact_numbers`: `1E+40` as DynamoDB returns it).
+
+        `consistent_reads=False`: `load_many` reads eventually consistent, at half the read units (Amazon DynamoDB
+        Developer Guide, "Read consistency"). Safe wherever the document read is only the base of a `save`: its
+        condition on the revision read refuses a write over a newer document, and `DocumentConflict` hands the
+        newer one back to be folded again (projector.Projector._project_trip)."""
         self.table_name = table_name
-        resource = exact_numbers(
-            dynamodb or boto3.resource("dynamodb", config=Config(max_pool_connections=CONCURRENT_REQUESTS))
-        )
+        self._consistent_reads = consistent_reads
+        resource = exact_numbers(dynamodb or boto3.resource("dynamodb", config=_DEFAULT_CONFIG))
         self._client = resource.meta.client
 
     @property
@@ -74,19 +82,23 @@ class SearchDocuments:
         return pool
 
     def load_many(self, trip_ids: Iterable[str]) -> dict[str, SearchDocument]:
-        """The stored documents of these trips (strongly consistent); absent trips are missing from the result."""
+        """The stored documents of these trips (strongly consistent unless built with `consistent_reads=False`);
+        absent trips are missing from the result."""
+        return self._load(trip_ids, self._consistent_reads)
+
+    def _load(self, trip_ids: Iterable[str], consistent: bool) -> dict[str, SearchDocument]:
         ids = sorted(set(trip_ids))
         found: dict[str, SearchDocument] = {}
         for start in range(0, len(ids), BATCH_GET_LIMIT):
             keys = [{SEARCH_KEY: trip_id} for trip_id in ids[start : start + BATCH_GET_LIMIT]]
-            for item in self._batch_get(keys):
+            for item in self._batch_get(keys, consistent):
                 document = from_item(item)
                 found[document.trip_id] = document
         return found
 
-    def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+    def _batch_get(self, keys: list[dict[str, str]], consistent: bool) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": consistent}}
         for attempt in range(_UNPROCESSED_RETRIES + 1):
             try:
                 response = self._client.batch_get_item(RequestItems=request)
@@ -138,7 +150,8 @@ class SearchDocuments:
 
     def _current(self, error: ClientError, trip_id: str) -> SearchDocument:
         item = error.response.get("Item")
-        if item is None:  # endpoints that ignore ReturnValuesOnConditionCheckFailure: read it instead
-            return self.load_many([trip_id]).get(trip_id, SearchDocument(trip_id))
+        if item is None:  # endpoints that ignore ReturnValuesOnConditionCheckFailure: read it instead, consistently,
+            # or a stale copy would conflict again
+            return self._load([trip_id], consistent=True).get(trip_id, SearchDocument(trip_id))
         # The failure response carries the item in DynamoDB JSON even through the resource's client.
         return from_item(deserialize_item(item))
