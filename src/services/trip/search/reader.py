@@ -39,7 +39,6 @@ _SLACK = 2
 class Page:
     documents: list[dict[str, Any]]
     resume_after: str | None  # the order key the next page starts after; None: this is the last page
-    queries: int = 0  # Query calls made for this page
 
 
 @dataclass(eq=False)  # a shard is itself, whatever it has read: hashed by identity
@@ -66,11 +65,9 @@ class SearchTableReader:
     def page(self, query: SearchQuery, limit: int, after: str | None) -> Page:
         """The `limit` first trips of the search after the order key `after` (None: from the start)."""
         wanted = limit + 1
-        partitions = query.partitions
-        start = None if after is None else {p: query.start_key(p, after) for p in partitions}
-        shards = [_Shard(p, None if start is None else start[p]) for p in partitions]
+        shards = [_Shard(p, None if after is None else query.start_key(p, after)) for p in query.partitions]
         first = math.ceil(wanted / len(shards)) + _SLACK
-        queries = self._read({shard: first for shard in shards}, query)
+        self._read({shard: first for shard in shards}, query)
         while True:
             merged = sorted((item for shard in shards for item in shard.items), key=query.position_of)
             going_on = [shard for shard in shards if shard.more]
@@ -84,14 +81,14 @@ class SearchTableReader:
                 if boundary is None or frontier is None or frontier < boundary:
                     below = sum(1 for item in merged if frontier is None or query.position_of(item) <= frontier)
                     needs[shard] = max(first, wanted - below)
-            queries += self._read(needs, query)
+            self._read(needs, query)
         shown = (settled if going_on else merged)[:wanted]
         if len(shown) > limit:
-            return Page(shown[:limit], query.position_of(shown[limit - 1]), queries)
-        return Page(shown, None, queries)
+            return Page(shown[:limit], query.position_of(shown[limit - 1]))
+        return Page(shown, None)
 
-    def _read(self, needs: dict[_Shard, int], query: SearchQuery) -> int:
-        """Read the next `needs[shard]` items of each shard, concurrently; returns the Query calls made."""
+    def _read(self, needs: dict[_Shard, int], query: SearchQuery) -> None:
+        """Read the next `needs[shard]` items of each shard, concurrently."""
 
         def read(shard: _Shard, count: int) -> None:
             request: dict[str, Any] = {
@@ -106,8 +103,7 @@ class SearchTableReader:
             shard.items.extend(response["Items"])
             shard.start = response.get("LastEvaluatedKey")
 
-        list(self._pool.map(read, needs, needs.values()))
-        return len(needs)
+        list(self._pool.map(read, needs, needs.values()))  # waits for every answer; raises the first error
 
     def document(self, trip_id: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self._table.get_item(Key={schema.SEARCH_KEY: trip_id}).get("Item")
