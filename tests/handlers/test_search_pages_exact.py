@@ -5,7 +5,7 @@ projection keys them; a random search is walked page by page through SearchTrips
 `next_token`. The trips it returns, in order, must be exactly the brute force's: every trip the search matches,
 once, in the documented order (departure time, or folded hotel name; then trip id), every page but the last
 holding exactly `limit` trips and the last one no token. Run with the stack's 64 shards (most shards empty, a page
-from many) and with 3 (many trips a shard, pages settled in a second round).
+from many) and with 3 shards read without slack (many trips a shard, pages often settled in a second round).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from moto import mock_aws
 from services.trip import config, schema, times
 from services.trip.handlers import search_trips
 from services.trip.projection import SearchDocument, index_keys
+from services.trip.search import reader
 from tests import factories as f
 from tests.conftest import create_search_table
 from tests.handlers.test_search_trips import api_event
@@ -44,6 +45,7 @@ trips = st.dictionaries(
             "hotel_name": st.sampled_from(HOTEL_NAMES),
         },
     ),
+    min_size=8,
     max_size=30,
 )
 searches = st.one_of(
@@ -55,11 +57,15 @@ searches = st.one_of(
 )
 
 
-@pytest.fixture(params=[schema.SEARCH_SHARDS, 3], ids=lambda shards: f"{shards}-shards")
+@pytest.fixture(params=[(schema.SEARCH_SHARDS, reader._SLACK), (3, 0)], ids=["64-shards", "3-shards-no-slack"])
 def shards(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    monkeypatch.setattr(schema, "SEARCH_SHARDS", request.param)
+    """The stack's shards and first reads, or 3 shards each first asked for just its even share: then a shard
+    often holds more of the page than its first read, and round 2 must find the rest."""
+    count, slack = request.param
+    monkeypatch.setattr(schema, "SEARCH_SHARDS", count)
+    monkeypatch.setattr(reader, "_SLACK", slack)
     monkeypatch.setenv("SEARCH_TABLE_NAME", "TripSearchTable")
-    yield request.param
+    yield count
     config.search_settings.cache_clear()
     search_trips._reader.cache_clear()
 
@@ -141,3 +147,29 @@ def test_every_page_of_a_search_is_the_brute_force_in_order(
     assert [trip_id for page in pages for trip_id in page] == _expected(all_trips, search)
     assert all(len(page) == limit for page in pages[:-1])
     assert len(pages[-1]) <= limit
+
+
+def test_a_shard_holding_the_whole_page_is_read_on_to_its_end_in_round_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schema, "SEARCH_SHARDS", 3)
+    monkeypatch.setattr(reader, "_SLACK", 0)
+    monkeypatch.setenv("SEARCH_TABLE_NAME", "TripSearchTable")
+    config.search_settings.cache_clear()
+    by_shard: dict[int, list[str]] = {0: [], 1: [], 2: []}
+    for n in range(60):
+        by_shard[schema.trip_shard(f"t{n:03d}")].append(f"t{n:03d}")
+    early = by_shard[0][:5]  # the page: five trips of one shard, departing first
+    later = by_shard[1][:3] + by_shard[2][:3]
+    with mock_aws():
+        search_trips._reader.cache_clear()
+        table = create_search_table(boto3.resource("dynamodb", region_name=f.REGION))
+        for day, trip_ids in (("01", early), ("02", later)):
+            for hour, trip_id in enumerate(trip_ids):
+                fields = {"flight_status": "CONFIRMED", "departure_time": f"2026-03-{day}T0{hour}:00:00"}
+                table.put_item(Item={"trip_id": trip_id, **fields, **index_keys(SearchDocument(trip_id, fields))})
+
+        pages = _walk({"status": "CONFIRMED"}, limit=5)
+        search_trips._reader.cache_clear()
+    config.search_settings.cache_clear()
+
+    # round 1 reads 2 of each shard (6 for a page of 5 and one more): shard 0's other 3 come in round 2
+    assert pages == [early, later[:5], later[5:]]
