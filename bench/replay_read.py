@@ -67,7 +67,6 @@ class AnsweredKinesis:
     def __init__(self, client: Any, shards: dict[str, list[bytes]], latency_s: float) -> None:
         self.shards, self.latency_s = shards, latency_s
         self.throttled = 0
-        self.calls = 0
         self.most_calls_in_a_second = 0
         self._limits: dict[str, _ShardLimits] = defaultdict(lambda: _ShardLimits(deque()))
         self._lock = threading.Lock()
@@ -106,7 +105,6 @@ class AnsweredKinesis:
     def _admit(self, shard: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            self.calls += 1
             limits = self._limits[shard]
             limits.debt_bytes = max(0.0, limits.debt_bytes - (now - limits.paid_at) * REPLAY_BYTES_PER_SECOND)
             limits.paid_at = now

@@ -30,9 +30,10 @@ from replay.writers import REBUILD_WRITE_CONFIG, LiveWriter, RebuildWriter
 from services.trip.adapters.search_documents import SearchDocuments
 
 CHECKPOINT_EVERY_SECONDS = 10.0
-# Shards read at once: each takes at most its share of a shard's limits (reader.Pacing), so the bound is this
-# machine's, not Kinesis': 8 shards at 1 MiB/s of ~1 KB changes outpace what two cores decode and fold
-# (docs/benchmarks.md). Its threads share one Kinesis client, whose connection pool is sized to match.
+# Shards read at once: each takes at most its share of a shard's limits (reader.Pacing) however many are read, so
+# the bound is this machine's, not Kinesis': 8 shards read about 5,800 changes/s on 2 cores, below the ~20,000 a
+# second the rebuild writes (docs/benchmarks.md), with 8 threads, not one per shard of a large stream. The threads
+# share one Kinesis client, whose connection pool is sized to match.
 DEFAULT_SHARD_CONCURRENCY = 8
 
 

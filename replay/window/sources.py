@@ -118,22 +118,25 @@ class _ShardPool:
         ended = _ShardEnded(shard.shard_id, finished=False)
         try:
             for page in self.reader.read(shard, self.after_sequence.get(shard.shard_id), self.drain):
-                self._hand_over(_batch_of(page, self.stream_arn, self.reader.window))
+                _hand_over(self.batches, _batch_of(page, self.stream_arn, self.reader.window), self.abandon)
                 ended = _ShardEnded(shard.shard_id, finished=page.last)
         except BaseException as error:  # raised by the thread that takes the batches
             ended = _ShardEnded(shard.shard_id, finished=False, error=error)
-        self._hand_over(ended)
-
-    def _hand_over(self, item: ReadBatch | _ShardEnded) -> None:
-        while not self.abandon.is_set():
-            try:
-                self.batches.put(item, timeout=_HAND_OVER_POLL_SECONDS)
-                return
-            except queue.Full:
-                continue
+        _hand_over(self.batches, ended, self.abandon)
 
 
 _HAND_OVER_POLL_SECONDS = 0.1  # how soon a reader blocked on a full queue notices that the run has stopped
+
+
+def _hand_over(batches: queue.Queue[Any], item: Any, abandoned: threading.Event) -> bool:
+    """Put `item` for the thread that takes the batches, unless it has stopped taking them (False then)."""
+    while not abandoned.is_set():
+        try:
+            batches.put(item, timeout=_HAND_OVER_POLL_SECONDS)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _batch_of(page: Page, stream_arn: str, window: Window) -> ReadBatch:
@@ -167,8 +170,10 @@ def _decode_into(
 
 
 def scan_table(dynamodb: Any, table_name: str, segments: int) -> Iterator[ReadBatch]:
-    """The table's current items as their latest changes, scanned by `segments` threads in parallel."""
+    """The table's current items as their latest changes, scanned by `segments` threads in parallel, each handing
+    its pages over through a queue of at most 4 a segment; once the run stops taking them, the threads stop."""
     pages: queue.Queue[ReadBatch | BaseException | None] = queue.Queue(maxsize=4 * segments)
+    abandoned = threading.Event()
     scanned_at = int(datetime.now(UTC).timestamp())
 
     def scan(segment: int) -> None:
@@ -181,25 +186,31 @@ def scan_table(dynamodb: Any, table_name: str, segments: int) -> Iterator[ReadBa
                 for item in response["Items"]:
                     _decode_into(batch, _position(item), decode_stream_record, _as_insert(item, scanned_at))
                 batch.last = "LastEvaluatedKey" not in response
-                pages.put(batch)
+                if not _hand_over(pages, batch, abandoned):
+                    return
                 if batch.last:
                     break
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-            pages.put(None)
+            _hand_over(pages, None, abandoned)
         except BaseException as error:  # handed to the reading thread, which raises it
-            pages.put(error)
+            _hand_over(pages, error, abandoned)
 
     for segment in range(segments):
         threading.Thread(target=scan, args=(segment,), name=f"scan-{segment}", daemon=True).start()
     running = segments
-    while running:
-        page = pages.get()
-        if page is None:
-            running -= 1
-        elif isinstance(page, BaseException):
-            raise page if isinstance(page, ReplayError) else ReplayError(f"scanning {table_name}: {page}") from page
-        else:
-            yield page
+    try:
+        while running:
+            page = pages.get()
+            if page is None:
+                running -= 1
+            elif isinstance(page, BaseException):
+                if isinstance(page, ReplayError):
+                    raise page
+                raise ReplayError(f"scanning {table_name}: {page}") from page
+            else:
+                yield page
+    finally:
+        abandoned.set()
 
 
 def _as_insert(item: dict[str, Any], scanned_at: int) -> dict[str, Any]:

@@ -4,6 +4,7 @@ reading anything twice or losing anything. On moto, each shard's time on a `Fake
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import threading
@@ -14,14 +15,17 @@ from typing import Any
 
 import boto3
 import pytest
+from rich.console import Console
+from rich.text import Text
 
 from replay.errors import Throttled
 from replay.stack import Connection, find_stack_resources
+from replay.tally import Tally
 from replay.window.reader import Pacing, Window, WindowReader
-from replay.window.report import Silent
+from replay.window.report import Silent, TerminalProgress
 from replay.window.run import RunRequest, replay_run
 from replay.window.shards import lineage_order, list_shards
-from replay.window.sources import ReadBatch, read_window
+from replay.window.sources import ReadBatch, read_window, scan_table
 from tests import factories
 from tests.conftest import REGION
 from tests.replay.conftest import STACK_NAME, STREAM_NAME, History, documents
@@ -212,3 +216,66 @@ def test_a_run_stopped_by_a_throttled_shard_resumes_reading_nothing_twice_and_lo
         f"trip-{number:03d}" for number in range(12)
     }
     assert not list(tmp_path.iterdir())  # the finished run removed its checkpoint
+
+
+def reader_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith(("read-shardId", "scan-"))]
+
+
+def test_a_run_that_stops_taking_batches_stops_its_shard_readers(kinesis: Any) -> None:
+    kinesis.create_stream(StreamName=STREAM, ShardCount=4)
+    for number in range(200):
+        put(kinesis, STREAM, number % 4, change_data(number))
+    clock = FakeClock()
+    shards = lineage_order(list_shards(kinesis, STREAM))
+    reader = WindowReader(
+        kinesis, STREAM, Window(None, datetime.now(UTC)), Pacing(records_per_call=1, clock=clock.now, sleep=clock.sleep)
+    )
+    batches = read_window(reader, STREAM, shards, {}, set(), 4)
+
+    next(batches)
+    batches.close()  # as when the writer fails, or Ctrl-C
+
+    for thread in reader_threads():
+        thread.join(timeout=10)
+    assert reader_threads() == []
+
+
+def test_a_table_scan_that_is_no_longer_taken_stops_its_segments(history: History) -> None:
+    for number in range(40):
+        history.write(factories.insert(factories.flight(f"trip-{number:03d}")))
+    scanner = boto3.client("dynamodb", region_name=REGION)
+    pages = scan_table(PagedScan(scanner), history.trip_table.name, 2)
+
+    next(pages)
+    pages.close()
+
+    for thread in reader_threads():
+        thread.join(timeout=10)
+    assert reader_threads() == []
+
+
+class PagedScan:
+    """A DynamoDB client whose Scan pages hold one item: many pages, so the scan is stopped halfway."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def scan(self, **request: Any) -> Any:
+        return self.client.scan(**request, Limit=1)
+
+
+def test_the_progress_shows_the_shards_being_read_and_prints_each_finished_one_once() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    progress = TerminalProgress(console)
+    progress.progress.start()
+    tally = {"shardId-1": Tally(), "shardId-2": Tally()}
+
+    for part, records, last in (("shardId-1", 2, False), ("shardId-2", 3, False), ("shardId-1", 4, True)):
+        tally[part].read += records
+        progress.progressed(ReadBatch(part, records=records, millis_behind_tip=0, last=last), tally[part])
+    progress.stop()
+
+    assert [task.description for task in progress.progress.tasks] == ["shardId-2"]
+    printed = [Text.from_ansi(line).plain.strip() for line in console.file.getvalue().splitlines()]  # type: ignore[attr-defined]
+    assert [line.split(",")[0] for line in printed if line.endswith("done")] == ["shardId-1: 6 read"]
