@@ -79,6 +79,7 @@ def read_window(
             elif item.finished:
                 done.add(item.shard_id)
     finally:
+        pool.drain.set()
         pool.abandon.set()
     if failure is not None:
         if isinstance(failure, ReplayError):
@@ -96,7 +97,7 @@ class _ShardEnded:
 class _ShardPool:
     """The threads reading shards, one shard each, handing their batches over through a bounded queue (a slow
     writer holds the readers back instead of their pages piling up). `drain`: read no further, hand over what is
-    read; `abandon`: the run stopped taking batches (Ctrl-C, a write failed): hand over nothing more."""
+    read; `abandon` (with `drain`): the run stopped taking batches (Ctrl-C, a write failed): hand over nothing more."""
 
     def __init__(self, reader: WindowReader, stream_arn: str, after_sequence: Mapping[str, str], concurrency: int):
         self.reader, self.stream_arn, self.after_sequence = reader, stream_arn, after_sequence
@@ -118,7 +119,8 @@ class _ShardPool:
         ended = _ShardEnded(shard.shard_id, finished=False)
         try:
             for page in self.reader.read(shard, self.after_sequence.get(shard.shard_id), self.drain):
-                _hand_over(self.batches, _batch_of(page, self.stream_arn, self.reader.window), self.abandon)
+                if not _hand_over(self.batches, _batch_of(page, self.stream_arn, self.reader.window), self.abandon):
+                    return
                 ended = _ShardEnded(shard.shard_id, finished=page.last)
         except BaseException as error:  # raised by the thread that takes the batches
             ended = _ShardEnded(shard.shard_id, finished=False, error=error)

@@ -231,14 +231,17 @@ def test_a_run_that_stops_taking_batches_stops_its_shard_readers(kinesis: Any) -
     reader = WindowReader(
         kinesis, STREAM, Window(None, datetime.now(UTC)), Pacing(records_per_call=1, clock=clock.now, sleep=clock.sleep)
     )
+    log = GetRecordsLog(kinesis.meta.events, clock)
     batches = read_window(reader, STREAM, shards, {}, set(), 4)
 
     next(batches)
     batches.close()  # as when the writer fails, or Ctrl-C
+    calls_when_closed = sum(len(calls) for calls in list(log.calls.values()))
 
     for thread in reader_threads():
         thread.join(timeout=10)
     assert reader_threads() == []
+    assert sum(len(calls) for calls in log.calls.values()) <= calls_when_closed + 4  # at most the calls in flight
 
 
 def test_a_table_scan_that_is_no_longer_taken_stops_its_segments(history: History) -> None:
