@@ -19,13 +19,15 @@ os.environ.update(
 from rich.console import Console
 from rich.table import Table
 
-from bench import cold_import, consumer_throughput, decode, freshness, rebuild, search_load
+from bench import cold_import, consumer_throughput, decode, freshness, rebuild, replay_read, search_load
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 from infra.settings import BATCH_SIZE, StackSettings
 
 LATENCY_S = 0.005  # an in-region round trip
 REBUILD_CHANGES = 20_000
 SEARCH_LOAD_TRIPS = 2_000
+REPLAY_LATENCY_S = 0.020  # a GetRecords or Scan round trip
+SLOW_SCAN_PAGE_S = 0.100  # a Scan page of 1 MB read from a busy table
 
 
 def main() -> None:
@@ -119,6 +121,7 @@ def main() -> None:
     console.print(rebuilds)
 
     print_search_load(console, search_load.measure(SEARCH_LOAD_TRIPS, pages=2))
+    print_replay_reads(console)
 
     fresh = Table(title="Freshness on the local runtime (make up): TripTable write -> searchable")
     for column in ("pipeline", "changes", "p50 s", "p99 s", "window s", "p50/window", "p99/window"):
@@ -175,6 +178,47 @@ def print_search_load(console: Console, load: search_load.SearchLoad) -> None:
             f"{page.rcu_per_page / page.today_rcu_per_page:.1f}x",
         )
     console.print(pages)
+
+
+def print_replay_reads(console: Console) -> None:
+    """Replay's read rates: shards at once against one after another, parallel scan segments against one."""
+    reading = replay_read.measure_shards(latency_s=REPLAY_LATENCY_S)
+    shard_reads = Table(
+        title=f"Replay's Kinesis reader: {reading.now.changes:,} changes in {reading.now.parts} shards, every call "
+        f"taking {REPLAY_LATENCY_S * 1000:.0f} ms, each shard held to 4 GetRecords/s and 1 MiB/s (AWS's limits less "
+        "the live consumer's)"
+    )
+    for column in ("reader", "shards at once", "changes/s", "throttled", "most calls/s a shard", "ratio", "goal"):
+        shard_reads.add_column(column, justify="left" if column == "reader" else "right")
+    for name, rate, ratio, read_goal in (
+        ("today's: one shard after another", reading.today, "1.00x", "-"),
+        ("shards at once", reading.now, f"{reading.ratio:.2f}x", f">= {reading.now.at_once / 2:.0f}x"),
+    ):
+        shard_reads.add_row(
+            name,
+            str(rate.at_once),
+            f"{rate.changes_per_second:,.0f}",
+            str(rate.throttled),
+            str(rate.most_calls_in_a_second),
+            ratio,
+            read_goal,
+        )
+    console.print(shard_reads)
+
+    scans = Table(title="Replay's table scan (--source table): TripTable items, one segment against parallel ones")
+    for column in ("per Scan page", "items", "1 segment items/s", "segments", "parallel items/s", "ratio"):
+        scans.add_column(column, justify="right")
+    for latency_s in (REPLAY_LATENCY_S, SLOW_SCAN_PAGE_S):
+        scan = replay_read.measure_scan(latency_s=latency_s)
+        scans.add_row(
+            f"{latency_s * 1000:.0f} ms",
+            f"{scan.now.changes:,}",
+            f"{scan.today.changes_per_second:,.0f}",
+            str(scan.now.parts),
+            f"{scan.now.changes_per_second:,.0f}",
+            f"{scan.ratio:.2f}x",
+        )
+    console.print(scans)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from replay.terminal import output_console, warn
 from replay.timespec import parse_time
 from replay.window.checkpoint import default_checkpoint_dir
 from replay.window.report import Silent, TerminalProgress, render_result, result_document
-from replay.window.run import RunRequest, replay_run
+from replay.window.run import DEFAULT_SHARD_CONCURRENCY, RunRequest, replay_run
 
 app = typer.Typer(
     help=(
@@ -113,6 +113,19 @@ def run(
     segments: Annotated[
         int, typer.Option("--segments", metavar="N", min=1, max=64, help="Parallel scan segments (--source table).")
     ] = 4,
+    shard_concurrency: Annotated[
+        int,
+        typer.Option(
+            "--shard-concurrency",
+            metavar="N",
+            min=1,
+            max=64,
+            help=(
+                "Shards read at once (--source kinesis), parents before children; each at most 3 GetRecords/s and "
+                "1 MiB/s, leaving the rest of the shard's limits to the live consumer."
+            ),
+        ),
+    ] = DEFAULT_SHARD_CONCURRENCY,
     restart: Annotated[
         bool, typer.Option("--restart", help="Ignore the checkpoint of an unfinished run and start over.")
     ] = False,
@@ -181,6 +194,7 @@ def run(
             restart=restart,
             checkpoint_dir=checkpoint_dir,
             segments=segments,
+            shard_concurrency=shard_concurrency,
         )
         connection = Connection(endpoint_url, region, profile)
         resources = find_stack_resources(connection, stack_name)

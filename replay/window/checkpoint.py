@@ -2,7 +2,9 @@
 
 One checkpoint per (stack, target table): it remembers the run's window and trip filter, and per shard the last
 sequence number whose changes are written. It is saved only after the writes it covers, so a resumed run may
-project a page twice (harmless: the projection is idempotent) but never skips one. It is removed when the run ends.
+project a page twice (harmless: the projection is idempotent) but never skips one; shards read at once each move
+their own position. When a read fails, what was read before it is written and saved first, so the rerun reads none
+of it again. It is removed when the run ends.
 """
 
 from __future__ import annotations

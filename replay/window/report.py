@@ -17,7 +17,8 @@ from replay.window.sources import ReadBatch
 
 
 class TerminalProgress:
-    """Prints the plan, then (on a terminal) one progress line per shard or segment: records read, lag, rate."""
+    """Prints the plan, then (on a terminal) a progress line per shard or segment being read (records read, lag,
+    rate) and a line per finished one."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -38,8 +39,15 @@ class TerminalProgress:
         task, started = self.tasks[batch.part]
         rate = tally.read / max(time.monotonic() - started, 1e-3)
         lag = "" if batch.millis_behind_tip is None else f", {batch.millis_behind_tip / 1000:.0f} s behind the tip"
-        done = " done" if batch.last else ""
-        self.progress.update(task, status=f"{tally.read} read{lag}, {rate:.0f} records/s{done}")
+        status = f"{tally.read} read{lag}, {rate:.0f} records/s"
+        if not batch.last:
+            self.progress.update(task, status=status)
+            return
+        # a finished part leaves the live display, which so keeps one line per part being read (at most
+        # --shard-concurrency or --segments of them, however many shards the stream has), and is printed once above it
+        self.progress.remove_task(task)
+        if self.progress.live.is_started:
+            self.console.print(f"  {batch.part}: {status}, done", highlight=False)
 
     def stop(self) -> None:
         if self.progress.live.is_started:
@@ -74,6 +82,10 @@ def describe_plan(plan: RunPlan) -> list[str]:
                 f"{plan.window.last_arrival.isoformat()}, the destination's lag allowance)"
             )
         lines.append(f"  shards, parents first: {', '.join(plan.shards)}")
+        lines.append(
+            f"  {plan.shard_concurrency} shards at a time, each at most {plan.pacing.calls_per_second} GetRecords/s "
+            f"and {plan.pacing.bytes_per_second / (1 << 20):g} MiB/s (of 5 and 2 MB)"
+        )
         for shard, sequence in plan.resumed_shards.items():
             lines.append(f"  {shard}: resume after sequence number {sequence}")
     else:

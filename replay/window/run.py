@@ -1,11 +1,13 @@
 """`replay run`: plan a run, tell the operator, then read, project, checkpoint, and optionally verify.
 
-The plan is made (and shown) before anything is written; the run itself is a loop over read batches that hands each
-to a writer (live or rebuild) and advances the checkpoint after the writer has flushed.
+The plan is made (and shown) before anything is written; the run itself is a loop over read batches (read by
+several shards' or segments' threads at once) that hands each to a writer (live or rebuild) and advances the
+checkpoint after the writer has flushed.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,19 +15,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from botocore.config import Config
+
 from replay import target_table
-from replay.errors import BadInput
+from replay.errors import BadInput, ReplayError
 from replay.stack import Connection, StackResources, kinesis_consumer, stream_arn, tombstone_ttl_seconds
 from replay.tally import RunSummary, Tally
 from replay.verify import Difference, Verification, compare, scan_views
 from replay.window.checkpoint import Checkpoint, CheckpointFile
-from replay.window.reader import Pacing, Window, WindowReader
+from replay.window.reader import READER_CLIENT_CONFIG, Pacing, Window, WindowReader
 from replay.window.shards import lineage_order, list_shards
 from replay.window.sources import ReadBatch, read_window, scan_table
 from replay.writers import REBUILD_WRITE_CONFIG, LiveWriter, RebuildWriter
 from services.trip.adapters.search_documents import SearchDocuments
 
 CHECKPOINT_EVERY_SECONDS = 10.0
+# Shards read at once: each takes at most its share of a shard's limits (reader.Pacing) however many are read, so
+# the bound is this machine's, not Kinesis': 8 shards read about 5,800 changes/s on 2 cores, below the ~20,000 a
+# second the rebuild writes (docs/benchmarks.md), with 8 threads, not one per shard of a large stream. The threads
+# share one Kinesis client, whose connection pool is sized to match.
+DEFAULT_SHARD_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class RunRequest:
     restart: bool
     checkpoint_dir: Path
     segments: int = 4
+    shard_concurrency: int = DEFAULT_SHARD_CONCURRENCY
     pacing: Pacing = field(default_factory=Pacing)
 
 
@@ -61,6 +71,8 @@ class RunPlan:
     resumed_shards: dict[str, str] = field(default_factory=dict)
     finished_shards: list[str] = field(default_factory=list)
     segments: int = 0
+    shard_concurrency: int = 0
+    pacing: Pacing = field(default_factory=Pacing)
     notes: list[str] = field(default_factory=list)
 
 
@@ -85,11 +97,13 @@ class RequestCounter:
 
     def __init__(self, *clients: Any) -> None:
         self.count = 0
+        self._lock = threading.Lock()  # several shards' or segments' threads call at once
         for client in clients:
             client.meta.events.register("before-call", self._count)
 
     def _count(self, **_: Any) -> None:
-        self.count += 1
+        with self._lock:
+            self.count += 1
 
 
 def replay_run(
@@ -98,12 +112,15 @@ def replay_run(
     started = time.monotonic()
     dynamodb = connection.resource("dynamodb")
     kinesis = connection.client("kinesis")
+    shard_reads = connection.client(  # the reader's: its threads share it, and it retries nothing itself
+        "kinesis", READER_CLIENT_CONFIG.merge(Config(max_pool_connections=max(10, request.shard_concurrency)))
+    )
     scanner = connection.client(
         "dynamodb"
     )  # the resource's client turns items into Python values: the decoders want AWS's
     rebuild_writes = connection.client("dynamodb", REBUILD_WRITE_CONFIG)
     dynamodb_requests = RequestCounter(dynamodb.meta.client, scanner, rebuild_writes)
-    kinesis_requests = RequestCounter(kinesis)
+    kinesis_requests = RequestCounter(kinesis, shard_reads)
 
     plan = _plan_target(dynamodb.meta.client, resources, request)
     arn, retention_hours = stream_arn(connection, resources.change_stream)
@@ -112,7 +129,7 @@ def replay_run(
     if request.source == "kinesis" and not request.dry_run:
         checkpoints.ensure_writable()
     if request.source == "kinesis":
-        batches = _plan_window(plan, kinesis, arn, retention_hours, request, checkpoints)
+        batches = _plan_window(plan, (kinesis, shard_reads), arn, retention_hours, request, checkpoints)
     else:
         plan.segments = request.segments
         batches = scan_table(scanner, resources.trip_table, request.segments)
@@ -134,8 +151,11 @@ def replay_run(
         else LiveWriter(documents, ttl, plan.dry_run)
     )
     summary = RunSummary(request.source, plan.target_table, plan.dry_run)
-    if request.source == "table":  # segments finish in any order: list them in theirs
+    # shards and segments are read at once and finish in any order: list them in the plan's
+    if request.source == "table":
         summary.per_part = {f"segment-{segment}": Tally() for segment in range(plan.segments)}
+    else:
+        summary.per_part = {shard: Tally() for shard in plan.shards if shard not in plan.finished_shards}
     checkpoint = _checkpoint_of(plan, resources) if request.source == "kinesis" and not plan.dry_run else None
     trips = _project(batches, writer, plan, summary, observer, checkpoint, checkpoints)
     if checkpoint is not None:
@@ -176,8 +196,14 @@ def _plan_target(dynamodb: Any, resources: StackResources, request: RunRequest) 
 
 
 def _plan_window(
-    plan: RunPlan, kinesis: Any, arn: str, retention_hours: int, request: RunRequest, checkpoints: CheckpointFile
+    plan: RunPlan,
+    kinesis: tuple[Any, Any],
+    arn: str,
+    retention_hours: int,
+    request: RunRequest,
+    checkpoints: CheckpointFile,
 ) -> Iterator[ReadBatch]:
+    """`kinesis`: the client that lists the shards, and the one that reads them."""
     now = datetime.now(UTC)
     saved = None if request.restart else checkpoints.load()
     if saved is not None:
@@ -197,10 +223,12 @@ def _plan_window(
     if window.start is not None and window.start > window.end:
         raise BadInput(f"--from {window.start.isoformat()} is after --to {window.end.isoformat()}")
     plan.window, plan.stream = window, arn.rsplit("/", 1)[-1]
-    shards = lineage_order(list_shards(kinesis, plan.stream))
+    listing, shard_reads = kinesis
+    shards = lineage_order(list_shards(listing, plan.stream))
     plan.shards = [shard.shard_id for shard in shards]
-    reader = WindowReader(kinesis, plan.stream, window, request.pacing)
-    return read_window(reader, arn, shards, plan.resumed_shards, set(plan.finished_shards))
+    plan.shard_concurrency, plan.pacing = request.shard_concurrency, request.pacing
+    reader = WindowReader(shard_reads, plan.stream, window, request.pacing)
+    return read_window(reader, arn, shards, plan.resumed_shards, set(plan.finished_shards), request.shard_concurrency)
 
 
 def _checkpoint_of(plan: RunPlan, resources: StackResources) -> Checkpoint:
@@ -228,7 +256,14 @@ def _project(
     trips: set[str] = set()
     read_since_flush: list[ReadBatch] = []
     last_flush = time.monotonic()
-    for batch in batches:
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except ReplayError:  # a shard's read failed: keep what was read before it, so a rerun reads it no more
+            _flush(writer, read_since_flush, checkpoint, checkpoints)
+            raise
         tally = summary.per_part.setdefault(batch.part, Tally())
         tally.read += batch.records
         tally.irrelevant += batch.irrelevant
@@ -245,14 +280,23 @@ def _project(
         trips.update(change.trip_id for change in changes)
         read_since_flush.append(batch)
         if batch.last or time.monotonic() - last_flush > CHECKPOINT_EVERY_SECONDS:
-            writer.flush()  # the checkpoint may only move past what is written
-            if checkpoint is not None:
-                _advance(checkpoint, read_since_flush)
-                checkpoints.save(checkpoint)
+            _flush(writer, read_since_flush, checkpoint, checkpoints)
             read_since_flush, last_flush = [], time.monotonic()
         observer.progressed(batch, tally)
     writer.flush()
     return trips
+
+
+def _flush(
+    writer: LiveWriter | RebuildWriter,
+    batches: list[ReadBatch],
+    checkpoint: Checkpoint | None,
+    checkpoints: CheckpointFile,
+) -> None:
+    writer.flush()  # the checkpoint may only move past what is written
+    if checkpoint is not None:
+        _advance(checkpoint, batches)
+        checkpoints.save(checkpoint)
 
 
 def _advance(checkpoint: Checkpoint, batches: list[ReadBatch]) -> None:

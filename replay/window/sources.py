@@ -14,7 +14,7 @@ from typing import Any
 
 from replay.errors import ReplayError, aws_errors
 from replay.tally import PoisonSighting
-from replay.window.reader import Window, WindowReader
+from replay.window.reader import Page, Window, WindowReader
 from replay.window.shards import Shard
 from services.trip.changes import (
     TABLE_SCAN,
@@ -42,22 +42,114 @@ class ReadBatch:
 
 
 def read_window(
-    reader: WindowReader, stream_arn: str, shards: list[Shard], after_sequence: Mapping[str, str], finished: set[str]
+    reader: WindowReader,
+    stream_arn: str,
+    shards: list[Shard],
+    after_sequence: Mapping[str, str],
+    finished: set[str],
+    concurrency: int,
 ) -> Iterator[ReadBatch]:
-    """Every shard in lineage order, each from where the checkpoint left it; finished shards are skipped. The
-    changes made after the window's end (read within its lag allowance) are counted, not kept."""
-    for shard in shards:
-        if shard.shard_id in finished:
+    """Every shard from where the checkpoint left it, finished shards skipped, up to `concurrency` shards at once,
+    each read and decoded on a thread of its own. A child shard starts once its parents are read to their end, so
+    every parent's batches come before its children's (lineage order); each shard's batches come in its order.
+    The changes made after the window's end (read within its lag allowance) are counted, not kept.
+
+    When a shard's read fails, the others make no further call; the batches already read are handed over first,
+    so that the run can write and checkpoint them, then the error is raised."""
+    pool = _ShardPool(reader, stream_arn, after_sequence, concurrency)
+    listed = {shard.shard_id for shard in shards}
+    done = set(finished)
+    waiting = [shard for shard in shards if shard.shard_id not in done]
+    failure: BaseException | None = None
+    try:
+        while waiting or pool.running:
+            if failure is None:
+                for shard in [s for s in waiting if all(p in done or p not in listed for p in s.parents)]:
+                    if pool.running == concurrency:
+                        break
+                    waiting.remove(shard)
+                    pool.start(shard)
+            item = pool.next()
+            if isinstance(item, ReadBatch):
+                yield item
+            elif item.error is not None:
+                failure = failure or item.error
+                pool.drain.set()
+                waiting = []
+            elif item.finished:
+                done.add(item.shard_id)
+    finally:
+        pool.drain.set()
+        pool.abandon.set()
+    if failure is not None:
+        if isinstance(failure, ReplayError):
+            raise failure
+        raise ReplayError(f"reading {stream_arn}: {failure}") from failure
+
+
+@dataclass(frozen=True)
+class _ShardEnded:
+    shard_id: str
+    finished: bool  # read to its end; False: stopped, or failed with `error`
+    error: BaseException | None = None
+
+
+class _ShardPool:
+    """The threads reading shards, one shard each, handing their batches over through a bounded queue (a slow
+    writer holds the readers back instead of their pages piling up). `drain`: read no further, hand over what is
+    read; `abandon` (with `drain`): the run stopped taking batches (Ctrl-C, a write failed): hand over nothing more."""
+
+    def __init__(self, reader: WindowReader, stream_arn: str, after_sequence: Mapping[str, str], concurrency: int):
+        self.reader, self.stream_arn, self.after_sequence = reader, stream_arn, after_sequence
+        self.batches: queue.Queue[ReadBatch | _ShardEnded] = queue.Queue(maxsize=2 * concurrency)
+        self.drain, self.abandon = threading.Event(), threading.Event()
+        self.running = 0
+
+    def start(self, shard: Shard) -> None:
+        self.running += 1
+        threading.Thread(target=self._read, args=(shard,), name=f"read-{shard.shard_id}", daemon=True).start()
+
+    def next(self) -> ReadBatch | _ShardEnded:
+        item = self.batches.get()
+        if isinstance(item, _ShardEnded):
+            self.running -= 1
+        return item
+
+    def _read(self, shard: Shard) -> None:
+        ended = _ShardEnded(shard.shard_id, finished=False)
+        try:
+            for page in self.reader.read(shard, self.after_sequence.get(shard.shard_id), self.drain):
+                if not _hand_over(self.batches, _batch_of(page, self.stream_arn, self.reader.window), self.abandon):
+                    return
+                ended = _ShardEnded(shard.shard_id, finished=page.last)
+        except BaseException as error:  # raised by the thread that takes the batches
+            ended = _ShardEnded(shard.shard_id, finished=False, error=error)
+        _hand_over(self.batches, ended, self.abandon)
+
+
+_HAND_OVER_POLL_SECONDS = 0.1  # how soon a reader blocked on a full queue notices that the run has stopped
+
+
+def _hand_over(batches: queue.Queue[Any], item: Any, abandoned: threading.Event) -> bool:
+    """Put `item` for the thread that takes the batches, unless it has stopped taking them (False then)."""
+    while not abandoned.is_set():
+        try:
+            batches.put(item, timeout=_HAND_OVER_POLL_SECONDS)
+            return True
+        except queue.Full:
             continue
-        for page in reader.read(shard, after_sequence.get(shard.shard_id)):
-            batch = ReadBatch(shard.shard_id, records=len(page.records), millis_behind_tip=page.millis_behind_tip)
-            for record in page.records:
-                position = SourcePosition(Source.KINESIS, stream_arn, shard.shard_id, record.sequence_number)
-                _decode_into(batch, position, decode_kinesis_payload, record.data, position)
-            _drop_after(batch, reader.window)
-            batch.last_sequence_number = page.records[-1].sequence_number if page.records else None
-            batch.last = page.last
-            yield batch
+    return False
+
+
+def _batch_of(page: Page, stream_arn: str, window: Window) -> ReadBatch:
+    batch = ReadBatch(page.shard_id, records=len(page.records), millis_behind_tip=page.millis_behind_tip)
+    for record in page.records:
+        position = SourcePosition(Source.KINESIS, stream_arn, page.shard_id, record.sequence_number)
+        _decode_into(batch, position, decode_kinesis_payload, record.data, position)
+    _drop_after(batch, window)
+    batch.last_sequence_number = page.records[-1].sequence_number if page.records else None
+    batch.last = page.last
+    return batch
 
 
 def _drop_after(batch: ReadBatch, window: Window) -> None:
@@ -80,8 +172,10 @@ def _decode_into(
 
 
 def scan_table(dynamodb: Any, table_name: str, segments: int) -> Iterator[ReadBatch]:
-    """The table's current items as their latest changes, scanned by `segments` threads in parallel."""
+    """The table's current items as their latest changes, scanned by `segments` threads in parallel, each handing
+    its pages over through a queue of at most 4 a segment; once the run stops taking them, the threads stop."""
     pages: queue.Queue[ReadBatch | BaseException | None] = queue.Queue(maxsize=4 * segments)
+    abandoned = threading.Event()
     scanned_at = int(datetime.now(UTC).timestamp())
 
     def scan(segment: int) -> None:
@@ -94,25 +188,31 @@ def scan_table(dynamodb: Any, table_name: str, segments: int) -> Iterator[ReadBa
                 for item in response["Items"]:
                     _decode_into(batch, _position(item), decode_stream_record, _as_insert(item, scanned_at))
                 batch.last = "LastEvaluatedKey" not in response
-                pages.put(batch)
+                if not _hand_over(pages, batch, abandoned):
+                    return
                 if batch.last:
                     break
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-            pages.put(None)
+            _hand_over(pages, None, abandoned)
         except BaseException as error:  # handed to the reading thread, which raises it
-            pages.put(error)
+            _hand_over(pages, error, abandoned)
 
     for segment in range(segments):
         threading.Thread(target=scan, args=(segment,), name=f"scan-{segment}", daemon=True).start()
     running = segments
-    while running:
-        page = pages.get()
-        if page is None:
-            running -= 1
-        elif isinstance(page, BaseException):
-            raise page if isinstance(page, ReplayError) else ReplayError(f"scanning {table_name}: {page}") from page
-        else:
-            yield page
+    try:
+        while running:
+            page = pages.get()
+            if page is None:
+                running -= 1
+            elif isinstance(page, BaseException):
+                if isinstance(page, ReplayError):
+                    raise page
+                raise ReplayError(f"scanning {table_name}: {page}") from page
+            else:
+                yield page
+    finally:
+        abandoned.set()
 
 
 def _as_insert(item: dict[str, Any], scanned_at: int) -> dict[str, Any]:

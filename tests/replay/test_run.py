@@ -151,6 +151,16 @@ def test_a_run_reads_at_80_columns_on_a_terminal(history: History, tmp_path: Pat
     assert lines[-1] == f"verify: {REBUILD} matches {history.search_table.name}"
 
 
+def test_the_plan_says_how_many_shards_are_read_at_once_and_how_fast(history: History, tmp_path: Path) -> None:
+    saga_history(history, trips=1)
+    args = ("--from", "1h", "--dry-run", "--checkpoint-dir", str(tmp_path))
+
+    default, two = text_run(*args, env={}), text_run(*args, "--shard-concurrency", "2", env={})
+
+    assert "  8 shards at a time, each at most 3 GetRecords/s and 1 MiB/s (of 5 and 2 MB)" in default
+    assert "  2 shards at a time, each at most 3 GetRecords/s and 1 MiB/s (of 5 and 2 MB)" in two
+
+
 def untimed(lines: list[str]) -> list[str]:
     """The lines without the run's duration (the summary ends in "...; 0.4 s")."""
     return [re.sub(r"; \d+\.\d s$", "; (duration)", line) for line in lines]

@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 from replay.errors import Throttled
 from replay.window.reader import Pacing, Window, WindowReader
 from replay.window.shards import Shard, lineage_order
+from tests.replay.kinesis_reads import FakeClock
 
 SHARD = Shard("shardId-000000000000", (), None)
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -53,14 +54,14 @@ def test_throttled_reads_back_off_doubling_and_then_go_on(stubbed: Any) -> None:
     record = {"SequenceNumber": "1", "ApproximateArrivalTimestamp": NOW, "Data": b"{}", "PartitionKey": "k"}
     stubber.add_response("get_records", {"Records": [record], "NextShardIterator": "it-1", "MillisBehindLatest": 0})
     stubber.add_response("get_records", {"Records": [], "NextShardIterator": "it-2", "MillisBehindLatest": 0})
-    slept: list[float] = []
-    pacing = Pacing(min_interval=0.0, sleep=slept.append)
+    clock = FakeClock()
+    pacing = Pacing(clock=clock.now, sleep=clock.sleep)
 
     pages = list(WindowReader(kinesis, "TripChangeStream", Window(None, NOW), pacing).read(SHARD))
 
     assert [len(page.records) for page in pages] == [1, 0]
     assert pages[-1].last
-    assert [s for s in slept if s] == [0.5, 1.0]
+    assert clock.slept == [0.5, 1.0, 3 / (1 << 20)]  # two backoffs, then the pause for the page's 3 bytes
     assert pacing.throttled == 2
 
 
@@ -68,7 +69,8 @@ def test_a_shard_that_stays_throttled_stops_the_run_with_advice(stubbed: Any) ->
     kinesis, stubber = stubbed
     for _ in range(3):
         stubber.add_client_error("get_records", "ProvisionedThroughputExceededException")
-    pacing = Pacing(min_interval=0.0, max_throttled_attempts=3, sleep=lambda _: None)
+    clock = FakeClock()
+    pacing = Pacing(max_throttled_attempts=3, clock=clock.now, sleep=clock.sleep)
 
     with pytest.raises(Throttled, match="resumes from its checkpoint"):
         list(WindowReader(kinesis, "TripChangeStream", Window(None, NOW), pacing).read(SHARD))
@@ -87,7 +89,7 @@ def test_records_after_the_window_end_are_not_read(stubbed: Any) -> None:
     ]
     stubber.add_response("get_records", {"Records": records, "NextShardIterator": "it-1", "MillisBehindLatest": 0})
 
-    [page] = WindowReader(kinesis, "s", Window(None, NOW + timedelta(minutes=1)), Pacing(min_interval=0)).read(SHARD)
+    [page] = WindowReader(kinesis, "s", Window(None, NOW + timedelta(minutes=1)), Pacing()).read(SHARD)
 
     assert [r.sequence_number for r in page.records] == ["0", "1"]
     assert page.last
