@@ -21,7 +21,8 @@ from rich.table import Table
 
 from bench import cold_import, consumer_throughput, decode, freshness, rebuild, replay_read, search_load
 from bench.batch_latency import kinesis_batch, measure, streams_batch
-from infra.settings import BATCH_SIZE, StackSettings
+from infra.api import SEARCH_MEMORY_MB
+from infra.settings import BATCH_SIZE, LAMBDA_MB_PER_VCPU, StackSettings
 
 LATENCY_S = 0.005  # an in-region round trip
 REBUILD_CHANGES = 20_000
@@ -178,6 +179,11 @@ def print_search_load(console: Console, load: search_load.SearchLoad) -> None:
             f"{page.rcu_per_page / page.today_rcu_per_page:.1f}x",
         )
     console.print(pages)
+    vcpu = min(1.0, SEARCH_MEMORY_MB / LAMBDA_MB_PER_VCPU)
+    console.print(
+        f"a page's CPU in SearchTrips, DynamoDB answering at once: {load.page_cpu_s * 1000:.0f} ms at one vCPU, "
+        f"{load.page_cpu_s / vcpu * 1000:.0f} ms at its {SEARCH_MEMORY_MB:,} MB"
+    )
 
 
 def print_replay_reads(console: Console) -> None:

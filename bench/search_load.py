@@ -30,7 +30,9 @@ import json
 import math
 import os
 import random
+import statistics
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
@@ -236,6 +238,7 @@ class SearchLoad:
     pages: list[PageFigure]
     table_wcu_per_change: float  # TripSearchTable's own writes (both consumers)
     table_rcu_per_change: float  # the consumers' reads of it
+    page_cpu_s: float  # one page's CPU in the search function, DynamoDB answering at once
 
     def writes_per_change(self, layout: str) -> float:
         return sum(figure.writes_per_change for figure in self.layouts if figure.layout == layout)
@@ -284,21 +287,29 @@ def booking_details(rng: random.Random) -> TripDetails:
 
 
 @contextmanager
-def _consumers_on(stand_in: SearchTableStandIn) -> Iterator[None]:
+def _answered_by(answer: Callable[..., AWSResponse]) -> Iterator[None]:
+    """The default session's DynamoDB calls answered by `answer`, at botocore's `before-send` event."""
     boto3.setup_default_session(region_name=f.REGION, aws_access_key_id="bench", aws_secret_access_key="bench")
+    session = boto3.DEFAULT_SESSION
+    assert session is not None
+    session.events.register("before-send.dynamodb", answer)
+    try:
+        yield
+    finally:
+        boto3.DEFAULT_SESSION = None
+
+
+@contextmanager
+def _consumers_on(stand_in: SearchTableStandIn) -> Iterator[None]:
     environment = {"SEARCH_TABLE_NAME": SEARCH_TABLE, "DLQ_URL": "https://sqs.us-east-1.amazonaws.com/1/dlq"}
     config.projector_settings.cache_clear()
     consumer._adapters.cache_clear()
-    session = boto3.DEFAULT_SESSION
-    assert session is not None
-    session.events.register("before-send.dynamodb", stand_in.answer)
     try:
-        with patch.dict(os.environ, environment):
+        with _answered_by(stand_in.answer), patch.dict(os.environ, environment):
             yield
     finally:
         consumer._adapters.cache_clear()
         config.projector_settings.cache_clear()
-        boto3.DEFAULT_SESSION = None
 
 
 def project(changes: list[f.Change]) -> SearchTableStandIn:
@@ -381,6 +392,37 @@ def page_costs(items: Mapping[str, dict[str, Any]], pages: int, limit: int = 50)
     return figures
 
 
+def page_cpu(items: Mapping[str, dict[str, Any]], rounds: int = 20, limit: int = 50) -> float:
+    """CPU seconds of one search page in the search function, its 64 Query answers given at once: each shard
+    answers with its even share of the page (`ceil((limit + 1) / shards)` of the workload's documents, as round 1
+    reads them) and nothing more, so the page is settled in one round. The median of `rounds` pages."""
+    shards = schema.SEARCH_SHARDS
+    kept = {schema.SEARCH_KEY, *INDEX_PROJECTION, schema.FLIGHT_STATUS_INDEX.partition, schema.FLIGHT_STATUS_INDEX.sort}
+    entries = [{name: value for name, value in item.items() if name in kept} for item in items.values()]
+    documents = [entry for entry in entries if schema.FLIGHT_STATUS_INDEX.sort in entry][
+        : math.ceil((limit + 1) / shards) + 2
+    ]
+    answer = json.dumps({"Items": documents, "Count": len(documents), "ScannedCount": len(documents)}).encode()
+
+    def answered(request: Any, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, _Body(answer))
+
+    with _answered_by(answered), patch.dict(os.environ, {"SEARCH_TABLE_NAME": SEARCH_TABLE}):
+        config.search_settings.cache_clear()
+        search_trips._reader.cache_clear()
+        handler: Handler = search_trips.lambda_handler
+        event = _api_event({"status": "CONFIRMED", "limit": str(limit)})
+        handler(event, f.LambdaContext())  # the first page builds the client and its pool: outside the figure
+        spent = []
+        for _ in range(rounds):
+            cpu = time.process_time()
+            response = handler(event, f.LambdaContext())
+            spent.append(time.process_time() - cpu)
+            assert response["statusCode"] == 200, response["body"]
+        search_trips._reader.cache_clear()
+    return statistics.median(spent)
+
+
 def _api_event(query: dict[str, str]) -> dict[str, Any]:
     """The hands-on's direct invocation: queryStringParameters only (search_trips turns it into a GET)."""
     return {"queryStringParameters": query}
@@ -407,5 +449,11 @@ def measure(trips: int = 3_000, pages: int = 5, seed: int = 19) -> SearchLoad:
     pages_cost = page_costs(stand_in.items, pages)
     per_change = len(changes)
     return SearchLoad(
-        trips, per_change, figures, pages_cost, stand_in.table_wcu / per_change, stand_in.table_rcu / per_change
+        trips,
+        per_change,
+        figures,
+        pages_cost,
+        stand_in.table_wcu / per_change,
+        stand_in.table_rcu / per_change,
+        page_cpu(stand_in.items),
     )

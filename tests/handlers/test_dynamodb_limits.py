@@ -177,6 +177,20 @@ def test_a_hotel_name_whose_order_key_is_1024_bytes_is_booked(trip_table: Any) -
     assert step("reserve_hotel", event)["outcome"] == "reserved"
 
 
+@pytest.mark.parametrize("hotel_name", ["\u0301", "\x00", "\u0301\u0302\x00"])
+def test_a_hotel_name_that_folds_to_nothing_is_a_validation_error(trip_table: Any, hotel_name: str) -> None:
+    event = saga_input(hotel_details={**saga_input()["hotel_details"], "hotel_name": hotel_name})
+
+    with pytest.raises(BookingValidationError) as refused:
+        step("reserve_hotel", event)
+
+    assert str(refused.value) == (
+        "ReserveHotel: hotel_details.hotel_name: holds nothing a hotel name is searched by (only accents or U+0000): "
+        "no search could find it"
+    )
+    assert trip_items(trip_table) == {}
+
+
 def test_a_flight_number_over_256_characters_is_a_validation_error(trip_table: Any) -> None:
     event = saga_input(flight_details={**saga_input()["flight_details"], "flight_number": "N" * 257})
 

@@ -330,6 +330,19 @@ def test_hotel_name_longer_than_any_index_key_is_a_400(search_table: Any, prefix
     )
 
 
+def test_a_hotel_name_holding_a_lone_surrogate_is_a_400_naming_it(search_table: Any) -> None:
+    # JSON spells one (`\ud800`): the hands-on's direct invocation passes it on as it is; Powertools refuses it
+    event = {"queryStringParameters": {"hotel_name": "Grand \ud800"}}
+
+    response = search_trips.lambda_handler(event, CONTEXT)
+
+    assert (response["statusCode"], json.loads(response["body"])["message"]) == (
+        400,
+        "invalid query parameter 'hotel_name': Input should be a valid string, unable to parse raw data as a unicode "
+        "string",
+    )
+
+
 def test_the_longest_hotel_name_the_index_holds_is_searched(search_table: Any) -> None:
     # Its order key, name U+0000 trip id, is exactly DynamoDB's 1,024-byte sort key: 1,014 bytes of name.
     put_document(search_table, {"trip_id": "long-name", "hotel_name": "G" * 1014})

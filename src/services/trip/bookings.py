@@ -279,7 +279,13 @@ def reserve_flight(event: Mapping[str, Any], items: TripItems) -> StepResult:
 def reserve_hotel(event: Mapping[str, Any], items: TripItems) -> StepResult:
     request = _parse(HotelRequest, event, BookingValidationError)
     # Its order key in the hotel-name index (schema.SearchIndex) holds the trip id too: checked with the trip's.
-    key = schema.order_key(schema.hotel_name_search_key(request.hotel_details.hotel_name), request.trip_id)
+    name_key = schema.hotel_name_search_key(request.hotel_details.hotel_name)
+    if not name_key:
+        raise BookingValidationError(
+            "hotel_details.hotel_name",
+            "holds nothing a hotel name is searched by (only accents or U+0000): no search could find it",
+        )
+    key = schema.order_key(name_key, request.trip_id)
     if (size := schema.key_bytes(key)) > schema.SORT_KEY_BYTES:
         raise BookingValidationError(
             "hotel_details.hotel_name",

@@ -343,9 +343,14 @@ def index_keys(document: SearchDocument) -> dict[str, str]:
 
 
 def unindexed(document: SearchDocument) -> tuple[str, ...]:
-    """The names of the indexes that should find the document but cannot, because its key there is too long."""
+    """The names of the indexes that should find the document but cannot: its key there is too long, or its hotel
+    name folds to nothing (only accents or U+0000, which another writer than the saga may store)."""
     keys = index_keys(document)
-    return tuple(index.name for index in _index_values(document) if index.partition not in keys)
+    missing = [index.name for index in _index_values(document) if index.partition not in keys]
+    hotel_name = document.fields.get("hotel_name")
+    if isinstance(hotel_name, str) and hotel_name and not hotel_name_search_key(hotel_name):
+        missing.append(HOTEL_NAME_INDEX.name)
+    return tuple(missing)
 
 
 def content(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -129,7 +129,8 @@ class SearchDocuments:
         item = to_item(written, tombstone_ttl_seconds)
         for index_name in unindexed(written):
             _log.warning(
-                "trip %s: its %s key is longer than DynamoDB allows: the document is written but not findable by it",
+                "trip %s: no %s key DynamoDB can hold (too long, or a name of accents only): the document is written "
+                "but not findable by that index",
                 document.trip_id,
                 index_name,
             )

@@ -25,8 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from boto3.dynamodb.conditions import ConditionBase, Key
-
 from services.trip import schema
 from services.trip.search.criteria import SearchQuery
 
@@ -94,13 +92,16 @@ class SearchTableReader:
             request: dict[str, Any] = {
                 "TableName": self._table.name,
                 "IndexName": query.index.name,
-                "KeyConditionExpression": _key_condition(query, shard.partition),
                 "Limit": count,
+                **_key_condition(query, shard.partition),
             }
             if shard.start is not None:
                 request["ExclusiveStartKey"] = shard.start
             response = self._client.query(**request)
-            shard.items.extend(response["Items"])
+            fresh = {item[schema.SEARCH_KEY] for item in response["Items"]}
+            # A trip read in an earlier round that moved above this shard's frontier since (its flight rebooked
+            # later) is read again: its new place stands, so the page shows it once.
+            shard.items = [item for item in shard.items if item[schema.SEARCH_KEY] not in fresh] + response["Items"]
             shard.start = response.get("LastEvaluatedKey")
 
         list(self._pool.map(read, needs, needs.values()))  # waits for every answer; raises the first error
@@ -124,15 +125,25 @@ def _settled(merged: list[dict[str, Any]], going_on: Iterable[_Shard], query: Se
     return merged if lowest is None else [item for item in merged if query.position_of(item) <= lowest]
 
 
-def _key_condition(query: SearchQuery, partition: str) -> ConditionBase:
-    condition = Key(query.index.partition).eq(partition)
-    sort_key = Key(query.index.sort)
+def _key_condition(query: SearchQuery, partition: str) -> dict[str, Any]:
+    """The Query's key condition, as the expression string and its names and values: written out here, not with
+    boto3's `Key(...)` objects, whose builder (one per resource, its placeholder counters reset and bumped by every
+    request without a lock) is not safe for the shards' concurrent queries."""
+    names = {"#partition": query.index.partition, "#sort": query.index.sort}
+    values: dict[str, str] = {":partition": partition}
+    condition = "#partition = :partition"
     if query.prefix is not None:
-        return condition & sort_key.begins_with(query.prefix)
-    if query.lower is not None and query.upper is not None:
-        return condition & sort_key.between(query.lower, query.upper)
-    if query.lower is not None:
-        return condition & sort_key.gte(query.lower)
-    if query.upper is not None:
-        return condition & sort_key.lte(query.upper)
-    return condition
+        condition += " AND begins_with(#sort, :prefix)"
+        values[":prefix"] = query.prefix
+    elif query.lower is not None and query.upper is not None:
+        condition += " AND #sort BETWEEN :lower AND :upper"
+        values |= {":lower": query.lower, ":upper": query.upper}
+    elif query.lower is not None:
+        condition += " AND #sort >= :lower"
+        values[":lower"] = query.lower
+    elif query.upper is not None:
+        condition += " AND #sort <= :upper"
+        values[":upper"] = query.upper
+    if "#sort" not in condition:
+        del names["#sort"]
+    return {"KeyConditionExpression": condition, "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
