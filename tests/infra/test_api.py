@@ -91,12 +91,6 @@ def test_search_trips_reads_only_the_search_table_name(synthesized: Synthesized)
     assert "DLQ_URL" not in variables
 
 
-def test_search_trips_has_one_vcpu_for_a_page_of_64_shard_queries(synthesized: Synthesized) -> None:
-    resources = synthesized.resources
-
-    assert resources[function_id(resources, SEARCH_HANDLER)]["Properties"]["MemorySize"] == 1769
-
-
 def test_api_url_output_is_the_stage_url_without_trailing_slash(template: Template, synthesized: Synthesized) -> None:
     api = logical_id(synthesized.resources, "AWS::ApiGateway::RestApi", "TripSearchApi")
     outputs = template.find_outputs("ApiUrl")
