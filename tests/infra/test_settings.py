@@ -35,6 +35,12 @@ def test_command_line_strings_are_parsed() -> None:
         dynamoDbStreamsPipeline="false",
         kinesisPipeline="True",
         detailedTracing="true",
+        parallelizationFactor="10",
+        consumerMemoryMb="3008",
+        consumerReservedConcurrency="950",
+        lambdaConcurrencyQuota="2000",
+        apiThrottlingRateLimit="10000",
+        apiThrottlingBurstLimit="5000",
     )
     assert settings == StackSettings(
         retention_days=365,
@@ -43,6 +49,12 @@ def test_command_line_strings_are_parsed() -> None:
         dynamodb_streams_pipeline=False,
         kinesis_pipeline=True,
         detailed_tracing=True,
+        parallelization_factor=10,
+        consumer_memory_mb=3008,
+        consumer_reserved_concurrency=950,
+        lambda_concurrency_quota=2000,
+        api_rate_limit=10_000,
+        api_burst_limit=5_000,
     )
 
 
@@ -80,26 +92,6 @@ def test_pipeline_switch_must_be_true_or_false(value: object) -> None:
 def test_turning_both_pipelines_off_is_rejected() -> None:
     with pytest.raises(SettingsError, match="at least one pipeline"):
         settings_from(dynamoDbStreamsPipeline="false", kinesisPipeline="false")
-
-
-def test_capacity_switches_are_parsed_from_command_line_strings() -> None:
-    settings = settings_from(
-        parallelizationFactor="10",
-        consumerMemoryMb="3008",
-        consumerReservedConcurrency="950",
-        lambdaConcurrencyQuota="2000",
-        apiThrottlingRateLimit="10000",
-        apiThrottlingBurstLimit="5000",
-    )
-
-    assert (
-        settings.parallelization_factor,
-        settings.consumer_memory_mb,
-        settings.consumer_reserved_concurrency,
-        settings.lambda_concurrency_quota,
-        settings.api_rate_limit,
-        settings.api_burst_limit,
-    ) == (10, 3008, 950, 2000, 10_000, 5_000)
 
 
 @pytest.mark.parametrize(

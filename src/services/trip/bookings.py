@@ -202,7 +202,7 @@ def _storable(amount: Decimal) -> Decimal:
 
 
 def _fence_keyable(execution_id: str) -> str:
-    size = len(f"SAGA#{execution_id}".encode("utf-8", "surrogatepass"))
+    size = schema.key_bytes(f"SAGA#{execution_id}")
     if size > FENCE_SORT_KEY_BYTES:
         raise ValueError(
             f"its fence key SAGA#<execution_id> is {size:,} bytes in UTF-8, over the {FENCE_SORT_KEY_BYTES:,} bytes "

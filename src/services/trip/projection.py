@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from services.trip.changes import ENTITY_ATTRIBUTES, TABLE_SCAN, ChangeKind, Entity, Source, TripChange
 from services.trip.schema import (
@@ -315,14 +315,19 @@ def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, A
     return item
 
 
+def _text(value: object) -> TypeGuard[str]:
+    """A value an index key can be made of: a non-empty string."""
+    return isinstance(value, str) and value != ""
+
+
 def _index_values(document: SearchDocument) -> dict[SearchIndex, tuple[str, str]]:
     """Per index that should find the document: (what a search asks for, what it orders by)."""
     status, departure = document.fields.get("flight_status"), document.fields.get("departure_time")
     hotel_name = document.fields.get("hotel_name")
     values: dict[SearchIndex, tuple[str, str]] = {}
-    if isinstance(status, str) and isinstance(departure, str) and status and departure:
+    if _text(status) and _text(departure):
         values[FLIGHT_STATUS_INDEX] = (status, departure)
-    name_key = hotel_name_search_key(hotel_name) if isinstance(hotel_name, str) else ""
+    name_key = hotel_name_search_key(hotel_name) if _text(hotel_name) else ""
     if name_key:
         values[HOTEL_NAME_INDEX] = (name_key[:1], name_key)
     return values
@@ -342,15 +347,13 @@ def index_keys(document: SearchDocument) -> dict[str, str]:
     return keys
 
 
-def unindexed(document: SearchDocument) -> tuple[str, ...]:
-    """The names of the indexes that should find the document but cannot: its key there is too long, or its hotel
-    name folds to nothing (only accents or U+0000, which another writer than the saga may store)."""
-    keys = index_keys(document)
-    missing = [index.name for index in _index_values(document) if index.partition not in keys]
-    hotel_name = document.fields.get("hotel_name")
-    if isinstance(hotel_name, str) and hotel_name and not hotel_name_search_key(hotel_name):
-        missing.append(HOTEL_NAME_INDEX.name)
-    return tuple(missing)
+def unindexed(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of the indexes a TripSearchTable item (`to_item`) has the fields of but no keys in: its key there
+    is too long, or its hotel name folds to nothing (only accents or U+0000, which another writer than the saga may
+    store). Read from the item as written: nothing is folded or hashed again."""
+    wanted = [FLIGHT_STATUS_INDEX] if _text(item.get("flight_status")) and _text(item.get("departure_time")) else []
+    wanted += [HOTEL_NAME_INDEX] if _text(item.get("hotel_name")) else []
+    return tuple(index.name for index in wanted if index.partition not in item)
 
 
 def content(item: Mapping[str, Any]) -> dict[str, Any]:

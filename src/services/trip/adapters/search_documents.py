@@ -127,7 +127,7 @@ class SearchDocuments:
             }
         )
         item = to_item(written, tombstone_ttl_seconds)
-        for index_name in unindexed(written):
+        for index_name in unindexed(item):
             _log.warning(
                 "trip %s: no %s key DynamoDB can hold (too long, or a name of accents only): the document is written "
                 "but not findable by that index",
