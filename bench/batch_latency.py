@@ -26,7 +26,7 @@ from unittest.mock import patch
 import boto3
 from botocore.awsrequest import AWSResponse
 
-from services.trip import config, consumer
+from services.trip import consumer
 from services.trip.handlers import kinesis_consumer, stream_consumer
 from tests import factories as f
 
@@ -124,14 +124,12 @@ def answered_dynamodb() -> Iterator[AnsweredDynamoDB]:
     """The consumers configured for the search table, their DynamoDB calls answered by `AnsweredDynamoDB`."""
     boto3.setup_default_session(region_name=f.REGION, aws_access_key_id="bench", aws_secret_access_key="bench")
     environment = {"SEARCH_TABLE_NAME": SEARCH_TABLE, "DLQ_URL": "https://sqs.us-east-1.amazonaws.com/1/dlq"}
-    config.projector_settings.cache_clear()
-    consumer._adapters.cache_clear()
+    consumer.clear_caches()
     try:
         with patch.dict(os.environ, environment):
             yield AnsweredDynamoDB()
     finally:
-        consumer._adapters.cache_clear()
-        config.projector_settings.cache_clear()
+        consumer.clear_caches()
         boto3.DEFAULT_SESSION = None
 
 

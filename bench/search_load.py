@@ -48,7 +48,7 @@ from moto import mock_aws
 
 from bench.batch_latency import SEARCH_TABLE, Handler, _Body
 from bench.saga import TripDetails, saga_workload
-from services.trip import config, consumer, schema
+from services.trip import consumer, schema
 from services.trip.dynamodb_values import deserialize_item
 from services.trip.handlers import kinesis_consumer, search_trips, stream_consumer
 from services.trip.projection import INDEX_PROJECTION
@@ -302,14 +302,12 @@ def _answered_by(answer: Callable[..., AWSResponse]) -> Iterator[None]:
 @contextmanager
 def _consumers_on(stand_in: SearchTableStandIn) -> Iterator[None]:
     environment = {"SEARCH_TABLE_NAME": SEARCH_TABLE, "DLQ_URL": "https://sqs.us-east-1.amazonaws.com/1/dlq"}
-    config.projector_settings.cache_clear()
-    consumer._adapters.cache_clear()
+    consumer.clear_caches()
     try:
         with _answered_by(stand_in.answer), patch.dict(os.environ, environment):
             yield
     finally:
-        consumer._adapters.cache_clear()
-        config.projector_settings.cache_clear()
+        consumer.clear_caches()
 
 
 def project(changes: list[f.Change]) -> SearchTableStandIn:
@@ -353,8 +351,7 @@ def page_costs(items: Mapping[str, dict[str, Any]], pages: int, limit: int = 50)
 
     figures = []
     with mock_aws(), patch.dict(os.environ, {"SEARCH_TABLE_NAME": SEARCH_TABLE}):
-        config.search_settings.cache_clear()
-        search_trips._reader.cache_clear()
+        search_trips.clear_caches()
         table = create_search_table(boto3.resource("dynamodb", region_name=f.REGION), SEARCH_TABLE)
         with table.batch_writer() as writer:
             for item in items.values():
@@ -388,7 +385,7 @@ def page_costs(items: Mapping[str, dict[str, Any]], pages: int, limit: int = 50)
                     sum(r for _, _, r in per_page) / len(per_page),
                 )
             )
-        search_trips._reader.cache_clear()
+        search_trips.clear_caches()
     return figures
 
 
@@ -408,8 +405,7 @@ def page_cpu(items: Mapping[str, dict[str, Any]], rounds: int = 20, limit: int =
         return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, _Body(answer))
 
     with _answered_by(answered), patch.dict(os.environ, {"SEARCH_TABLE_NAME": SEARCH_TABLE}):
-        config.search_settings.cache_clear()
-        search_trips._reader.cache_clear()
+        search_trips.clear_caches()
         handler: Handler = search_trips.lambda_handler
         event = _api_event({"status": "CONFIRMED", "limit": str(limit)})
         handler(event, f.LambdaContext())  # the first page builds the client and its pool: outside the figure
@@ -419,7 +415,7 @@ def page_cpu(items: Mapping[str, dict[str, Any]], rounds: int = 20, limit: int =
             response = handler(event, f.LambdaContext())
             spent.append(time.process_time() - cpu)
             assert response["statusCode"] == 200, response["body"]
-        search_trips._reader.cache_clear()
+        search_trips.clear_caches()
     return statistics.median(spent)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from services.trip import config, consumer
+from services.trip import consumer
 from services.trip.adapters.search_documents import CONCURRENT_REQUESTS, SearchDocuments
 from services.trip.handlers import kinesis_consumer
 from services.trip.projection import SearchDocument
@@ -22,13 +22,11 @@ CONTEXT = f.LambdaContext()
 
 @pytest.fixture
 def projection(search_table: Any, dlq_url: str) -> Iterator[Any]:
-    config.projector_settings.cache_clear()
-    consumer._adapters.cache_clear()
+    consumer.clear_caches()
     boto3.setup_default_session()
     yield boto3.DEFAULT_SESSION
     boto3.DEFAULT_SESSION = None
-    consumer._adapters.cache_clear()
-    config.projector_settings.cache_clear()
+    consumer.clear_caches()
 
 
 def _trip_id_of(params: dict[str, Any]) -> str:
@@ -71,8 +69,8 @@ def test_a_trips_changes_are_written_once_by_one_thread(search_table: Any, proje
     assert puts == ["trip-001"]
 
 
-def test_the_connection_pool_matches_the_concurrency(projection: Any) -> None:
-    projector, _ = consumer._adapters()
+def test_the_connection_pool_matches_the_concurrency(search_table: Any, projection: Any) -> None:
+    projector = consumer._projector(search_table.name)
 
     assert projector.documents.concurrent_requests == CONCURRENT_REQUESTS == 50
     assert projector._threads._max_workers == CONCURRENT_REQUESTS

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from services.trip import changes, config, consumer
+from services.trip import changes, consumer
 from services.trip.adapters import search_documents
 from services.trip.handlers import kinesis_consumer, stream_consumer
 from services.trip.projection import content
@@ -26,11 +26,9 @@ CONTEXT = f.LambdaContext()
 
 @pytest.fixture(autouse=True)
 def projection_env(search_table: Any, dlq_url: str) -> Iterator[None]:
-    config.projector_settings.cache_clear()
-    consumer._adapters.cache_clear()
+    consumer.clear_caches()
     yield
-    config.projector_settings.cache_clear()
-    consumer._adapters.cache_clear()
+    consumer.clear_caches()
 
 
 def document(search_table: Any, trip_id: str) -> dict[str, Any]:

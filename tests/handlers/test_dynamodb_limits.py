@@ -30,9 +30,8 @@ NOT_A_NUMBER = "is not a number DynamoDB can hold: at most 38 significant digits
 def fresh_clients() -> Iterator[None]:
     yield
     config.saga_settings.cache_clear()
-    config.search_settings.cache_clear()
     saga_steps.trip_table.cache_clear()
-    search_trips._reader.cache_clear()
+    search_trips.clear_caches()
 
 
 # --- amounts DynamoDB cannot hold ---

@@ -17,7 +17,7 @@ import openapi_spec_validator
 import pytest
 
 from infra import openapi
-from services.trip import config, consumer
+from services.trip import consumer
 from services.trip.handlers import search_trips, stream_consumer
 from tests import factories as f
 from tests.handlers.test_search_trips import api_event
@@ -67,8 +67,8 @@ def tour_trips(search_table: Any, dlq_url: str) -> Iterator[None]:
     records = [f.stream_record(f.insert(item)) for item in TOUR_ITEMS]
     assert stream_consumer.lambda_handler(f.event(*records), CONTEXT) == {"batchItemFailures": []}
     yield
-    for cached in (config.projector_settings, consumer._adapters, config.search_settings, search_trips._reader):
-        cached.cache_clear()
+    consumer.clear_caches()
+    search_trips.clear_caches()
 
 
 def answer(request: str) -> tuple[str, int, Any]:

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Request
 from infra import openapi
 from local_runtime.api_gateway.proxy import gateway_error, http_response, path_pattern, proxy_event
 from local_runtime.emulator.api_fidelity import raw_path
-from services.trip import config, consumer
+from services.trip import consumer
 from services.trip.handlers import search_trips, stream_consumer
 from tests import factories as f
 
@@ -93,8 +93,8 @@ def projected_trips(search_table: Any, dlq_url: str) -> Iterator[None]:
     records = [f.stream_record(change) for change in changes]
     assert stream_consumer.lambda_handler(f.event(*records), CONTEXT) == {"batchItemFailures": []}
     yield
-    for cached in (config.projector_settings, consumer._adapters, config.search_settings, search_trips._reader):
-        cached.cache_clear()
+    consumer.clear_caches()
+    search_trips.clear_caches()
 
 
 def call_and_validate_every_page(case: schemathesis.Case) -> None:

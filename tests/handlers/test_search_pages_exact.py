@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from services.trip import config, schema, times
+from services.trip import schema, times
 from services.trip.handlers import search_trips
 from services.trip.projection import SearchDocument, index_keys
 from services.trip.search import reader
@@ -81,8 +81,7 @@ def shards(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setattr(reader, "_SLACK", slack)
     monkeypatch.setenv("SEARCH_TABLE_NAME", "TripSearchTable")
     yield count
-    config.search_settings.cache_clear()
-    search_trips._reader.cache_clear()
+    search_trips.clear_caches()
 
 
 def _fields(trip: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +150,7 @@ def test_every_page_of_a_search_is_the_brute_force_in_order(
     if lower is not None and upper is not None and lower > upper:
         search = {name: value for name, value in search.items() if name != "to"}  # the API refuses to < from
     with mock_aws():
-        search_trips._reader.cache_clear()
+        search_trips.clear_caches()
         table = create_search_table(boto3.resource("dynamodb", region_name=f.REGION))
         for trip_id, trip in all_trips.items():
             fields = _fields(trip)
@@ -168,14 +167,13 @@ def test_a_shard_holding_the_whole_page_is_read_on_to_its_end_in_round_two(monke
     monkeypatch.setattr(schema, "SEARCH_SHARDS", 3)
     monkeypatch.setattr(reader, "_SLACK", 0)
     monkeypatch.setenv("SEARCH_TABLE_NAME", "TripSearchTable")
-    config.search_settings.cache_clear()
     by_shard: dict[int, list[str]] = {0: [], 1: [], 2: []}
     for n in range(60):
         by_shard[schema.trip_shard(f"t{n:03d}")].append(f"t{n:03d}")
     early = by_shard[0][:5]  # the page: five trips of one shard, departing first
     later = by_shard[1][:3] + by_shard[2][:3]
     with mock_aws():
-        search_trips._reader.cache_clear()
+        search_trips.clear_caches()
         table = create_search_table(boto3.resource("dynamodb", region_name=f.REGION))
         for day, trip_ids in (("01", early), ("02", later)):
             for hour, trip_id in enumerate(trip_ids):
@@ -183,8 +181,7 @@ def test_a_shard_holding_the_whole_page_is_read_on_to_its_end_in_round_two(monke
                 table.put_item(Item={"trip_id": trip_id, **fields, **index_keys(SearchDocument(trip_id, fields))})
 
         pages = _walk({"status": "CONFIRMED"}, limit=5)
-        search_trips._reader.cache_clear()
-    config.search_settings.cache_clear()
+        search_trips.clear_caches()
 
     # round 1 reads 2 of each shard (6 for a page of 5 and one more): shard 0's other 3 come in round 2
     assert pages == [early, later[:5], later[5:]]

@@ -29,8 +29,7 @@ SEED_TRIP = {"trip_id": "trip-streams-001", **f.SEED_72_FIELDS, "updated_at": "2
 @pytest.fixture(autouse=True)
 def fresh_settings_and_clients() -> Iterator[None]:
     yield
-    config.search_settings.cache_clear()
-    search_trips._reader.cache_clear()
+    search_trips.clear_caches()
 
 
 def api_event(
@@ -504,8 +503,9 @@ def test_other_routes_stay_a_404(search_table: Any, method: str, path: str) -> N
 @pytest.fixture
 def saga_and_projection(trip_table: Any, search_table: Any, dlq_url: str) -> Iterator[None]:
     yield
-    for cached in (config.saga_settings, saga_steps.trip_table, config.projector_settings, consumer._adapters):
+    for cached in (config.saga_settings, saga_steps.trip_table):
         cached.cache_clear()
+    consumer.clear_caches()
 
 
 def reserve_flight_and_project(trip_table: Any, trip_id: str, departure_time: str) -> None:

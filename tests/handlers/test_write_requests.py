@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from bench.saga import per_record_baseline, saga_workload
-from services.trip import config, consumer
+from services.trip import consumer
 from services.trip.handlers import stream_consumer
 from tests import factories as f
 
@@ -34,11 +34,9 @@ def write_requests(search_table: Any, dlq_url: str) -> Iterator[Counter[str]]:
 
     boto3.setup_default_session()
     boto3.DEFAULT_SESSION.events.register("before-call.dynamodb", count)  # type: ignore[union-attr]
-    config.projector_settings.cache_clear()
-    consumer._adapters.cache_clear()
+    consumer.clear_caches()
     yield counted
-    consumer._adapters.cache_clear()
-    config.projector_settings.cache_clear()
+    consumer.clear_caches()
     boto3.DEFAULT_SESSION = None
 
 

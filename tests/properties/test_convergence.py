@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from services.trip import config, consumer
+from services.trip import consumer
 from services.trip.changes import Entity, decode_stream_record
 from services.trip.handlers import kinesis_consumer, stream_consumer
 from services.trip.projection import DOCUMENT_FIELDS, SearchDocument, content, fold, to_item
@@ -175,8 +175,7 @@ def project_through_both_consumers(plan: list[tuple[str, list[dict[str, Any]]]])
         dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
         for name, value in {"SEARCH_TABLE_NAME": table.name, "DLQ_URL": dlq, "TOMBSTONE_TTL_SECONDS": str(TTL)}.items():
             env.setenv(name, value)
-        config.projector_settings.cache_clear()
-        consumer._adapters.cache_clear()
+        consumer.clear_caches()
         consumer_log.addHandler(warned)
         try:
             with contextlib.redirect_stdout(io.StringIO()) as emitted:
@@ -184,8 +183,7 @@ def project_through_both_consumers(plan: list[tuple[str, list[dict[str, Any]]]])
                     assert handlers[source](f.event(*records), f.LambdaContext()) == {"batchItemFailures": []}
         finally:
             consumer_log.removeHandler(warned)
-            config.projector_settings.cache_clear()
-            consumer._adapters.cache_clear()
+            consumer.clear_caches()
         documents = {item["trip_id"]: item for item in table.scan(ConsistentRead=True)["Items"]}
         parked = set()
         while messages := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", []):

@@ -16,6 +16,7 @@ from services.trip.changes import (
     decode_stream_record,
 )
 from services.trip.projection import (
+    PROJECTION_VERSION,
     EntityRevision,
     Finding,
     Outcome,
@@ -51,7 +52,7 @@ def project(*changes: TripChange, document: SearchDocument | None = None) -> Sea
 def public(document: SearchDocument) -> dict:
     item = to_item(document, TTL)
     keys = {key for index in SEARCH_INDEXES for key in (index.partition, index.sort)}
-    return {k: v for k, v in item.items() if k not in {"versions", "revision", *keys}}
+    return {k: v for k, v in item.items() if k not in {"versions", "revision", "projection_version", *keys}}
 
 
 SAGA = [
@@ -80,6 +81,10 @@ def test_the_document_is_keyed_in_each_index_by_its_trip_shard_and_order_key() -
         "hotel_name_shard": "g#040",
         "hotel_name_order": "grand hotel tokyo\x00trip-001",
     }
+
+
+def test_every_document_records_the_projection_version_that_wrote_it() -> None:
+    assert to_item(project(*SAGA), TTL)["projection_version"] == PROJECTION_VERSION == 2
 
 
 def test_stale_change_is_ignored() -> None:
@@ -148,7 +153,11 @@ def test_a_trip_with_no_entity_left_is_a_tombstone_that_expires() -> None:
 
     item = to_item(document, TTL)
     assert document.is_tombstone
-    assert {k for k in item if k not in {"versions", "revision"}} == {"trip_id", "updated_at", "expires_at"}
+    assert {k for k in item if k not in {"versions", "revision", "projection_version"}} == {
+        "trip_id",
+        "updated_at",
+        "expires_at",
+    }
     assert item["expires_at"] == int(f.later(10).timestamp()) + TTL
 
 

@@ -1,7 +1,8 @@
 """Configuration from environment variables, parsed once into typed settings.
 
 Each Lambda role reads only what it needs; a missing variable fails the cold start with an error that
-names it, instead of a KeyError deep inside a request.
+names it, instead of a KeyError deep inside a request. Which search tables serve is not fixed at a cold start:
+`search_tables.current()` reads it, cached for seconds.
 """
 
 from __future__ import annotations
@@ -41,14 +42,8 @@ def _positive_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class ProjectorSettings:
-    search_table_name: str
     dlq_url: str
     tombstone_ttl_seconds: int
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    search_table_name: str
 
 
 @dataclass(frozen=True)
@@ -64,15 +59,9 @@ class ExecutionEndSettings:
 @cache
 def projector_settings() -> ProjectorSettings:
     return ProjectorSettings(
-        search_table_name=_require("SEARCH_TABLE_NAME", "the TripSearchTable name"),
         dlq_url=_require("DLQ_URL", "the URL of the projection's dead-letter queue"),
         tombstone_ttl_seconds=_positive_int("TOMBSTONE_TTL_SECONDS", DEFAULT_TOMBSTONE_TTL_SECONDS),
     )
-
-
-@cache
-def search_settings() -> SearchSettings:
-    return SearchSettings(search_table_name=_require("SEARCH_TABLE_NAME", "the TripSearchTable name"))
 
 
 @cache

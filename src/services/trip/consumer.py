@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from services.trip import search_tables
 from services.trip.adapters.dead_letters import DeadLetters, PoisonMessage
 from services.trip.adapters.search_documents import SearchDocuments, TransientStoreError
 from services.trip.changes import (
@@ -39,7 +40,7 @@ from services.trip.changes import (
 from services.trip.config import projector_settings
 from services.trip.findings import FoldReport
 from services.trip.projection import Finding, Outcome
-from services.trip.projector import BatchProjection, ProjectionFailure, Projector
+from services.trip.projector import BatchProjection, ProjectionFailure, Projector, project_into
 
 logger = Logger()
 metrics = Metrics()
@@ -67,18 +68,29 @@ BINDINGS = {
 
 
 @cache
-def _adapters() -> tuple[Projector, DeadLetters]:
-    settings = projector_settings()
-    projector = Projector(
-        # Eventually consistent reads: the conditional write catches a stale one (SearchDocuments)
-        SearchDocuments(settings.search_table_name, consistent_reads=False),
-        settings.tombstone_ttl_seconds,
-    )
-    return projector, DeadLetters(settings.dlq_url)
+def _projector(table_name: str) -> Projector:
+    """The projector of one search table, kept for the life of the execution environment."""
+    # Eventually consistent reads: the conditional write catches a stale one (SearchDocuments)
+    documents = SearchDocuments(table_name, consistent_reads=False)
+    return Projector(documents, projector_settings().tombstone_ttl_seconds)
+
+
+@cache
+def _dead_letters() -> DeadLetters:
+    return DeadLetters(projector_settings().dlq_url)
+
+
+def clear_caches() -> None:
+    """Forget the settings and adapters built for this execution environment (tests and benches that switch the
+    AWS endpoint or the tables between invocations)."""
+    for cached in (projector_settings, _projector, _dead_letters):
+        cached.cache_clear()
 
 
 def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBinding) -> PartialItemFailureResponse:
-    projector, dead_letters = _adapters()
+    # The live table and, during a cutover, its shadow (search_tables): read once a batch, from a short cache
+    projectors = [_projector(table) for table in search_tables.current().written]
+    dead_letters = _dead_letters()
     records: list[Mapping[str, Any]] = list(event.get("Records") or [])
     verdicts: dict[int, str] = {}  # id(raw record) -> outcome name, or the reason it must be retried
     retry: set[int] = set()
@@ -96,7 +108,7 @@ def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBin
         else:
             changes.append((record, change))
 
-    projection = projector.project([change for _, change in changes])
+    projection = project_into(projectors, [change for _, change in changes])
     findings: dict[int, Finding] = {}  # id(raw record) -> what the fold reported about it
     for index, ((record, change), result) in enumerate(zip(changes, projection.results, strict=True)):
         if isinstance(result, ProjectionFailure) and not result.retryable:

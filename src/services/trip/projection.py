@@ -68,6 +68,12 @@ _MICROSECOND = timedelta(microseconds=1)
 VERSIONS = "versions"
 REVISION = "revision"
 MARKS = "marks"
+# The version of the read model this code writes, recorded in every document it writes (`PROJECTION_VERSION_ATTRIBUTE`)
+# and raised whenever what a document holds or how it is keyed changes, so that a table's documents tell which release
+# wrote them. 1 (no attribute): the issue-18 layout, one unsharded partition per flight status and hotel initial.
+# 2: write-sharded index keys and order keys (schema.SearchIndex).
+PROJECTION_VERSION = 2
+PROJECTION_VERSION_ATTRIBUTE = "projection_version"
 
 
 class Mark(NamedTuple):
@@ -304,7 +310,12 @@ def _apply(document: SearchDocument, change: TripChange, revision: EntityRevisio
 def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, Any]:
     """The TripSearchTable item for a document about to be written (its revision already advanced)."""
     updated_at = document.updated_at
-    item: dict[str, Any] = {SEARCH_KEY: document.trip_id, **document.fields, REVISION: document.revision}
+    item: dict[str, Any] = {
+        SEARCH_KEY: document.trip_id,
+        **document.fields,
+        REVISION: document.revision,
+        PROJECTION_VERSION_ATTRIBUTE: PROJECTION_VERSION,
+    }
     if updated_at is not None:
         item["updated_at"] = updated_at.isoformat().replace("+00:00", "Z")
     item[VERSIONS] = {entity.value: _revision_item(r) for entity, r in document.revisions.items()}

@@ -8,6 +8,9 @@ The round trips of a batch overlap: its reads (one BatchGetItem per 100 trips) r
 folded and written on its own thread, at most `SearchDocuments.concurrent_requests` in flight. A trip's changes
 stay on one thread, so the guarantees are those of one trip at a time: the version gate at write time, the re-fold
 on a conflict, and a failure that concerns only that trip's records.
+
+During a cutover the same changes go into two tables (`project_into`): each has its own documents and revisions, so
+each is folded and gated on its own, and a change is done only when it is done in both.
 """
 
 from __future__ import annotations
@@ -121,3 +124,29 @@ class Projector:
     @staticmethod
     def _failed(changes: list[TripChange], failure: ProjectionFailure, conflicts: int) -> BatchProjection:
         return BatchProjection((failure,) * len(changes), writes=0, conflicts=conflicts)
+
+
+def project_into(projectors: Sequence[Projector], changes: Sequence[TripChange]) -> BatchProjection:
+    """The changes projected into each projector's table, as the first one (the live table) reports them, unless
+    another failed them.
+
+    A change is reported as its worst result over the tables: a retryable failure first (a retry is a no-op where
+    it landed: stale or coalesced), then a permanent one, then the live table's outcome. Writes and conflicts are
+    summed; what the fold found is the live table's.
+    """
+    projections = [projector.project(changes) for projector in projectors]
+    if len(projections) == 1:
+        return projections[0]
+    return BatchProjection(
+        tuple(min(results, key=_severity) for results in zip(*(p.results for p in projections), strict=True)),
+        writes=sum(projection.writes for projection in projections),
+        conflicts=sum(projection.conflicts for projection in projections),
+        findings=projections[0].findings,
+    )
+
+
+def _severity(result: Result) -> int:
+    """0 for a retryable failure, 1 for a permanent one, 2 for an outcome: `min` keeps the earliest of the worst."""
+    if isinstance(result, ProjectionFailure):
+        return 0 if result.retryable else 1
+    return 2

@@ -23,8 +23,7 @@ from botocore.config import Config
 # pydantic (the OpenAPI description of the responses) needs this TypedDict before Python 3.12
 from typing_extensions import TypedDict
 
-from services.trip import exact_json
-from services.trip.config import search_settings
+from services.trip import exact_json, search_tables
 from services.trip.dynamodb_values import dynamodb_resource
 from services.trip.handlers import search_api_examples
 from services.trip.schema import SEARCH_SHARDS
@@ -43,10 +42,25 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 
 @cache
-def _reader() -> SearchTableReader:
+def _dynamodb() -> Any:
     # One connection a shard: a page's first round queries every shard at once.
-    resource = dynamodb_resource(config=Config(max_pool_connections=SEARCH_SHARDS))
-    return SearchTableReader(resource.Table(search_settings().search_table_name), concurrent_queries=SEARCH_SHARDS)
+    return dynamodb_resource(config=Config(max_pool_connections=SEARCH_SHARDS))
+
+
+@cache
+def _reader_of(table_name: str) -> SearchTableReader:
+    return SearchTableReader(_dynamodb().Table(table_name), concurrent_queries=SEARCH_SHARDS)
+
+
+def clear_caches() -> None:
+    """Forget the readers built for this execution environment (tests and benches that switch the AWS endpoint)."""
+    _reader_of.cache_clear()
+    _dynamodb.cache_clear()
+
+
+def _reader() -> SearchTableReader:
+    """The reader of the live search table (search_tables: a cutover switches it without a redeploy)."""
+    return _reader_of(search_tables.current().live)
 
 
 class ParameterError(TypedDict):
