@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aws_cdk import Aws, Fn, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.lambda_function import LOG_RETENTION, FunctionFactory
-from infra.nag import acknowledge, arn_finding
+from infra.nag import acknowledge
+from infra.search_tables import SearchTableAccess
 from infra.settings import LAMBDA_MB_PER_VCPU, StackSettings
 
 STAGE_NAME = "prod"
@@ -27,7 +27,7 @@ class SearchApi(Construct):
         *,
         settings: StackSettings,
         functions: FunctionFactory,
-        search_table: dynamodb.ITable,
+        search_tables: SearchTableAccess,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = functions.function(
@@ -36,15 +36,10 @@ class SearchApi(Construct):
             handler="services.trip.handlers.search_trips.lambda_handler",
             description="Searches TripSearchTable: GET /trips/search and GET /trips/{trip_id}",
             service="trip-search",
-            environment={"SEARCH_TABLE_NAME": search_table.table_name},
+            environment=search_tables.environment,
             memory_mb=SEARCH_MEMORY_MB,
         )
-        search_table.grant_read_data(self.function)
-        acknowledge(
-            self,
-            arn_finding(search_table, "/index/*"),
-            "The search queries TripSearchTable's write-sharded GSIs (flight status and departure, hotel-name prefix)",
-        )
+        search_tables.grant_read(self.function)
 
         access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
         self.api = apigw.RestApi(

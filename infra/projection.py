@@ -18,7 +18,7 @@ from constructs import Construct
 
 from infra.dead_letters import dead_letter_queue
 from infra.lambda_function import FunctionFactory
-from infra.nag import acknowledge, arn_finding
+from infra.search_tables import SearchTableAccess
 from infra.settings import BATCH_SIZE, StackSettings
 from services.trip.changes import Source
 
@@ -53,7 +53,7 @@ class Projection(Construct):
         functions: FunctionFactory,
         trip_table: dynamodb.ITable,
         change_stream: kinesis.IStream,
-        search_table: dynamodb.ITable,
+        search_tables: SearchTableAccess,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dlq = dead_letter_queue(
@@ -63,19 +63,14 @@ class Projection(Construct):
         )
         self._functions = functions
         self._settings = settings
-        self._search_table = search_table
+        self._search_tables = search_tables
         self._environment = {
-            "SEARCH_TABLE_NAME": search_table.table_name,
+            **search_tables.environment,
             "DLQ_URL": self.dlq.queue_url,
             "TOMBSTONE_TTL_SECONDS": str(settings.tombstone_ttl_seconds),
             # Powertools' Tracer (and the X-Ray SDK it imports) only on request: see consumer.traced.
             "POWERTOOLS_TRACE_DISABLED": str(not settings.detailed_tracing).lower(),
         }
-        acknowledge(
-            self,
-            arn_finding(search_table, "/index/*"),
-            "grant_read_write_data covers TripSearchTable's own two GSIs and nothing beyond that table",
-        )
         # The same safe settings for both sources: one bad record neither blocks a shard nor is lost.
         mapping_settings: dict[str, Any] = {
             "starting_position": lambda_.StartingPosition.TRIM_HORIZON,
@@ -120,7 +115,7 @@ class Projection(Construct):
             reserved_concurrency=self._settings.consumer_reserved_concurrency,
         )
         # Read as well as write: a conditional update first reads the current document's versions.
-        self._search_table.grant_read_write_data(consumer)
+        self._search_tables.grant_read_write(consumer)
         # Poison records go to the DLQ whole, sent by the function itself (the mapping sends only batch pointers).
         self.dlq.grant_send_messages(consumer)
         return consumer

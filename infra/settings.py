@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from services.trip.search_tables import DEFAULT_MAX_AGE_SECONDS
+
 RETENTION_DAYS = "changeStreamRetentionDays"
 CAPACITY_MODE = "changeStreamCapacityMode"
 SHARD_COUNT = "changeStreamShardCount"
@@ -21,6 +23,7 @@ CONSUMER_RESERVED_CONCURRENCY = "consumerReservedConcurrency"
 LAMBDA_CONCURRENCY_QUOTA = "lambdaConcurrencyQuota"
 API_RATE_LIMIT = "apiThrottlingRateLimit"
 API_BURST_LIMIT = "apiThrottlingBurstLimit"
+SEARCH_TABLES_MAX_AGE = "searchTablesMaxAgeSeconds"
 
 SECONDS_PER_DAY = 24 * 3600
 # The default Kinesis shard quota per account in the largest regions; a larger stream needs a quota increase first.
@@ -62,6 +65,9 @@ API_ACCOUNT_RATE_LIMIT = 10_000
 API_ACCOUNT_BURST_LIMIT = 5_000
 DEFAULT_API_RATE_LIMIT = 1_000
 DEFAULT_API_BURST_LIMIT = 500
+# How long a function keeps the search-tables parameter before reading it again (services.trip.search_tables): how
+# soon a cutover's switch reaches every function, against GetParameter's 40 requests/s per account and region.
+MAX_SEARCH_TABLES_MAX_AGE = 300
 
 
 class SettingsError(ValueError):
@@ -89,6 +95,7 @@ class StackSettings:
     lambda_concurrency_quota: int = DEFAULT_LAMBDA_CONCURRENCY_QUOTA
     api_rate_limit: int = DEFAULT_API_RATE_LIMIT
     api_burst_limit: int = DEFAULT_API_BURST_LIMIT
+    search_tables_max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS
 
     @property
     def pipelines(self) -> int:
@@ -121,6 +128,9 @@ class StackSettings:
             ),
             api_rate_limit=_integer(get, API_RATE_LIMIT, cls.api_rate_limit, 1, API_ACCOUNT_RATE_LIMIT),
             api_burst_limit=_integer(get, API_BURST_LIMIT, cls.api_burst_limit, 1, API_ACCOUNT_BURST_LIMIT),
+            search_tables_max_age_seconds=_integer(
+                get, SEARCH_TABLES_MAX_AGE, cls.search_tables_max_age_seconds, 1, MAX_SEARCH_TABLES_MAX_AGE
+            ),
         )
         if not (settings.dynamodb_streams_pipeline or settings.kinesis_pipeline):
             raise SettingsError(

@@ -13,6 +13,7 @@ from infra.lambda_function import FunctionFactory
 from infra.monitoring import Monitoring
 from infra.projection import Projection
 from infra.saga import Saga
+from infra.search_tables import SearchTableAccess
 from infra.settings import StackSettings
 
 STACK_NAME = "TripSagaStack"
@@ -28,6 +29,12 @@ class TripSagaStack(Stack):
         functions = FunctionFactory(self)
         change_stream = ChangeStream(self, "ChangeStream", settings=settings)
         data = TripData(self, "Data", change_stream=change_stream.stream)
+        search_tables = SearchTableAccess(
+            self,
+            "SearchTables",
+            search_table=data.search_table,
+            max_age_seconds=settings.search_tables_max_age_seconds,
+        )
         projection = Projection(
             self,
             "Projection",
@@ -35,9 +42,9 @@ class TripSagaStack(Stack):
             functions=functions,
             trip_table=data.trip_table,
             change_stream=change_stream.stream,
-            search_table=data.search_table,
+            search_tables=search_tables,
         )
-        search = SearchApi(self, "Api", settings=settings, functions=functions, search_table=data.search_table)
+        search = SearchApi(self, "Api", settings=settings, functions=functions, search_tables=search_tables)
         saga = Saga(self, "Saga", functions=functions, trip_table=data.trip_table)
         execution_end = ExecutionEnd(
             self, "ExecutionEnd", functions=functions, trip_table=data.trip_table, state_machine=saga.state_machine
@@ -59,7 +66,13 @@ class TripSagaStack(Stack):
 
         CfnOutput(self, "ApiUrl", value=search.url, description="Search API stage URL, no trailing slash")
         CfnOutput(self, "TripTableName", value=data.trip_table.table_name)
-        CfnOutput(self, "SearchTableName", value=data.search_table.table_name)
+        CfnOutput(
+            self,
+            "SearchTableName",
+            value=data.search_table.table_name,
+            description="The stack's own search table: the first live one (SearchTablesParameter names the live one)",
+        )
+        CfnOutput(self, "SearchTablesParameter", value=search_tables.parameter.parameter_name)
         CfnOutput(self, "ChangeStreamName", value=change_stream.stream.stream_name)
         CfnOutput(self, "DlqUrl", value=projection.dlq.queue_url)
         CfnOutput(self, "StateMachineArn", value=saga.state_machine.state_machine_arn)

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError, ProfileNotFound
 from replay.errors import BadInput, ReplayError, aws_errors, error_code
 from services.trip.config import DEFAULT_TOMBSTONE_TTL_SECONDS
 from services.trip.dynamodb_values import exact_numbers
+from services.trip.search_tables import SearchTables, SearchTablesError, parse
 
 DEFAULT_STACK_NAME = "TripSagaStack"
 # Standard retry mode already backs off on throttling; the Kinesis reader adds its own on top (see window/reader.py).
@@ -71,21 +72,31 @@ class Connection:
 class StackResources:
     stack_name: str
     trip_table: str
-    search_table: str
+    search_table: str  # the live one, as the search-tables parameter names it now
     change_stream: str
     dlq_url: str
+    search_tables_parameter: str
+    stack_search_table: str  # the stack's own (output SearchTableName): the first live one
+    shadow_table: str | None = None  # the table kept current beside the live one during a cutover
+
+    @property
+    def written_tables(self) -> tuple[str, ...]:
+        """Every table a change must reach, the live one first (services.trip.search_tables)."""
+        return SearchTables(self.search_table, self.shadow_table).written
 
 
 _OUTPUTS = {
     "trip_table": "TripTableName",
-    "search_table": "SearchTableName",
+    "stack_search_table": "SearchTableName",
     "change_stream": "ChangeStreamName",
     "dlq_url": "DlqUrl",
+    "search_tables_parameter": "SearchTablesParameter",
 }
 
 
 def find_stack_resources(connection: Connection, stack_name: str) -> StackResources:
-    """Read the resource names from the stack's outputs; say which output is missing if one is."""
+    """Read the resource names from the stack's outputs, and which search tables serve from its parameter; say which
+    output is missing if one is."""
     cloudformation = connection.client("cloudformation")
     with aws_errors(f"describing stack {stack_name}"):
         try:
@@ -101,8 +112,23 @@ def find_stack_resources(connection: Connection, stack_name: str) -> StackResour
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
     missing = [key for key in _OUTPUTS.values() if key not in outputs]
     if missing:
-        raise ReplayError(f"stack {stack_name!r} has no output {', '.join(missing)}: is it a TripSagaStack?")
-    return StackResources(stack_name, **{field: outputs[key] for field, key in _OUTPUTS.items()})
+        raise ReplayError(
+            f"stack {stack_name!r} has no output {', '.join(missing)}: is it a TripSagaStack of this release "
+            "(deploy it again)?"
+        )
+    names = {field: outputs[key] for field, key in _OUTPUTS.items()}
+    tables = read_search_tables(connection, names["search_tables_parameter"])
+    return StackResources(stack_name, search_table=tables.live, shadow_table=tables.shadow, **names)
+
+
+def read_search_tables(connection: Connection, parameter: str) -> SearchTables:
+    """The search tables the parameter names now (strongly consistent: SSM returns the latest version)."""
+    with aws_errors(f"reading parameter {parameter}"):
+        value = connection.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
+    try:
+        return parse(value)
+    except SearchTablesError as error:
+        raise ReplayError(f"parameter {parameter} does not say which search tables serve: {error}") from None
 
 
 def stream_arn(connection: Connection, stream_name: str) -> tuple[str, int]:

@@ -25,7 +25,7 @@ from services.trip.adapters.search_documents import SearchDocuments, TransientSt
 from services.trip.changes import TripChange
 from services.trip.findings import FoldReport, fold_reports
 from services.trip.projection import Outcome, SearchDocument, fold, to_item
-from services.trip.projector import ProjectionFailure, Projector
+from services.trip.projector import ProjectionFailure, Projector, project_into
 
 _LIVE_RETRIES = 4
 # The rebuild's writes: whole documents made by `to_item` and serialized by boto3's TypeSerializer, which DynamoDB
@@ -60,9 +60,17 @@ class LiveWriter:
     table refuses, also listed in `refused` by trip), its outcome is REJECTED, and the run goes on with the other
     trips. What stays retryable after `_LIVE_RETRIES` raises `ReplayError`, before the checkpoint moves past it."""
 
-    def __init__(self, documents: SearchDocuments, tombstone_ttl_seconds: int, dry_run: bool) -> None:
+    def __init__(
+        self,
+        documents: SearchDocuments,
+        tombstone_ttl_seconds: int,
+        dry_run: bool,
+        shadow: SearchDocuments | None = None,
+    ) -> None:
+        """`shadow`: the table a cutover keeps current beside `documents` (services.trip.search_tables), written
+        the same way; a change is done when it is done in both, as in the consumers."""
         self.documents = documents
-        self.projector = Projector(documents, tombstone_ttl_seconds)
+        self.projectors = [Projector(table, tombstone_ttl_seconds) for table in (documents, shadow) if table]
         self.dry_run = dry_run
         self.documents_written = 0
         self.not_projected: list[tuple[TripChange, str]] = []  # (change, reason), in the order met
@@ -75,7 +83,7 @@ class LiveWriter:
         outcomes: dict[int, Outcome] = {}
         pending = list(range(len(changes)))
         for attempt in range(_LIVE_RETRIES + 1):
-            batch = self.projector.project([changes[i] for i in pending])
+            batch = project_into(self.projectors, [changes[i] for i in pending])
             self.documents_written += batch.writes
             projected = [(changes[i], result) for i, result in zip(pending, batch.results, strict=True)]
             self.findings.extend(fold_reports(projected, batch.findings))

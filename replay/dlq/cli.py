@@ -198,15 +198,17 @@ def redrive_messages(
             raise BadInput("name the messages to redrive, or pass --all (not both)")
         connection, resources = _connect(stack_name, endpoint_url, region, profile)
         ttl = tombstone_ttl_seconds(kinesis_consumer(connection, stream_arn(connection, resources.change_stream)[0]))
-        documents = SearchDocuments(resources.search_table, connection.resource("dynamodb"))
-        target = Target(documents, resources.trip_table, ttl)
+        dynamodb = connection.resource("dynamodb")
+        documents = SearchDocuments(resources.search_table, dynamodb)
+        shadow = SearchDocuments(resources.shadow_table, dynamodb) if resources.shadow_table else None
+        target = Target(documents, resources.trip_table, ttl, shadow)
         console = output_console()
         results: list[RedriveResult] = []
         with held_messages(connection.client("sqs"), resources.dlq_url) as held:
             chosen = held.messages if all_messages else _find(held.messages, message_ids or [])
             if not json_output:
                 verb = "Would redrive" if dry_run else "Redriving"
-                console.print(f"{verb} {len(chosen)} message(s) into {resources.search_table}")
+                console.print(f"{verb} {len(chosen)} message(s) into {' and '.join(resources.written_tables)}")
             for message in chosen:
                 results.append(redrive(held, message, connection, target, dry_run))
                 warn(results[-1].warnings)

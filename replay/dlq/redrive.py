@@ -49,6 +49,7 @@ class Target:
     documents: SearchDocuments
     trip_table: str
     tombstone_ttl_seconds: int
+    shadow: SearchDocuments | None = None  # a cutover's shadow table, written like the live one
 
 
 def redrive(
@@ -74,7 +75,7 @@ def _redrive(
     if failure is None:
         try:
             gone = gone_changes(connection.client("dynamodb"), target.trip_table, records.changes)
-            writer = LiveWriter(target.documents, target.tombstone_ttl_seconds, dry_run)
+            writer = LiveWriter(target.documents, target.tombstone_ttl_seconds, dry_run, target.shadow)
             skipped = {id(g.change) for g in gone}
             for outcome in writer.project([c for c in records.changes if id(c) not in skipped]):
                 tally.count(outcome)

@@ -88,7 +88,15 @@ def plan_copy(
         consumer = aws_lambda.get_function_configuration(FunctionName=live_mapping["FunctionArn"])
     target_table = target_table_arn.rsplit("/", 1)[-1]
     name = temporary_name(target_table)
-    variables = {**consumer.get("Environment", {}).get("Variables", {}), "SEARCH_TABLE_NAME": target_table}
+    # The copy writes the target alone: not the tables the live consumers' parameter names (services.trip.search_tables)
+    variables = {
+        **{
+            name: value
+            for name, value in consumer.get("Environment", {}).get("Variables", {}).items()
+            if not name.startswith("SEARCH_TABLES_")
+        },
+        "SEARCH_TABLE_NAME": target_table,
+    }
     function: dict[str, Any] = {
         "FunctionName": name,
         "Description": f"Temporary copy of {consumer['FunctionName']} rebuilding {target_table} (python -m replay)",

@@ -138,6 +138,8 @@ def replay_run(
     if plan.create_target and not plan.dry_run:
         target_table.create_like(dynamodb.meta.client, plan.live_table, plan.target_table)
     documents = SearchDocuments(plan.target_table, dynamodb)
+    # Into the live table, the changes go into its shadow too, as the consumers' do
+    shadow = resources.shadow_table if plan.target_table == resources.search_table else None
     ttl = tombstone_ttl_seconds(consumer)
     writer: LiveWriter | RebuildWriter = (
         RebuildWriter(
@@ -148,7 +150,7 @@ def replay_run(
             dry_run=plan.dry_run,
         )
         if plan.rebuild
-        else LiveWriter(documents, ttl, plan.dry_run)
+        else LiveWriter(documents, ttl, plan.dry_run, SearchDocuments(shadow, dynamodb) if shadow else None)
     )
     summary = RunSummary(request.source, plan.target_table, plan.dry_run)
     # shards and segments are read at once and finish in any order: list them in the plan's
@@ -179,8 +181,10 @@ def replay_run(
 
 def _plan_target(dynamodb: Any, resources: StackResources, request: RunRequest) -> RunPlan:
     target = request.target_table or resources.search_table
-    rebuild = target != resources.search_table
-    if request.verify and not rebuild:
+    # A table the consumers write (the live one, or a cutover's shadow) is written through their projector,
+    # change by change and version-gated; only a table of the run's own is rebuilt with whole-document batch writes.
+    rebuild = target not in resources.written_tables
+    if request.verify and target == resources.search_table:
         raise BadInput("--verify compares a rebuilt table with the live one: it needs --target-table")
     create = rebuild and target_table.needs_creation(dynamodb, resources.search_table, target)
     return RunPlan(

@@ -81,14 +81,12 @@ def test_api_serves_exactly_the_routes_docs_openapi_json_documents(synthesized: 
     assert sorted(served) == sorted(documented)
 
 
-def test_search_trips_reads_only_the_search_table_name(synthesized: Synthesized) -> None:
+def test_search_trips_finds_the_live_search_table_through_the_parameter(synthesized: Synthesized) -> None:
     resources = synthesized.resources
     variables = resources[function_id(resources, SEARCH_HANDLER)]["Properties"]["Environment"]["Variables"]
-    assert variables["SEARCH_TABLE_NAME"] == {
-        "Ref": logical_id(resources, "AWS::DynamoDB::Table", "DataTripSearchTable")
-    }
-    assert "TABLE_NAME" not in variables
-    assert "DLQ_URL" not in variables
+    assert variables["SEARCH_TABLES_PARAMETER"] == {"Ref": logical_id(resources, "AWS::SSM::Parameter", "SearchTables")}
+    assert variables["SEARCH_TABLES_MAX_AGE_SECONDS"] == "30"
+    assert not {"SEARCH_TABLE_NAME", "TABLE_NAME", "DLQ_URL"} & set(variables)
 
 
 def test_api_url_output_is_the_stage_url_without_trailing_slash(template: Template, synthesized: Synthesized) -> None:

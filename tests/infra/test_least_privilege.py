@@ -1,12 +1,19 @@
-"""Who may touch what: projectors write only TripSearchTable (and the DLQ), SearchTrips writes nothing,
-saga steps touch only TripTable."""
+"""Who may touch what: projectors write only the search tables (the stack's TripSearchTable and a cutover's
+`<stack>-search-*`) and the DLQ, SearchTrips writes nothing, saga steps touch only TripTable."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.infra.conftest import Synthesized
-from tests.infra.template_queries import actions_of, function_id, logical_id, referenced_ids, statements_of
+from tests.infra.template_queries import (
+    actions_of,
+    function_id,
+    logical_id,
+    referenced_ids,
+    rendered_join,
+    statements_of,
+)
 
 pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk")]
 
@@ -42,6 +49,7 @@ SEARCH_ALLOWED = {
     "dynamodb:DescribeTable",
     "dynamodb:GetRecords",
     "dynamodb:GetShardIterator",
+    "ssm:GetParameter",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
     "xray:PutTraceSegments",
@@ -49,8 +57,30 @@ SEARCH_ALLOWED = {
 }
 
 
+CUTOVER_TABLES = "arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/TripSagaStack-search-*"
+
+
 def table(synthesized: Synthesized, name: str) -> str:
     return logical_id(synthesized.resources, "AWS::DynamoDB::Table", name)
+
+
+def rendered(resource: object) -> list[str]:
+    """A statement's Resource as text: `<LogicalId.Attribute>` for a GetAtt, a Join written out."""
+    if isinstance(resource, list):
+        return [text for item in resource for text in rendered(item)]
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        return [rendered_join(resource)]
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        return ["<{}.{}>".format(*resource["Fn::GetAtt"])]
+    if isinstance(resource, dict) and "Ref" in resource:
+        return [f"<{resource['Ref']}>"]
+    return [str(resource)]
+
+
+def search_tables(synthesized: Synthesized) -> set[str]:
+    """The stack's search table with its indexes, and a cutover's (IAM's `*` matches `/` too: their indexes)."""
+    own = f"<{table(synthesized, 'DataTripSearchTable')}.Arn>"
+    return {own, f"{own}/index/*", CUTOVER_TABLES}
 
 
 @pytest.mark.parametrize("handler", CONSUMERS)
@@ -60,9 +90,9 @@ def test_projector_writes_only_the_search_table(synthesized: Synthesized, handle
         target
         for statement in statements
         if DYNAMODB_WRITES & set(actions_of(statement))
-        for target in referenced_ids(statement["Resource"])
+        for target in rendered(statement["Resource"])
     }
-    assert write_targets == {table(synthesized, "DataTripSearchTable")}
+    assert write_targets == search_tables(synthesized)
 
 
 @pytest.mark.parametrize("handler", CONSUMERS)
@@ -99,9 +129,26 @@ def test_search_function_cannot_write_anything(synthesized: Synthesized) -> None
         target
         for statement in statements
         if any(action.startswith("dynamodb:") for action in actions_of(statement))
-        for target in referenced_ids(statement["Resource"])
+        for target in rendered(statement["Resource"])
     }
-    assert dynamodb_targets == {table(synthesized, "DataTripSearchTable")}
+    assert dynamodb_targets == search_tables(synthesized)
+
+
+@pytest.mark.parametrize("handler", [*CONSUMERS, "services.trip.handlers.search_trips.lambda_handler"])
+def test_the_search_tables_parameter_is_read_by_name_and_never_written(synthesized: Synthesized, handler: str) -> None:
+    parameter = logical_id(synthesized.resources, "AWS::SSM::Parameter", "SearchTables")
+    statements = statements_of(synthesized.resources, function_id(synthesized.resources, handler))
+    on_parameters = [
+        (actions_of(statement), rendered(statement["Resource"]))
+        for statement in statements
+        if any(action.startswith("ssm:") for action in actions_of(statement))
+    ]
+    assert on_parameters == [
+        (
+            ["ssm:GetParameter"],
+            [f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter<{parameter}>"],
+        )
+    ]
 
 
 @pytest.mark.parametrize("handler", SAGA_STEPS)

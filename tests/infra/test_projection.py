@@ -83,14 +83,16 @@ def test_dlq_is_encrypted_keeps_fourteen_days_and_refuses_plain_http(synthesized
 
 
 @pytest.mark.parametrize("handler", [STREAM_HANDLER, KINESIS_HANDLER])
-def test_consumers_get_search_table_dlq_and_tombstone_ttl(synthesized: Synthesized, handler: str) -> None:
+def test_consumers_get_search_tables_dlq_and_tombstone_ttl(synthesized: Synthesized, handler: str) -> None:
     resources = synthesized.resources
     environment = resources[function_id(resources, handler)]["Properties"]["Environment"]["Variables"]
     assert environment == {
         "POWERTOOLS_SERVICE_NAME": "trip-projection",
         "POWERTOOLS_METRICS_NAMESPACE": "TripSaga",
         "POWERTOOLS_LOG_LEVEL": "INFO",
-        "SEARCH_TABLE_NAME": {"Ref": logical_id(resources, "AWS::DynamoDB::Table", "DataTripSearchTable")},
+        # which search tables serve: a parameter a cutover switches, read every 30 s at most
+        "SEARCH_TABLES_PARAMETER": {"Ref": logical_id(resources, "AWS::SSM::Parameter", "SearchTables")},
+        "SEARCH_TABLES_MAX_AGE_SECONDS": "30",
         "DLQ_URL": {"Ref": dlq(synthesized)},
         # Kinesis retention (7 days) + 1 day
         "TOMBSTONE_TTL_SECONDS": str(8 * 24 * 3600),

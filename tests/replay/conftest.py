@@ -23,6 +23,7 @@ from services.trip.adapters.search_documents import SearchDocuments
 from services.trip.changes import PoisonRecord, Source, SourcePosition, decode_kinesis_payload
 from services.trip.projection import content
 from services.trip.projector import Projector
+from services.trip.search_tables import SearchTables
 from tests import factories
 from tests.conftest import REGION
 
@@ -94,9 +95,14 @@ def documents(table: Any) -> dict[str, dict[str, Any]]:
 def stack(trip_table: Any, search_table: Any, dlq_url: str) -> dict[str, str]:
     """The stack outputs the tool reads, for resources created on moto."""
     boto3.client("kinesis", region_name=REGION).create_stream(StreamName=STREAM_NAME, ShardCount=1)
+    parameter = f"/{STACK_NAME}/search-tables"
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=parameter, Type="String", Value=SearchTables(search_table.name).to_json()
+    )
     outputs = {
         "TripTableName": trip_table.name,
         "SearchTableName": search_table.name,
+        "SearchTablesParameter": parameter,
         "ChangeStreamName": STREAM_NAME,
         "DlqUrl": dlq_url,
         "StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:TripSaga",
