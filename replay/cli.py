@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from operator_cli.usage import OperatorErrors, help_without_command
+from replay.cutover.cli import cutover_app
 from replay.dlq.cli import dlq_app
 from replay.errors import BadInput
 from replay.mapping.report import MappingProgress, mapping_result_document, render_mapping_result
@@ -43,6 +44,7 @@ app = typer.Typer(
     callback=help_without_command,
 )
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(cutover_app, name="cutover")
 DEFAULT_CHECKPOINT_DIR = default_checkpoint_dir()
 
 

@@ -1,0 +1,1 @@
+"""`trip-replay cutover`: blue-green versions of the search table."""

@@ -1,0 +1,143 @@
+"""`trip-replay cutover` on moto: the next version built beside the live table, verified, switched, rolled back and
+retired, with the parameter as the functions read it after each step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from replay.cutover import steps
+from services.trip.schema import SEARCH_INDEXES
+from services.trip.search_tables import SearchTables, parse
+from tests.conftest import REGION
+from tests.replay.conftest import STACK_NAME, History, documents
+
+NEXT = "TripSagaStack-search-v2"
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No function caches the parameter on moto: nothing to wait for between the steps."""
+    monkeypatch.setattr(steps, "settle_seconds", lambda *_: 0.0)
+    monkeypatch.setattr(steps, "VERIFY_PAUSE_SECONDS", 0.0)
+
+
+@pytest.fixture
+def sagas(history: History) -> History:
+    for number in range(1, 13):
+        history.saga(f"trip-{number:03d}", payment_fails=number % 4 == 0, minute=number)
+    history.project_like_the_consumers()
+    return history
+
+
+def parameter() -> SearchTables:
+    value = boto3.client("ssm", region_name=REGION).get_parameter(Name=f"/{STACK_NAME}/search-tables")
+    return parse(value["Parameter"]["Value"])
+
+
+def table(name: str) -> Any:
+    return boto3.resource("dynamodb", region_name=REGION).Table(name)
+
+
+def test_a_cutover_builds_the_next_version_switches_to_it_rolls_back_and_retires(
+    sagas: History, replay: Any, tmp_path: Any
+) -> None:
+    live = sagas.search_table.name
+    code, started = replay("cutover", "start", "--table", NEXT, "--checkpoint-dir", str(tmp_path))
+
+    assert (code, started["differences"], started["next"]) == (0, [], "`trip-replay cutover switch` makes it live")
+    assert parameter() == SearchTables(live, NEXT)
+    assert documents(table(NEXT)) == documents(sagas.search_table)  # 12 trips, alike but for their bookkeeping
+    assert len(documents(table(NEXT))) == 12
+    description = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=NEXT)["Table"]
+    assert sorted(index["IndexName"] for index in description["GlobalSecondaryIndexes"]) == sorted(
+        index.name for index in SEARCH_INDEXES
+    )
+    assert {item["projection_version"] for item in table(NEXT).scan()["Items"]} == {2}
+
+    assert replay("cutover", "switch")[0] == 0
+    assert parameter() == SearchTables(NEXT, live)  # the old table stays written, for a rollback
+    assert replay("cutover", "switch")[0] == 0
+    assert parameter() == SearchTables(live, NEXT)  # rolled back
+    assert replay("cutover", "switch")[0] == 0
+
+    code, refused = replay("cutover", "retire", "--delete-table")
+    assert (code, parameter()) == (2, SearchTables(NEXT, live))
+    assert f"{live} is the stack's own table" in refused
+    code, retired = replay("cutover", "retire")
+    assert (code, retired["live"], retired["shadow"]) == (0, NEXT, None)
+    assert parameter() == SearchTables(NEXT)
+
+
+def test_a_shadow_that_differs_is_not_switched_to(sagas: History, replay: Any, tmp_path: Any) -> None:
+    live = sagas.search_table.name
+    assert replay("cutover", "start", "--table", NEXT, "--checkpoint-dir", str(tmp_path))[0] == 0
+    table(NEXT).delete_item(Key={"trip_id": "trip-003"})  # behind the projection's back
+    table(NEXT).update_item(
+        Key={"trip_id": "trip-005"},
+        UpdateExpression="SET hotel_name = :name",
+        ExpressionAttributeValues={":name": "Hotel Elsewhere"},
+    )
+
+    code, verified = replay("cutover", "verify")
+    assert code == 1
+    assert [(d["trip_id"], d["field"], d["live"], d["target"]) for d in verified["differences"]] == [
+        ("trip-003", "document", "present", "absent"),
+        ("trip-005", "hotel_name", "Grand Hotel Tokyo", "Hotel Elsewhere"),
+    ]
+    code, refused = replay("cutover", "switch")
+    assert (code, refused["next"], len(refused["differences"])) == (1, "not switched: the tables differ", 2)
+    assert parameter() == SearchTables(live, NEXT)
+
+    code, retired = replay("cutover", "retire", "--delete-table")
+    assert (code, retired["live"], retired["shadow"]) == (0, live, None)
+    assert parameter() == SearchTables(live)
+    assert NEXT not in boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (("--table", "OtherTable"), "error: --table OtherTable: the stack's functions may use only tables named "),
+        (("--table", "TripSearchTable"), "error: --table TripSearchTable: the stack's functions may use only "),
+    ],
+)
+def test_a_table_the_functions_may_not_use_is_refused(
+    stack: Any, replay: Any, args: tuple[str, ...], error: str
+) -> None:
+    code, output = replay("cutover", "start", *args)
+    assert code == 2
+    assert output.startswith(error)
+    assert parameter() == SearchTables(stack["SearchTableName"])
+
+
+def test_one_cutover_at_a_time(sagas: History, replay: Any, tmp_path: Any) -> None:
+    assert replay("cutover", "start", "--table", NEXT, "--checkpoint-dir", str(tmp_path))[0] == 0
+
+    code, output = replay("cutover", "start", "--table", f"{NEXT}-again", "--checkpoint-dir", str(tmp_path))
+
+    assert code == 2
+    assert output.startswith(f"error: a cutover is under way: {NEXT} is the shadow of {sagas.search_table.name}")
+
+
+@pytest.mark.parametrize("command", ["verify", "switch", "retire"])
+def test_verify_switch_and_retire_need_a_cutover_under_way(stack: Any, replay: Any, command: str) -> None:
+    code, output = replay("cutover", command)
+    assert code == 2
+    assert output.startswith("error: no cutover under way: ")
+
+
+def test_status_says_which_tables_serve(stack: Any, replay: Any) -> None:
+    code, status = replay("cutover", "status")
+    assert (code, status) == (
+        0,
+        {
+            "live": stack["SearchTableName"],
+            "shadow": None,
+            "stack_table": stack["SearchTableName"],
+            "parameter": f"/{STACK_NAME}/search-tables",
+            "projection_version": 2,
+        },
+    )
