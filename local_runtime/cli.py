@@ -98,6 +98,27 @@ Timeout = Annotated[
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also log each invocation's timing.")]
 
 
+def _context_values(values: list[str] | None) -> list[str] | None:
+    for value in values or ():
+        key, equals, _ = value.partition("=")
+        if not equals or not key:
+            raise typer.BadParameter(f"{value!r} is not KEY=VALUE, e.g. searchTablesMaxAgeSeconds=2")
+    return values
+
+
+Context = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--context",
+        "-c",
+        metavar="KEY=VALUE",
+        callback=_context_values,
+        help="A CDK context value for the stack, as `cdk deploy -c KEY=VALUE` takes it (repeatable; "
+        "docs/operations.md lists the switches).",
+    ),
+]
+
+
 def _options(
     host: str,
     port: int,
@@ -108,6 +129,7 @@ def _options(
     reorder: bool,
     seed: int | None,
     injected: FaultRates | None = None,
+    context: list[str] | None = None,
 ) -> RuntimeOptions:
     return RuntimeOptions(
         project_dir=Path.cwd(),
@@ -119,6 +141,7 @@ def _options(
         faults=DeliveryFaults(duplicate_rate=duplicates, reorder=reorder),
         seed=seed,
         injected=injected or FaultRates(),
+        context=dict(value.partition("=")[::2] for value in context or ()),
     )
 
 
@@ -183,6 +206,7 @@ def up(
     fault_throttle: Throttle = 0.0,
     fault_crash: Crash = 0.0,
     fault_timeout: Timeout = 0.0,
+    context: Context = None,
     verbose: Verbose = False,
 ) -> None:
     """Synthesize, deploy locally and run in the foreground until Ctrl-C.
@@ -193,7 +217,7 @@ def up(
     _require_free_port(host, port, "up")
     _configure_logging(verbose)
     options = _options(
-        host, port, region, state_dir, poll_interval, kinesis_duplicates, kinesis_reorder, seed, injected
+        host, port, region, state_dir, poll_interval, kinesis_duplicates, kinesis_reorder, seed, injected, context
     )
     runtime = LocalRuntime(options)
     stopping = threading.Event()

@@ -39,6 +39,7 @@ class RuntimeOptions:
     faults: DeliveryFaults = field(default_factory=DeliveryFaults)
     seed: int | None = None  # for the duplicate and reorder choices, and the injected faults
     injected: FaultRates = field(default_factory=FaultRates)  # throttles, crashes, timeouts (faults/injection.py)
+    context: dict[str, str] = field(default_factory=dict)  # CDK context over cdk.json's (`--context key=value`)
 
 
 class LocalRuntime:
@@ -66,7 +67,7 @@ class LocalRuntime:
             self.options.state_dir, endpoint.url, self.options.region, watch=self._faults.watch
         )
         self._api_server = RestApiServer(endpoint)
-        for artifact in synthesize(self.options.project_dir, self.options.state_dir / "cdk.out"):
+        for artifact in synthesize(self.options.project_dir, self.options.state_dir / "cdk.out", self.options.context):
             stack = deploy(artifact, endpoint)
             apply_ignored_properties(stack, endpoint)
             self.stacks.append(self._with_local_api_urls(stack, endpoint))

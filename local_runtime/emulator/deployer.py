@@ -18,6 +18,7 @@ import sys
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,13 +58,14 @@ def cdk_json_context(project_dir: Path) -> dict[str, Any]:
     return context
 
 
-def synthesize(project_dir: Path, out_dir: Path) -> list[StackArtifact]:
+def synthesize(project_dir: Path, out_dir: Path, context: Mapping[str, str] | None = None) -> list[StackArtifact]:
+    """The CDK app's stacks, synthesized with cdk.json's context and `context` over it (`cdk -c key=value`)."""
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     env = {
         **os.environ,
         "CDK_OUTDIR": str(out_dir),
-        "CDK_CONTEXT_JSON": json.dumps(cdk_json_context(project_dir)),
+        "CDK_CONTEXT_JSON": json.dumps({**cdk_json_context(project_dir), **(context or {})}),
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
     }
     log.info("synthesizing the CDK app (python app.py) into %s", out_dir)
