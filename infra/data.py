@@ -9,13 +9,16 @@ from constructs import Construct
 
 from services.trip import schema
 from services.trip.projection import INDEX_PROJECTION
+from services.trip.schema import Layout
 
 _STRING = dynamodb.AttributeType.STRING
 _PITR = dynamodb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True)
 
 
 class TripData(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, change_stream: kinesis.IStream) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, change_stream: kinesis.IStream, search_table_layout: Layout
+    ) -> None:
         super().__init__(scope, construct_id)
         self.trip_table = dynamodb.Table(
             self,
@@ -47,12 +50,21 @@ class TripData(Construct):
             # A projection: the replay tool rebuilds it from the change stream.
             removal_policy=RemovalPolicy.DESTROY,
         )
+        if search_table_layout is Layout.UNSHARDED:
+            # Exactly what the releases before write sharding declared: a stack deployed by one keeps its table
+            # untouched until a cutover moves it to a sharded table.
+            for old in schema.UNSHARDED_INDEXES.values():
+                self._add_index(old.name, old.partition, old.sort, dynamodb.ProjectionType.ALL)
+            return
         for index in schema.SEARCH_INDEXES:
             # Write-sharded keys and only what a search shows (schema.SearchIndex, docs/design.md).
-            self.search_table.add_global_secondary_index(
-                index_name=index.name,
-                partition_key=dynamodb.Attribute(name=index.partition, type=_STRING),
-                sort_key=dynamodb.Attribute(name=index.sort, type=_STRING),
-                projection_type=dynamodb.ProjectionType.INCLUDE,
-                non_key_attributes=list(INDEX_PROJECTION),
-            )
+            self._add_index(index.name, index.partition, index.sort, dynamodb.ProjectionType.INCLUDE)
+
+    def _add_index(self, name: str, partition: str, sort: str, projection: dynamodb.ProjectionType) -> None:
+        self.search_table.add_global_secondary_index(
+            index_name=name,
+            partition_key=dynamodb.Attribute(name=partition, type=_STRING),
+            sort_key=dynamodb.Attribute(name=sort, type=_STRING),
+            projection_type=projection,
+            non_key_attributes=list(INDEX_PROJECTION) if projection is dynamodb.ProjectionType.INCLUDE else None,
+        )

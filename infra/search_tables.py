@@ -17,6 +17,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.nag import acknowledge, arn_finding
+from services.trip.schema import Layout
 from services.trip.search_tables import SearchTables
 
 
@@ -25,9 +26,20 @@ def cutover_table_prefix(stack_name: str) -> str:
     return f"{stack_name}-search-"
 
 
+def _first_tables(stack_table: str, layout: Layout) -> SearchTables:
+    """The stack's table live, named in `layouts` unless sharded (so a sharded stack's value is what it always was)."""
+    return SearchTables(stack_table, layouts={} if layout is Layout.SHARDED else {stack_table: layout})
+
+
 class SearchTableAccess(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, search_table: dynamodb.ITable, max_age_seconds: int
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        search_table: dynamodb.ITable,
+        search_table_layout: Layout,
+        max_age_seconds: int,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -36,7 +48,7 @@ class SearchTableAccess(Construct):
             "Parameter",
             parameter_name=f"/{stack.stack_name}/search-tables",
             description="The live search table and its shadow (JSON); written by trip-replay cutover",
-            string_value=SearchTables(search_table.table_name).to_json(),
+            string_value=_first_tables(search_table.table_name, search_table_layout).to_json(),
         )
         self._stack_table = search_table
         self._prefix = cutover_table_prefix(stack.stack_name)

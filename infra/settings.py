@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
+from services.trip.schema import Layout
 from services.trip.search_tables import DEFAULT_MAX_AGE_SECONDS
 
 RETENTION_DAYS = "changeStreamRetentionDays"
@@ -24,6 +26,7 @@ LAMBDA_CONCURRENCY_QUOTA = "lambdaConcurrencyQuota"
 API_RATE_LIMIT = "apiThrottlingRateLimit"
 API_BURST_LIMIT = "apiThrottlingBurstLimit"
 SEARCH_TABLES_MAX_AGE = "searchTablesMaxAgeSeconds"
+SEARCH_TABLE_LAYOUT = "searchTableLayout"
 
 SECONDS_PER_DAY = 24 * 3600
 # The default Kinesis shard quota per account in the largest regions; a larger stream needs a quota increase first.
@@ -96,6 +99,10 @@ class StackSettings:
     api_rate_limit: int = DEFAULT_API_RATE_LIMIT
     api_burst_limit: int = DEFAULT_API_BURST_LIMIT
     search_tables_max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS
+    # The stack's own TripSearchTable's indexes: `unsharded` keeps a table deployed before write sharding as it is
+    # (CloudFormation changes at most one GSI per update), for a cutover to move to a sharded one (docs/operations.md,
+    # "Moving to the sharded indexes").
+    search_table_layout: Layout = Layout.SHARDED
 
     @property
     def pipelines(self) -> int:
@@ -111,7 +118,7 @@ class StackSettings:
     def from_context(cls, get: Callable[[str], object]) -> StackSettings:
         settings = cls(
             retention_days=_integer(get, RETENTION_DAYS, cls.retention_days, 1, 365),
-            capacity_mode=_capacity_mode(get),
+            capacity_mode=_choice(get, CAPACITY_MODE, CapacityMode, cls.capacity_mode),
             shard_count=_integer(get, SHARD_COUNT, cls.shard_count, 1, MAX_SHARDS),
             dynamodb_streams_pipeline=_boolean(get, DYNAMODB_STREAMS_PIPELINE, cls.dynamodb_streams_pipeline),
             kinesis_pipeline=_boolean(get, KINESIS_PIPELINE, cls.kinesis_pipeline),
@@ -131,6 +138,7 @@ class StackSettings:
             search_tables_max_age_seconds=_integer(
                 get, SEARCH_TABLES_MAX_AGE, cls.search_tables_max_age_seconds, 1, MAX_SEARCH_TABLES_MAX_AGE
             ),
+            search_table_layout=_choice(get, SEARCH_TABLE_LAYOUT, Layout, cls.search_table_layout),
         )
         if not (settings.dynamodb_streams_pipeline or settings.kinesis_pipeline):
             raise SettingsError(
@@ -191,12 +199,15 @@ def _boolean(get: Callable[[str], object], key: str, default: bool) -> bool:
     raise SettingsError(f"context {key} must be true or false, got {raw!r}")
 
 
-def _capacity_mode(get: Callable[[str], object]) -> CapacityMode:
-    raw = get(CAPACITY_MODE)
+_Choice = TypeVar("_Choice", bound=Enum)
+
+
+def _choice(get: Callable[[str], object], key: str, choices: type[_Choice], default: _Choice) -> _Choice:
+    raw = get(key)
     if raw is None:
-        return StackSettings.capacity_mode
+        return default
     try:
-        return CapacityMode(str(raw).strip().lower())
+        return choices(str(raw).strip().lower())
     except ValueError:
-        choices = ", ".join(mode.value for mode in CapacityMode)
-        raise SettingsError(f"context {CAPACITY_MODE} must be one of {choices}, got {raw!r}") from None
+        names = ", ".join(str(choice.value) for choice in choices)
+        raise SettingsError(f"context {key} must be one of {names}, got {raw!r}") from None

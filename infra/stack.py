@@ -28,11 +28,14 @@ class TripSagaStack(Stack):
         )
         functions = FunctionFactory(self)
         change_stream = ChangeStream(self, "ChangeStream", settings=settings)
-        data = TripData(self, "Data", change_stream=change_stream.stream)
+        data = TripData(
+            self, "Data", change_stream=change_stream.stream, search_table_layout=settings.search_table_layout
+        )
         search_tables = SearchTableAccess(
             self,
             "SearchTables",
             search_table=data.search_table,
+            search_table_layout=settings.search_table_layout,
             max_age_seconds=settings.search_tables_max_age_seconds,
         )
         projection = Projection(

@@ -6,7 +6,8 @@ TripSagaStack reports in its outputs, so the same command works on AWS and on th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -15,8 +16,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ProfileNotFound
 
 from replay.errors import BadInput, ReplayError, aws_errors, error_code
+from services.trip.adapters.search_documents import SearchDocuments
 from services.trip.config import DEFAULT_TOMBSTONE_TTL_SECONDS
 from services.trip.dynamodb_values import exact_numbers
+from services.trip.schema import Layout
 from services.trip.search_tables import SearchTables, SearchTablesError, parse
 
 DEFAULT_STACK_NAME = "TripSagaStack"
@@ -78,11 +81,20 @@ class StackResources:
     search_tables_parameter: str
     stack_search_table: str  # the stack's own (output SearchTableName): the first live one
     shadow_table: str | None = None  # the table kept current beside the live one during a cutover
+    layouts: Mapping[str, Layout] = field(default_factory=dict)  # the parameter's tables not of this release's layout
 
     @property
     def written_tables(self) -> tuple[str, ...]:
         """Every table a change must reach, the live one first (services.trip.search_tables)."""
         return SearchTables(self.search_table, self.shadow_table).written
+
+    def layout_of(self, table: str) -> Layout:
+        """The index keys a table the parameter names holds (any other: this release's)."""
+        return self.layouts.get(table, Layout.SHARDED)
+
+    def documents_of(self, table: str, dynamodb: Any) -> SearchDocuments:
+        """The documents of a table the parameter names, written with the keys of its layout."""
+        return SearchDocuments(table, dynamodb, layout=self.layout_of(table))
 
 
 _OUTPUTS = {
@@ -118,7 +130,9 @@ def find_stack_resources(connection: Connection, stack_name: str) -> StackResour
         )
     names = {field: outputs[key] for field, key in _OUTPUTS.items()}
     tables = read_search_tables(connection, names["search_tables_parameter"])
-    return StackResources(stack_name, search_table=tables.live, shadow_table=tables.shadow, **names)
+    return StackResources(
+        stack_name, search_table=tables.live, shadow_table=tables.shadow, layouts=tables.layouts, **names
+    )
 
 
 def read_search_tables(connection: Connection, parameter: str) -> SearchTables:

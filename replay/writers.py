@@ -189,7 +189,7 @@ class RebuildWriter:
             for trip_id in sorted(self.dirty):
                 document = self.cached[trip_id]
                 document.revision += 1
-                items.append(to_item(document, self.tombstone_ttl_seconds))
+                items.append(to_item(document, self.tombstone_ttl_seconds, self.documents.layout))
             requests = [items[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(items), BATCH_WRITE_LIMIT)]
             writes = [self._threads.submit(self._write, request) for request in requests]
             wait(writes)  # all of them, even after a failure: none is still writing when the error is raised

@@ -12,7 +12,8 @@ import pytest
 from moto import mock_aws
 
 from services.trip import schema
-from services.trip.projection import INDEX_PROJECTION
+from services.trip.schema import Layout
+from services.trip.search_tables import table_definition
 from tests.local_runtime_session import local_runtime  # noqa: F401  (one runtime per worker, for runtime/ and replay/)
 
 REGION = "us-east-1"
@@ -52,33 +53,18 @@ def create_trip_table(dynamodb: Any, name: str = "TripTable") -> Any:
     )
 
 
-def create_search_table(dynamodb: Any, name: str = "TripSearchTable", projection: dict[str, Any] | None = None) -> Any:
-    """TripSearchTable as the stack defines it (infra/data.py): its key and `schema.SEARCH_INDEXES`, projecting
-    `INDEX_PROJECTION` (or `projection`)."""
-    projection = projection or {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_PROJECTION)}
-    return dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": schema.SEARCH_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": attr, "AttributeType": "S"}
-            for attr in (
-                schema.SEARCH_KEY,
-                *(key for index in schema.SEARCH_INDEXES for key in (index.partition, index.sort)),
-            )
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index.name,
-                "KeySchema": [
-                    {"AttributeName": index.partition, "KeyType": "HASH"},
-                    {"AttributeName": index.sort, "KeyType": "RANGE"},
-                ],
-                "Projection": projection,
-            }
-            for index in schema.SEARCH_INDEXES
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+def create_search_table(
+    dynamodb: Any,
+    name: str = "TripSearchTable",
+    projection: dict[str, Any] | None = None,
+    layout: Layout = Layout.SHARDED,
+) -> Any:
+    """TripSearchTable as the stack defines it (infra/data.py, `search_tables.table_definition`): its key and the
+    indexes of its layout, each projecting what the stack's does (or `projection`)."""
+    definition = table_definition(name, layout)
+    for index in definition["GlobalSecondaryIndexes"]:
+        index["Projection"] = projection or index["Projection"]
+    return dynamodb.create_table(**definition)
 
 
 def metric_sums(emitted: str) -> dict[str, float]:

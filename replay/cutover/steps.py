@@ -121,7 +121,7 @@ def start(
     log.step(f"created {name} (projection version {PROJECTION_VERSION})")
 
     began = datetime.now(UTC)
-    cutover.put(resources, SearchTables(resources.search_table, name))
+    cutover.put(resources, SearchTables(resources.search_table, name, resources.layouts))
     log.step(f"{name} is the shadow of {resources.search_table}: the consumers write both")
     cutover.settle(log, "every consumer invocation now writes the shadow")
 
@@ -167,7 +167,7 @@ def switch(cutover: Cutover, log: StepLog) -> tuple[StackResources, list[Differe
     if differences:
         return resources, differences
     assert resources.shadow_table is not None
-    cutover.put(resources, SearchTables(resources.shadow_table, resources.search_table))
+    cutover.put(resources, SearchTables(resources.shadow_table, resources.search_table, resources.layouts))
     log.step(f"{resources.shadow_table} is live, {resources.search_table} its shadow")
     cutover.settle(log, f"the search API reads {resources.shadow_table}")
     return cutover.resources(), []
@@ -184,7 +184,7 @@ def retire(cutover: Cutover, delete_table: bool, log: StepLog) -> StackResources
             f"{shadow} is the stack's own table: CloudFormation deletes it with the stack. Retire it without "
             "--delete-table (it is then no longer written)"
         )
-    cutover.put(resources, SearchTables(resources.search_table))
+    cutover.put(resources, SearchTables(resources.search_table, layouts=resources.layouts))
     log.step(f"{shadow} is no longer the shadow of {resources.search_table}")
     cutover.settle(log, f"no function writes {shadow} any more")
     if delete_table:

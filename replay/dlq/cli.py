@@ -38,7 +38,6 @@ from replay.stack import (
 )
 from replay.terminal import output_console, warn
 from replay.window.reader import KINESIS_LAG_ALLOWANCE
-from services.trip.adapters.search_documents import SearchDocuments
 
 dlq_app = typer.Typer(
     help=(
@@ -199,8 +198,8 @@ def redrive_messages(
         connection, resources = _connect(stack_name, endpoint_url, region, profile)
         ttl = tombstone_ttl_seconds(kinesis_consumer(connection, stream_arn(connection, resources.change_stream)[0]))
         dynamodb = connection.resource("dynamodb")
-        documents = SearchDocuments(resources.search_table, dynamodb)
-        shadow = SearchDocuments(resources.shadow_table, dynamodb) if resources.shadow_table else None
+        documents = resources.documents_of(resources.search_table, dynamodb)
+        shadow = resources.documents_of(resources.shadow_table, dynamodb) if resources.shadow_table else None
         target = Target(documents, resources.trip_table, ttl, shadow)
         console = output_console()
         results: list[RedriveResult] = []

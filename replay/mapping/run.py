@@ -31,6 +31,7 @@ from replay.mapping.consumer_copy import (
 from replay.mapping.watch import CaughtUpRule, IteratorAgeMetric, MappingReading
 from replay.stack import Connection, StackResources, stream_arn
 from replay.verify import Difference, compare, scan_views
+from services.trip.schema import Layout
 
 WATCH_EVERY_S = 2.0
 
@@ -88,6 +89,12 @@ class MappingResult:
 def plan_mapping_run(connection: Connection, resources: StackResources, request: MappingRequest) -> MappingPlan:
     if request.target_table == resources.search_table:
         raise BadInput("--via-mapping rebuilds into a new table: the live consumer already feeds the live one")
+    if resources.layout_of(resources.search_table) is not Layout.SHARDED:
+        # its copy, named by SEARCH_TABLE_NAME alone, would write this release's keys into a table created like it
+        raise BadInput(
+            f"--via-mapping needs a live table of this release's layout, and {resources.search_table} is "
+            f"{resources.layout_of(resources.search_table)}: move to the sharded indexes first (`trip-replay cutover`)"
+        )
     dynamodb = connection.client("dynamodb")
     arn, retention_hours = stream_arn(connection, resources.change_stream)
     notes = []

@@ -137,7 +137,9 @@ def replay_run(
 
     if plan.create_target and not plan.dry_run:
         target_table.create_like(dynamodb.meta.client, plan.live_table, plan.target_table)
-    documents = SearchDocuments(plan.target_table, dynamodb)
+    # A table of the run's own has the live table's schema (target_table.create_like), so its layout too
+    layout = resources.layout_of(plan.target_table if not plan.rebuild else plan.live_table)
+    documents = SearchDocuments(plan.target_table, dynamodb, layout=layout)
     # Into the live table, the changes go into its shadow too, as the consumers' do
     shadow = resources.shadow_table if plan.target_table == resources.search_table else None
     ttl = tombstone_ttl_seconds(consumer)
@@ -150,7 +152,12 @@ def replay_run(
             dry_run=plan.dry_run,
         )
         if plan.rebuild
-        else LiveWriter(documents, ttl, plan.dry_run, SearchDocuments(shadow, dynamodb) if shadow else None)
+        else LiveWriter(
+            documents,
+            ttl,
+            plan.dry_run,
+            resources.documents_of(shadow, dynamodb) if shadow else None,
+        )
     )
     summary = RunSummary(request.source, plan.target_table, plan.dry_run)
     # shards and segments are read at once and finish in any order: list them in the plan's

@@ -14,6 +14,7 @@ from services.trip import consumer
 from services.trip.adapters.search_documents import CONCURRENT_REQUESTS, SearchDocuments
 from services.trip.handlers import kinesis_consumer
 from services.trip.projection import SearchDocument
+from services.trip.schema import Layout
 from tests import factories as f
 
 TRIPS = 8
@@ -70,7 +71,7 @@ def test_a_trips_changes_are_written_once_by_one_thread(search_table: Any, proje
 
 
 def test_the_connection_pool_matches_the_concurrency(search_table: Any, projection: Any) -> None:
-    projector = consumer._projector(search_table.name)
+    projector = consumer._projector(search_table.name, Layout.SHARDED)
 
     assert projector.documents.concurrent_requests == CONCURRENT_REQUESTS == 50
     assert projector._threads._max_workers == CONCURRENT_REQUESTS

@@ -15,6 +15,7 @@ from services.trip import consumer, search_tables
 from services.trip.config import ConfigurationError
 from services.trip.handlers import kinesis_consumer, search_trips
 from services.trip.projection import content
+from services.trip.schema import Layout
 from services.trip.search_tables import SearchTables, SearchTablesError, parse
 from tests import factories as f
 from tests.conftest import REGION, create_search_table
@@ -111,8 +112,13 @@ def test_a_parameter_that_says_nothing_usable_fails_the_invocation_naming_it(
     "value, error",
     [
         ("nope", "not JSON: 'nope'"),
-        ("[]", 'expected {"live": NAME, "shadow": NAME or null}, got \'[]\''),
-        ('{"live": "a", "next": "b"}', 'expected {"live": NAME, "shadow": NAME or null}'),
+        ("[]", 'expected {"live": NAME, "shadow": NAME or null, "layouts": {NAME: LAYOUT}}, got \'[]\''),
+        ('{"live": "a", "next": "b"}', 'expected {"live": NAME, "shadow": NAME or null, "layouts": {NAME: LAYOUT}}'),
+        ('{"live": "a", "layouts": ["a"]}', '"layouts" must map table names to a layout (sharded, unsharded), got'),
+        (
+            '{"live": "a", "layouts": {"a": "v1"}}',
+            "\"layouts\": table 'a' has layout 'v1', not one of sharded, unsharded",
+        ),
         ('{"live": "a", "shadow": 3}', '"shadow" must name a table or be null, got 3'),
         ('{"live": "a", "shadow": "a"}', "table a cannot be both the live table and its shadow"),
     ],
@@ -128,3 +134,16 @@ def test_the_parameters_value_reads_back_as_written() -> None:
     assert tables.to_json() == '{"live": "TripSearchTable", "shadow": "TripSagaStack-search-next"}'
     assert parse(tables.to_json()) == tables
     assert tables.written == ("TripSearchTable", "TripSagaStack-search-next")
+
+
+def test_the_tables_of_the_releases_before_write_sharding_are_named_with_their_layout() -> None:
+    tables = SearchTables("TripSearchTable", "TripSagaStack-search-next", {"TripSearchTable": Layout.UNSHARDED})
+    assert tables.to_json() == (
+        '{"live": "TripSearchTable", "shadow": "TripSagaStack-search-next", '
+        '"layouts": {"TripSearchTable": "unsharded"}}'
+    )
+    assert parse(tables.to_json()) == tables
+    assert (tables.layout_of("TripSearchTable"), tables.layout_of("TripSagaStack-search-next")) == (
+        Layout.UNSHARDED,
+        Layout.SHARDED,
+    )

@@ -32,6 +32,7 @@ VARIANT_CONTEXT = {
     "lambdaConcurrencyQuota": "2000",
     "apiThrottlingRateLimit": "200",
     "apiThrottlingBurstLimit": "100",
+    "searchTableLayout": "unsharded",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.settings import CapacityMode, SettingsError, StackSettings
+from services.trip.schema import Layout
 
 
 def settings_from(**context: object) -> StackSettings:
@@ -75,6 +76,13 @@ def test_retention_outside_one_to_365_days_is_rejected(days: object) -> None:
 def test_unknown_capacity_mode_is_rejected_with_the_choices() -> None:
     with pytest.raises(SettingsError, match=r"changeStreamCapacityMode must be one of on-demand, provisioned"):
         settings_from(changeStreamCapacityMode="serverless")
+
+
+def test_the_search_tables_layout_is_sharded_unless_a_stack_keeps_its_unsharded_table() -> None:
+    assert settings_from().search_table_layout is Layout.SHARDED
+    assert settings_from(searchTableLayout="Unsharded").search_table_layout is Layout.UNSHARDED
+    with pytest.raises(SettingsError, match=r"^context searchTableLayout must be one of sharded, unsharded, got 'v1'$"):
+        settings_from(searchTableLayout="v1")
 
 
 @pytest.mark.parametrize("shards", [0, "501", "many"])

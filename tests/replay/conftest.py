@@ -23,6 +23,7 @@ from services.trip.adapters.search_documents import SearchDocuments
 from services.trip.changes import PoisonRecord, Source, SourcePosition, decode_kinesis_payload
 from services.trip.projection import content
 from services.trip.projector import Projector
+from services.trip.schema import Layout
 from services.trip.search_tables import SearchTables
 from tests import factories
 from tests.conftest import REGION
@@ -40,6 +41,7 @@ class History:
     search_table: Any
     kinesis: Any = field(default_factory=lambda: boto3.client("kinesis", region_name=REGION))
     changes: list[factories.Change] = field(default_factory=list)
+    layout: Layout = Layout.SHARDED  # the search table's (schema.Layout)
 
     def write(self, change: factories.Change) -> None:
         if change.new is not None:
@@ -80,7 +82,8 @@ class History:
                 position = SourcePosition(Source.KINESIS, STREAM_NAME, shard["ShardId"], raw["SequenceNumber"])
                 with contextlib.suppress(PoisonRecord):
                     records.append(decode_kinesis_payload(raw["Data"], position))
-        projector = Projector(SearchDocuments(self.search_table.name, boto3.resource("dynamodb")), TTL)
+        documents = SearchDocuments(self.search_table.name, boto3.resource("dynamodb"), layout=self.layout)
+        projector = Projector(documents, TTL)
         for start in range(0, len(records), 100):
             projector.project([r for r in records[start : start + 100] if r is not None])
 

@@ -9,9 +9,9 @@ import boto3
 import pytest
 
 from replay.cutover import steps
-from services.trip.schema import SEARCH_INDEXES
+from services.trip.schema import SEARCH_INDEXES, Layout, trip_shard
 from services.trip.search_tables import SearchTables, parse
-from tests.conftest import REGION
+from tests.conftest import REGION, create_search_table
 from tests.replay.conftest import STACK_NAME, History, documents
 
 NEXT = "TripSagaStack-search-v2"
@@ -141,3 +141,49 @@ def test_status_says_which_tables_serve(stack: Any, replay: Any) -> None:
             "projection_version": 2,
         },
     )
+
+
+@pytest.fixture
+def unsharded(stack: dict[str, str], trip_table: Any, search_table: Any) -> History:
+    """A stack deployed before write sharding, redeployed with `searchTableLayout=unsharded`: its own table keeps
+    the indexes of those releases, and the parameter says so."""
+    name = search_table.name
+    search_table.delete()
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    old = create_search_table(dynamodb, name, layout=Layout.UNSHARDED)
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=f"/{STACK_NAME}/search-tables",
+        Value=SearchTables(name, layouts={name: Layout.UNSHARDED}).to_json(),
+        Type="String",
+        Overwrite=True,
+    )
+    history = History(trip_table, old, layout=Layout.UNSHARDED)
+    for number in range(1, 13):
+        history.saga(f"trip-{number:03d}", payment_fails=number % 4 == 0, minute=number)
+    history.project_like_the_consumers()
+    return history
+
+
+def test_a_stack_deployed_before_write_sharding_moves_to_a_sharded_table(
+    unsharded: History, replay: Any, tmp_path: Any
+) -> None:
+    live = unsharded.search_table.name
+    layouts = {live: Layout.UNSHARDED}
+    assert {item["hotel_name_initial"] for item in unsharded.search_table.scan()["Items"]} == {"g"}
+
+    code, started = replay("cutover", "start", "--table", NEXT, "--checkpoint-dir", str(tmp_path))
+
+    assert (code, started["differences"]) == (0, [])
+    assert parameter() == SearchTables(live, NEXT, layouts)
+    items = table(NEXT).scan()["Items"]
+    shards = {item["trip_id"]: f"{trip_shard(item['trip_id']):03d}" for item in items}
+    assert sorted(item["flight_status_shard"] for item in items) == sorted(
+        f"{'CONFIRMED' if int(trip[-3:]) % 4 else 'CANCELLED'}#{shard}" for trip, shard in shards.items()
+    )
+    assert not [item for item in items if "hotel_name_initial" in item]
+    assert len(items) == 12
+
+    assert replay("cutover", "switch")[0] == 0
+    assert parameter() == SearchTables(NEXT, live, layouts)  # the unsharded table kept current, for a rollback
+    assert replay("cutover", "retire")[0] == 0
+    assert parameter() == SearchTables(NEXT, layouts=layouts)

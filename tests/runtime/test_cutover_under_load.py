@@ -1,7 +1,9 @@
 """A blue-green cutover on the local runtime while sagas run and the search API is read: no answer fails or goes back
 in time, no change is lost, and the switch needs no redeploy (issue 20, goal 2; issue 19, goal 6).
 
-The stack is deployed with `searchTablesMaxAgeSeconds=2`, so the functions read the parameter every 2 s. Sagas start
+The stack is deployed with `searchTablesMaxAgeSeconds=2`, so the functions read the parameter every 2 s, once as this
+release deploys it and once as a stack deployed before write sharding upgrades (`searchTableLayout=unsharded`: its
+own table keeps those releases' indexes, and the cutover moves it to the sharded ones). Sagas start
 every `SAGA_INTERVAL_S` through the whole cutover (every third compensates); a reader walks every page of a status
 search and reads each started trip by id, in a loop. Counted:
 - API errors: any answer but 200 (a 404 of a trip whose saga has not written yet is not read: only trips whose
@@ -27,6 +29,7 @@ from typing import Any
 import pytest
 
 from local_runtime.scenarios import BOOKED, COMPENSATED, statuses, trip_input
+from services.trip.schema import Layout
 from tests.local_runtime_session import RunningRuntime, eventually, running_runtime
 from tests.replay.conftest import replay_cli
 
@@ -37,10 +40,17 @@ SAGA_INTERVAL_S = 0.4
 NEXT = "TripSagaStack-search-next"
 
 
+@pytest.fixture(scope="module", params=[Layout.SHARDED, Layout.UNSHARDED])
+def layout(request: pytest.FixtureRequest) -> Layout:
+    """The stack table's layout as the stack is deployed (context searchTableLayout)."""
+    return Layout(request.param)
+
+
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
+def runtime(layout: Layout, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
     state = tmp_path_factory.mktemp("cutover-runtime")
-    with running_runtime(state, "--context", f"searchTablesMaxAgeSeconds={MAX_AGE_S}") as running:
+    context = ("--context", f"searchTablesMaxAgeSeconds={MAX_AGE_S}", "--context", f"searchTableLayout={layout}")
+    with running_runtime(state, *context) as running:
         yield running
 
 
@@ -163,7 +173,7 @@ def lost_changes(runtime: RunningRuntime, table: str, sagas: Sagas) -> list[str]
 
 
 def test_a_cutover_under_a_saga_workload_loses_nothing_and_every_answer_is_right(
-    runtime: RunningRuntime, tmp_path: Any
+    layout: Layout, runtime: RunningRuntime, tmp_path: Any
 ) -> None:
     replay = replay_cli(str(tmp_path / "checkpoints"), "--endpoint-url", runtime.endpoint_url)
     stack_table = runtime.outputs["SearchTableName"]
@@ -207,7 +217,12 @@ def test_a_cutover_under_a_saga_workload_loses_nothing_and_every_answer_is_right
         "seconds_start_to_switch": round(switched_after, 1),
         "differences_after": len(verified["differences"]),
     }
+    unsharded_keys = {"hotel_name_initial", "hotel_name_key"}
+    stack_keys = {key for document in live_documents(runtime, stack_table).values() for key in document}
+    figures["stack_table_layout"] = str(Layout.UNSHARDED if unsharded_keys <= stack_keys else Layout.SHARDED)
     print(f"\ncutover under load: {json.dumps(figures)}")
+    assert figures["stack_table_layout"] == layout
+    assert not unsharded_keys & {key for document in live_documents(runtime, NEXT).values() for key in document}
     assert (reader.errors, reader.wrong, reader.stale, lost) == ([], [], [], [])
     assert (code, verified["differences"]) == (0, [])
     assert (code_retired, retired["live"], retired["shadow"]) == (0, NEXT, None)

@@ -41,6 +41,7 @@ from services.trip.config import projector_settings
 from services.trip.findings import FoldReport
 from services.trip.projection import Finding, Outcome
 from services.trip.projector import BatchProjection, ProjectionFailure, Projector, project_into
+from services.trip.schema import Layout
 
 logger = Logger()
 metrics = Metrics()
@@ -68,10 +69,10 @@ BINDINGS = {
 
 
 @cache
-def _projector(table_name: str) -> Projector:
+def _projector(table_name: str, layout: Layout) -> Projector:
     """The projector of one search table, kept for the life of the execution environment."""
     # Eventually consistent reads: the conditional write catches a stale one (SearchDocuments)
-    documents = SearchDocuments(table_name, consistent_reads=False)
+    documents = SearchDocuments(table_name, consistent_reads=False, layout=layout)
     return Projector(documents, projector_settings().tombstone_ttl_seconds)
 
 
@@ -89,7 +90,8 @@ def clear_caches() -> None:
 
 def consume(event: Mapping[str, Any], context: LambdaContext, binding: SourceBinding) -> PartialItemFailureResponse:
     # The live table and, during a cutover, its shadow (search_tables): read once a batch, from a short cache
-    projectors = [_projector(table) for table in search_tables.current().written]
+    tables = search_tables.current()
+    projectors = [_projector(table, tables.layout_of(table)) for table in tables.written]
     dead_letters = _dead_letters()
     records: list[Mapping[str, Any]] = list(event.get("Records") or [])
     verdicts: dict[int, str] = {}  # id(raw record) -> outcome name, or the reason it must be retried

@@ -42,7 +42,10 @@ from services.trip.schema import (
     SEARCH_KEY,
     SORT_KEY_BYTES,
     TTL_ATTRIBUTE,
+    UNSHARDED_INDEXES,
+    Layout,
     SearchIndex,
+    fold_hotel_name,
     hotel_name_search_key,
     key_bytes,
     order_key,
@@ -307,8 +310,9 @@ def _apply(document: SearchDocument, change: TripChange, revision: EntityRevisio
     document.revisions[change.entity] = revision
 
 
-def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, Any]:
-    """The TripSearchTable item for a document about to be written (its revision already advanced)."""
+def to_item(document: SearchDocument, tombstone_ttl_seconds: int, layout: Layout = Layout.SHARDED) -> dict[str, Any]:
+    """The TripSearchTable item for a document about to be written (its revision already advanced), with the index
+    keys of a table of that layout."""
     updated_at = document.updated_at
     item: dict[str, Any] = {
         SEARCH_KEY: document.trip_id,
@@ -319,7 +323,7 @@ def to_item(document: SearchDocument, tombstone_ttl_seconds: int) -> dict[str, A
     if updated_at is not None:
         item["updated_at"] = updated_at.isoformat().replace("+00:00", "Z")
     item[VERSIONS] = {entity.value: _revision_item(r) for entity, r in document.revisions.items()}
-    item.update(index_keys(document))
+    item.update(index_keys(document) if layout is Layout.SHARDED else unsharded_index_keys(document))
     if document.is_tombstone and updated_at is not None:
         # Counted from the last change, not from now: late copies are bounded by the stream's retention.
         item[TTL_ATTRIBUTE] = int(updated_at.timestamp()) + tombstone_ttl_seconds
@@ -358,12 +362,26 @@ def index_keys(document: SearchDocument) -> dict[str, str]:
     return keys
 
 
-def unindexed(item: Mapping[str, Any]) -> tuple[str, ...]:
+def unsharded_index_keys(document: SearchDocument) -> dict[str, str]:
+    """The hotel-name index keys of an `UNSHARDED` table, as the releases before write sharding wrote them: the
+    folded name and its first character, left out when the fold is empty or over `SORT_KEY_BYTES`. Its flight-status
+    index is keyed on the document's own fields."""
+    hotel_name = document.fields.get("hotel_name")
+    key = fold_hotel_name(hotel_name) if _text(hotel_name) else ""
+    if not key or key_bytes(key) > SORT_KEY_BYTES:
+        return {}
+    index = UNSHARDED_INDEXES[HOTEL_NAME_INDEX]
+    return {index.partition: key[:1], index.sort: key}
+
+
+def unindexed(item: Mapping[str, Any], layout: Layout = Layout.SHARDED) -> tuple[str, ...]:
     """The names of the indexes a TripSearchTable item (`to_item`) has the fields of but no keys in: its key there
     is too long, or its hotel name folds to nothing (only accents or U+0000, which another writer than the saga may
     store). Read from the item as written: nothing is folded or hashed again."""
     wanted = [FLIGHT_STATUS_INDEX] if _text(item.get("flight_status")) and _text(item.get("departure_time")) else []
     wanted += [HOTEL_NAME_INDEX] if _text(item.get("hotel_name")) else []
+    if layout is Layout.UNSHARDED:
+        return tuple(UNSHARDED_INDEXES[i].name for i in wanted if UNSHARDED_INDEXES[i].partition not in item)
     return tuple(index.name for index in wanted if index.partition not in item)
 
 

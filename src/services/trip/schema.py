@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass
+from enum import StrEnum
 
 TRIP_PK = "PK"
 TRIP_SK = "SK"
@@ -110,6 +111,38 @@ FLIGHT_STATUS_INDEX = SearchIndex(
 )
 HOTEL_NAME_INDEX = SearchIndex("hotel_name_prefix-sharded-index", "hotel_name_shard", "hotel_name_order")
 SEARCH_INDEXES = (FLIGHT_STATUS_INDEX, HOTEL_NAME_INDEX)
+
+
+class Layout(StrEnum):
+    """The index keys a search table holds.
+
+    - `SHARDED`: this release's (`SEARCH_INDEXES`).
+    - `UNSHARDED`: the releases' before write sharding (`UNSHARDED_INDEXES`), kept by a stack deployed with the
+      context `searchTableLayout=unsharded` until a cutover moves it to a sharded table without downtime
+      (docs/operations.md, "Moving to the sharded indexes"). Its flight-status index is keyed on the document's
+      own `flight_status` and `departure_time`, its hotel-name index on `hotel_name_initial` and `hotel_name_key`
+      (the hotel name's first folded character and its fold), and both project every attribute.
+    """
+
+    SHARDED = "sharded"
+    UNSHARDED = "unsharded"
+
+
+@dataclass(frozen=True)
+class UnshardedIndex:
+    """An index of an `UNSHARDED` table: one partition key per value a search asks for, sorted by the value the
+    search orders by (ties in an order of DynamoDB's own)."""
+
+    name: str
+    partition: str
+    sort: str
+
+
+# Per index of this release, its unsharded predecessor: exactly what those releases declared.
+UNSHARDED_INDEXES = {
+    FLIGHT_STATUS_INDEX: UnshardedIndex("flight_status-departure_time-index", "flight_status", "departure_time"),
+    HOTEL_NAME_INDEX: UnshardedIndex("hotel_name_prefix-index", "hotel_name_initial", "hotel_name_key"),
+}
 
 
 def trip_shard(trip_id: str) -> int:

@@ -5,11 +5,15 @@ while the live one serves. The functions do not take the table from their enviro
 (`SEARCH_TABLES_PARAMETER`) through Powertools' Parameters utility, cached for `SEARCH_TABLES_MAX_AGE_SECONDS`, so
 `trip-replay cutover` switches them without a redeploy. The parameter holds JSON:
 
-    {"live": "<table name>", "shadow": "<table name>" | null}
+    {"live": "<table name>", "shadow": "<table name>" | null, "layouts": {"<table name>": "unsharded"}}
 
 - `live`: the table the search API reads, and the consumers write.
 - `shadow`: a table the consumers write too (every change, through the same version gate), or null. It is the next
   version while a cutover builds it, and the previous one after the switch, kept current for a rollback.
+- `layouts` (optional): the tables whose index keys are not this release's (`schema.Layout`): a stack deployed
+  with `searchTableLayout=unsharded` names its own table there, so the functions write and read it with the keys
+  of the releases before write sharding until a cutover moves the stack to a sharded table. A table not named has
+  this release's layout.
 
 Without `SEARCH_TABLES_PARAMETER` (tests, tools pointed at one table), `SEARCH_TABLE_NAME` is the live table and
 there is no shadow.
@@ -19,12 +23,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.trip import schema
 from services.trip.config import ConfigurationError
 from services.trip.projection import INDEX_PROJECTION
+from services.trip.schema import Layout
 
 # Powertools' own default is 5 s. A parameter read is a GetParameter call, 40 a second per account and region at
 # the standard throughput (AWS Systems Manager endpoints and quotas): 1,000 function instances reading every 30 s
@@ -40,10 +46,14 @@ class SearchTablesError(ValueError):
 class SearchTables:
     live: str
     shadow: str | None = None
+    layouts: Mapping[str, Layout] = field(default_factory=dict)  # only the tables not of `Layout.SHARDED`
 
     def __post_init__(self) -> None:
         if self.shadow == self.live:
             raise SearchTablesError(f"table {self.live} cannot be both the live table and its shadow")
+
+    def layout_of(self, table: str) -> Layout:
+        return self.layouts.get(table, Layout.SHARDED)
 
     @property
     def written(self) -> tuple[str, ...]:
@@ -51,7 +61,10 @@ class SearchTables:
         return (self.live,) if self.shadow is None else (self.live, self.shadow)
 
     def to_json(self) -> str:
-        return json.dumps({"live": self.live, "shadow": self.shadow})
+        document: dict[str, Any] = {"live": self.live, "shadow": self.shadow}
+        if self.layouts:  # absent when every table is sharded: the value a sharded stack has always written
+            document["layouts"] = {table: str(layout) for table, layout in sorted(self.layouts.items())}
+        return json.dumps(document)
 
 
 def parse(text: str) -> SearchTables:
@@ -60,14 +73,28 @@ def parse(text: str) -> SearchTables:
         document = json.loads(text)
     except ValueError:
         raise SearchTablesError(f"not JSON: {text[:80]!r}") from None
-    if not isinstance(document, dict) or set(document) - {"live", "shadow"}:
-        raise SearchTablesError(f'expected {{"live": NAME, "shadow": NAME or null}}, got {text[:80]!r}')
+    if not isinstance(document, dict) or set(document) - {"live", "shadow", "layouts"}:
+        raise SearchTablesError(
+            f'expected {{"live": NAME, "shadow": NAME or null, "layouts": {{NAME: LAYOUT}}}}, got {text[:80]!r}'
+        )
     live, shadow = document.get("live"), document.get("shadow")
     if not isinstance(live, str) or not live:
         raise SearchTablesError(f'"live" must name a table, got {live!r}')
     if shadow is not None and (not isinstance(shadow, str) or not shadow):
         raise SearchTablesError(f'"shadow" must name a table or be null, got {shadow!r}')
-    return SearchTables(live, shadow)
+    return SearchTables(live, shadow, _layouts(document.get("layouts", {})))
+
+
+def _layouts(value: object) -> dict[str, Layout]:
+    names = ", ".join(layout.value for layout in Layout)
+    if not isinstance(value, dict):
+        raise SearchTablesError(f'"layouts" must map table names to a layout ({names}), got {value!r}')
+    layouts: dict[str, Layout] = {}
+    for table, layout in value.items():
+        if not table or layout not in [known.value for known in Layout]:
+            raise SearchTablesError(f'"layouts": table {table!r} has layout {layout!r}, not one of {names}')
+        layouts[table] = Layout(layout)
+    return layouts
 
 
 def current() -> SearchTables:
@@ -100,18 +127,20 @@ def max_age_seconds() -> int:
     return int(raw)
 
 
-def table_definition(name: str) -> dict[str, Any]:
+def table_definition(name: str, layout: Layout = Layout.SHARDED) -> dict[str, Any]:
     """CreateTable's arguments for a search table of this release (the key, `schema.SEARCH_INDEXES` projecting
-    `INDEX_PROJECTION`), on demand: what infra/data.py declares, for the tables a cutover creates."""
+    `INDEX_PROJECTION`), on demand: what infra/data.py declares, for the tables a cutover creates. `UNSHARDED`: the
+    table of the releases before write sharding (`schema.UNSHARDED_INDEXES`, projecting every attribute)."""
+    indexes: tuple[schema.SearchIndex | schema.UnshardedIndex, ...] = schema.SEARCH_INDEXES
+    projection: dict[str, Any] = {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_PROJECTION)}
+    if layout is Layout.UNSHARDED:
+        indexes, projection = tuple(schema.UNSHARDED_INDEXES.values()), {"ProjectionType": "ALL"}
     return {
         "TableName": name,
         "KeySchema": [{"AttributeName": schema.SEARCH_KEY, "KeyType": "HASH"}],
         "AttributeDefinitions": [
             {"AttributeName": attribute, "AttributeType": "S"}
-            for attribute in (
-                schema.SEARCH_KEY,
-                *(key for index in schema.SEARCH_INDEXES for key in (index.partition, index.sort)),
-            )
+            for attribute in (schema.SEARCH_KEY, *(key for index in indexes for key in (index.partition, index.sort)))
         ],
         "GlobalSecondaryIndexes": [
             {
@@ -120,9 +149,9 @@ def table_definition(name: str) -> dict[str, Any]:
                     {"AttributeName": index.partition, "KeyType": "HASH"},
                     {"AttributeName": index.sort, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_PROJECTION)},
+                "Projection": projection,
             }
-            for index in schema.SEARCH_INDEXES
+            for index in indexes
         ],
         "BillingMode": "PAY_PER_REQUEST",
     }

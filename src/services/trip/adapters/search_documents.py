@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from services.trip.dynamodb_values import deserialize_item, exact_numbers
 from services.trip.projection import REVISION, SearchDocument, from_item, to_item, unindexed
-from services.trip.schema import SEARCH_KEY
+from services.trip.schema import SEARCH_KEY, Layout
 
 _log = logging.getLogger(__name__)
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem (AWS DynamoDB API reference)
@@ -60,9 +60,17 @@ def _translate(error: ClientError | BotoCoreError) -> RuntimeError:
 
 
 class SearchDocuments:
-    """The documents of one search table (the live one, or a rebuild target)."""
+    """The documents of one search table (the live one, or a rebuild target), written with the index keys of its
+    layout (`schema.Layout`)."""
 
-    def __init__(self, table_name: str, dynamodb: Any | None = None, *, consistent_reads: bool = True) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        dynamodb: Any | None = None,
+        *,
+        consistent_reads: bool = True,
+        layout: Layout = Layout.SHARDED,
+    ) -> None:
         """`dynamodb`: a boto3 DynamoDB resource (default: one whose pool holds `CONCURRENT_REQUESTS`), made to read
         numbers exactly (`dynamodb_values.exact_numbers`: `1E+40` as DynamoDB returns it).
 
@@ -71,6 +79,7 @@ class SearchDocuments:
         condition on the revision read refuses a write over a newer document, and `DocumentConflict` hands the
         newer one back to be folded again (projector.Projector._project_trip)."""
         self.table_name = table_name
+        self.layout = layout
         self._consistent_reads = consistent_reads
         resource = exact_numbers(dynamodb or boto3.resource("dynamodb", config=_DEFAULT_CONFIG))
         self._client = resource.meta.client
@@ -126,8 +135,8 @@ class SearchDocuments:
                 "ExpressionAttributeValues": {":read": document.revision},
             }
         )
-        item = to_item(written, tombstone_ttl_seconds)
-        for index_name in unindexed(item):
+        item = to_item(written, tombstone_ttl_seconds, self.layout)
+        for index_name in unindexed(item, self.layout):
             _log.warning(
                 "trip %s: no %s key DynamoDB can hold (too long, or a name of accents only): the document is written "
                 "but not findable by that index",

@@ -26,11 +26,11 @@ from typing_extensions import TypedDict
 from services.trip import exact_json, search_tables
 from services.trip.dynamodb_values import dynamodb_resource
 from services.trip.handlers import search_api_examples
-from services.trip.schema import SEARCH_SHARDS
+from services.trip.schema import SEARCH_SHARDS, Layout
 from services.trip.search import page_token
 from services.trip.search.criteria import InvalidSearchParameter, search_query
 from services.trip.search.documents import SearchResult, TripView, is_tombstone, public_view
-from services.trip.search.reader import SearchTableReader
+from services.trip.search.reader import SearchTableReader, UnshardedTableReader
 from services.trip.trip_ids import MAX_LENGTH, SEARCH_SEGMENT, InvalidTripId, trip_id_of_path_segment
 
 TRIP_PATH_PREFIX = "/trips/"
@@ -48,7 +48,9 @@ def _dynamodb() -> Any:
 
 
 @cache
-def _reader_of(table_name: str) -> SearchTableReader:
+def _reader_of(table_name: str, layout: Layout) -> SearchTableReader | UnshardedTableReader:
+    if layout is Layout.UNSHARDED:
+        return UnshardedTableReader(_dynamodb().Table(table_name))
     return SearchTableReader(_dynamodb().Table(table_name), concurrent_queries=SEARCH_SHARDS)
 
 
@@ -58,9 +60,10 @@ def clear_caches() -> None:
     _dynamodb.cache_clear()
 
 
-def _reader() -> SearchTableReader:
+def _reader() -> SearchTableReader | UnshardedTableReader:
     """The reader of the live search table (search_tables: a cutover switches it without a redeploy)."""
-    return _reader_of(search_tables.current().live)
+    tables = search_tables.current()
+    return _reader_of(tables.live, tables.layout_of(tables.live))
 
 
 class ParameterError(TypedDict):

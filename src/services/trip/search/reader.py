@@ -15,6 +15,10 @@ So at most `2 * SEARCH_SHARDS` Query calls a page (of 1 MB answers), each charge
 least 0.5 (eventually consistent: AWS DynamoDB Developer Guide, "Read consistency" and "Query"); the calls of a
 round run concurrently. Reading one item more than the page holds tells whether another page exists, so the last
 page never carries a token that leads to an empty one.
+
+A table of the releases before write sharding (`schema.Layout.UNSHARDED`, kept until a cutover moves the stack to
+a sharded table) is read by `UnshardedTableReader`: one `Query` a page on that index's single partition of the
+value, resumed at the same order keys, so a walk begun on it goes on once the sharded table is live.
 """
 
 from __future__ import annotations
@@ -52,12 +56,22 @@ class _Shard:
         return self.start is not None
 
 
-class SearchTableReader:
-    def __init__(self, table: Any, concurrent_queries: int = schema.SEARCH_SHARDS) -> None:
-        """`table`: a boto3 DynamoDB Table resource; its client (thread-safe, unlike the resource) runs the queries,
-        `concurrent_queries` at once, which its connection pool must allow (`max_pool_connections`)."""
+class _TableReader:
+    def __init__(self, table: Any) -> None:
+        """`table`: a boto3 DynamoDB Table resource; its client (thread-safe, unlike the resource) runs the queries."""
         self._table = table
         self._client = table.meta.client
+
+    def document(self, trip_id: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._table.get_item(Key={schema.SEARCH_KEY: trip_id}).get("Item")
+        return item
+
+
+class SearchTableReader(_TableReader):
+    def __init__(self, table: Any, concurrent_queries: int = schema.SEARCH_SHARDS) -> None:
+        """Runs a round's queries `concurrent_queries` at once, which the client's connection pool must allow
+        (`max_pool_connections`)."""
+        super().__init__(table)
         self._pool = ThreadPoolExecutor(max_workers=concurrent_queries, thread_name_prefix="search-shard")
 
     def page(self, query: SearchQuery, limit: int, after: str | None) -> Page:
@@ -93,7 +107,7 @@ class SearchTableReader:
                 "TableName": self._table.name,
                 "IndexName": query.index.name,
                 "Limit": count,
-                **_key_condition(query, shard.partition),
+                **_key_condition(query, query.index.partition, shard.partition, query.index.sort),
             }
             if shard.start is not None:
                 request["ExclusiveStartKey"] = shard.start
@@ -106,9 +120,37 @@ class SearchTableReader:
 
         list(self._pool.map(read, needs, needs.values()))  # waits for every answer; raises the first error
 
-    def document(self, trip_id: str) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self._table.get_item(Key={schema.SEARCH_KEY: trip_id}).get("Item")
-        return item
+
+class UnshardedTableReader(_TableReader):
+    """A table of `Layout.UNSHARDED`: one `Query` of `limit + 1` items a page, as those releases read it.
+
+    Its positions are the sharded tables' order keys, the sort value (U+0000 left out of a folded hotel name) and the
+    trip id, and it resumes a position at that sort value and trip: a token of either table goes on in the other.
+    Ties of one sort value follow DynamoDB's own order here and the trip id's in a sharded table, so a walk that
+    crosses a cutover's switch inside a run of ties may show a tied trip twice or miss one."""
+
+    def page(self, query: SearchQuery, limit: int, after: str | None) -> Page:
+        index = schema.UNSHARDED_INDEXES[query.index]
+        request: dict[str, Any] = {
+            "TableName": self._table.name,
+            "IndexName": index.name,
+            "Limit": limit + 1,
+            **_key_condition(query, index.partition, query.value, index.sort),
+        }
+        if after is not None:
+            value, _, trip_id = after.partition(schema.ORDER_SEPARATOR)
+            request["ExclusiveStartKey"] = {schema.SEARCH_KEY: trip_id, index.partition: query.value, index.sort: value}
+        response = self._client.query(**request)
+        documents: list[dict[str, Any]] = response["Items"]
+        if len(documents) > limit:
+            return Page(documents[:limit], _order_key(documents[limit - 1], index.sort))
+        # Fewer items and a LastEvaluatedKey: DynamoDB stopped at its 1 MB answer.
+        last = response.get("LastEvaluatedKey")
+        return Page(documents, None if last is None else _order_key(last, index.sort))
+
+
+def _order_key(item: dict[str, Any], sort: str) -> str:
+    return schema.order_key(str(item[sort]).replace(schema.ORDER_SEPARATOR, ""), str(item[schema.SEARCH_KEY]))
 
 
 def _frontier(shard: _Shard, query: SearchQuery) -> str | None:
@@ -125,11 +167,12 @@ def _settled(merged: list[dict[str, Any]], going_on: Iterable[_Shard], query: Se
     return merged if lowest is None else [item for item in merged if query.position_of(item) <= lowest]
 
 
-def _key_condition(query: SearchQuery, partition: str) -> dict[str, Any]:
-    """The Query's key condition, as the expression string and its names and values: written out here, not with
-    boto3's `Key(...)` objects, whose builder (one per resource, its placeholder counters reset and bumped by every
-    request without a lock) is not safe for the shards' concurrent queries."""
-    names = {"#partition": query.index.partition, "#sort": query.index.sort}
+def _key_condition(query: SearchQuery, partition_key: str, partition: str, sort_key: str) -> dict[str, Any]:
+    """The Query's key condition on an index (`partition_key` = `partition` and `sort_key` within the query's range
+    or prefix), as the expression string and its names and values: written out here, not with boto3's `Key(...)`
+    objects, whose builder (one per resource, its placeholder counters reset and bumped by every request without a
+    lock) is not safe for the shards' concurrent queries."""
+    names = {"#partition": partition_key, "#sort": sort_key}
     values: dict[str, str] = {":partition": partition}
     condition = "#partition = :partition"
     if query.prefix is not None:
