@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 import aws_cdk as cdk
 
 from infra.nag import add_nag_checks
-from infra.settings import StackSettings
+from infra.settings import SettingsError, StackSettings
 from infra.stack import STACK_NAME, TripSagaStack
 
 
@@ -22,7 +22,14 @@ def build_app(app: cdk.App) -> TripSagaStack:
     return TripSagaStack(app, STACK_NAME, settings=StackSettings.from_context(app.node.try_get_context))
 
 
+# The exit code of a context value the stack does not accept: one `error:` line, as for a command-line mistake.
+BAD_CONTEXT_EXIT = 2
+
 if __name__ == "__main__":
     app = cdk.App()
-    build_app(app)
+    try:
+        build_app(app)
+    except SettingsError as error:
+        sys.stderr.write(f"error: {error}\n")
+        sys.exit(BAD_CONTEXT_EXIT)
     app.synth()

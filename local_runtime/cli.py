@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from local_runtime.emulator.deployer import ContextError
 from local_runtime.faults.injection import FaultRates
 from local_runtime.faults.soak import DEFAULT_SEED, run_soak
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
@@ -224,7 +225,11 @@ def up(
     for stop_signal in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and `kill` from a supervisor or a test
         signal.signal(stop_signal, lambda *_: stopping.set())
     try:
-        runtime.start()
+        try:
+            runtime.start()
+        except ContextError as error:
+            print_error(f"Invalid value for '--context' / '-c': {error}")
+            raise typer.Exit(2) from None
         print_stack_outputs(runtime)
         console.print(
             "Nothing is kept between runs: every start deploys the stack afresh, empty, and the generated "

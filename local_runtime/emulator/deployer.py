@@ -29,10 +29,15 @@ log = logging.getLogger(__name__)
 
 ACCOUNT_ID = "123456789012"  # the emulator's account
 BOOTSTRAP_VERSION = "30"
+BAD_CONTEXT_EXIT = 2  # app.py's exit code for a context value the stack refuses (its one `error:` line on stderr)
 
 
 class DeploymentError(RuntimeError):
     """Synthesis or stack creation failed; the message says where."""
+
+
+class ContextError(DeploymentError):
+    """The stack refused a context value (`--context`); the message is its one line (infra.settings)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ def synthesize(project_dir: Path, out_dir: Path, context: Mapping[str, str] | No
     result = subprocess.run(
         [sys.executable, "app.py"], cwd=project_dir, env=env, capture_output=True, text=True, check=False
     )
+    refused = [line.removeprefix("error: ") for line in result.stderr.splitlines() if line.startswith("error: ")]
+    if result.returncode == BAD_CONTEXT_EXIT and refused:
+        raise ContextError(refused[-1])
     if result.returncode != 0:
         raise DeploymentError(f"synthesis failed (python app.py, exit {result.returncode}):\n{result.stderr[-4000:]}")
     log.info("synthesized in %.1f s", time.monotonic() - started)

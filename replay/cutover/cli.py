@@ -164,7 +164,8 @@ def switch(
 @cutover_app.command(
     help=(
         "End the cutover: stop writing the shadow (the old table after a switch, or a next version you gave up on). "
-        "--delete-table then deletes it; the stack's own table is kept (the stack owns it)."
+        "--delete-table then deletes it, but never the stack's own table (the stack owns it): for that one it "
+        "refuses and retires nothing (exit 2); retire it without --delete-table."
     )
 )
 def retire(

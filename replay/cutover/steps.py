@@ -29,7 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from replay.errors import BadInput, ReplayError, aws_errors, error_code
-from replay.stack import Connection, StackResources, find_stack_resources, kinesis_consumer, stream_arn
+from replay.stack import Connection, StackResources, find_stack_resources
 from replay.tally import RunSummary
 from replay.verify import Difference, Verification, compare, scan_views, search_view
 from replay.window.run import RunObserver, RunRequest, replay_run
@@ -90,11 +90,17 @@ class Cutover:
 
 
 def settle_seconds(connection: Connection, resources: StackResources) -> float:
-    """How long to wait for every function to read the parameter again: the consumers' cache
-    (SEARCH_TABLES_MAX_AGE_SECONDS; the search API's is the same setting), plus a margin."""
-    consumer = kinesis_consumer(connection, stream_arn(connection, resources.change_stream)[0])
-    variables = (consumer or {}).get("Environment", {}).get("Variables", {})
-    return float(variables.get("SEARCH_TABLES_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS)) + SETTLE_MARGIN_SECONDS
+    """How long to wait for every function to read the parameter again: the longest cache
+    (SEARCH_TABLES_MAX_AGE_SECONDS) of the functions that read this parameter (both consumers and the search API,
+    whichever are deployed), plus a margin."""
+    ages = [DEFAULT_MAX_AGE_SECONDS]
+    with aws_errors("listing the functions that read the search-tables parameter"):
+        for page in connection.client("lambda").get_paginator("list_functions").paginate():
+            for function in page["Functions"]:
+                variables = function.get("Environment", {}).get("Variables", {})
+                if variables.get("SEARCH_TABLES_PARAMETER") == resources.search_tables_parameter:
+                    ages.append(int(variables.get("SEARCH_TABLES_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS)))
+    return float(max(ages[1:] or ages)) + SETTLE_MARGIN_SECONDS
 
 
 def start(

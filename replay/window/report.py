@@ -71,7 +71,8 @@ def describe_plan(plan: RunPlan) -> list[str]:
             " (created with the live table's schema)" if plan.create_target else ""
         )
     else:
-        how = f"project into the live table {plan.live_table} (version-gated, safe beside the consumers)"
+        which = "the live table" if plan.target_table == plan.live_table else "the cutover's shadow"
+        how = f"project into {which} {plan.target_table} (version-gated, safe beside the consumers)"
     lines = [f"[bold]Plan[/bold]: {how}; {verb}."]
     if plan.source == "kinesis" and plan.window is not None:
         start = plan.window.start.isoformat() if plan.window.start else "the start of retention"

@@ -29,7 +29,10 @@ from typing import Any
 import pytest
 
 from local_runtime.scenarios import BOOKED, COMPENSATED, statuses, trip_input
+from replay.cutover import steps
+from replay.stack import Connection, find_stack_resources
 from services.trip.schema import Layout
+from tests.conftest import REGION
 from tests.local_runtime_session import RunningRuntime, eventually, running_runtime
 from tests.replay.conftest import replay_cli
 
@@ -177,6 +180,10 @@ def test_a_cutover_under_a_saga_workload_loses_nothing_and_every_answer_is_right
 ) -> None:
     replay = replay_cli(str(tmp_path / "checkpoints"), "--endpoint-url", runtime.endpoint_url)
     stack_table = runtime.outputs["SearchTableName"]
+    connection = Connection(endpoint_url=runtime.endpoint_url, region=REGION)
+    # every function that reads the parameter caches it MAX_AGE_S: the cutover waits that and its margin
+    resources = find_stack_resources(connection, "TripSagaStack")
+    assert steps.settle_seconds(connection, resources) == MAX_AGE_S + steps.SETTLE_MARGIN_SECONDS
     reader = Reader(runtime.outputs["ApiUrl"])
     sagas = Sagas(runtime, reader)
     threads = [threading.Thread(target=sagas.run), threading.Thread(target=reader.run)]
