@@ -134,3 +134,18 @@ def _page(query: dict[str, str]) -> dict[str, Any]:
     assert response["statusCode"] == 200, response["body"]
     body: dict[str, Any] = json.loads(response["body"])
     return body
+
+
+def test_a_hotel_name_walk_resumes_exactly_after_a_name_holding_u0000(tables: tuple[Any, Any]) -> None:
+    """Those releases keyed the fold with its U+0000 (`Inn\\x00b` sorts before `Inna`); a position leaves it out, and
+    the page resumes at the stored key all the same: every trip once, in the old index's order."""
+    unsharded, _ = tables
+    put(SearchTables(STACK_TABLE, layouts={STACK_TABLE: Layout.UNSHARDED}))
+    names = {"trip-a": "Inn\x00b", "trip-b": "Inn\x00c", "trip-c": "Inna", "trip-d": "Inn", "trip-e": "Innb"}
+    for trip_id, name in names.items():
+        fields = {"hotel_name": name}
+        unsharded.put_item(Item={"trip_id": trip_id, **fields, **unsharded_index_keys(SearchDocument(trip_id, fields))})
+
+    pages = _walk({"hotel_name": "inn"}, limit=1)
+
+    assert pages == [["trip-d"], ["trip-a"], ["trip-b"], ["trip-c"], ["trip-e"]]

@@ -122,7 +122,8 @@ class SearchTableReader(_TableReader):
 
 
 class UnshardedTableReader(_TableReader):
-    """A table of `Layout.UNSHARDED`: one `Query` of `limit + 1` items a page, as those releases read it.
+    """A table of `Layout.UNSHARDED`: one `Query` of `limit + 1` items a page, as those releases read it (and, for a
+    hotel-name page after the first, one GetItem: `_stored_sort_value`).
 
     Its positions are the sharded tables' order keys, the sort value (U+0000 left out of a folded hotel name) and the
     trip id, and it resumes a position at that sort value and trip: a token of either table goes on in the other.
@@ -139,7 +140,8 @@ class UnshardedTableReader(_TableReader):
         }
         if after is not None:
             value, _, trip_id = after.partition(schema.ORDER_SEPARATOR)
-            request["ExclusiveStartKey"] = {schema.SEARCH_KEY: trip_id, index.partition: query.value, index.sort: value}
+            start = self._stored_sort_value(query, trip_id, value)
+            request["ExclusiveStartKey"] = {schema.SEARCH_KEY: trip_id, index.partition: query.value, index.sort: start}
         response = self._client.query(**request)
         documents: list[dict[str, Any]] = response["Items"]
         if len(documents) > limit:
@@ -147,6 +149,23 @@ class UnshardedTableReader(_TableReader):
         # Fewer items and a LastEvaluatedKey: DynamoDB stopped at its 1 MB answer.
         last = response.get("LastEvaluatedKey")
         return Page(documents, None if last is None else _order_key(last, index.sort))
+
+    def _stored_sort_value(self, query: SearchQuery, trip_id: str, value: str) -> str:
+        """The sort key a position stands for. Those releases' hotel-name key is the fold with any U+0000 kept, which
+        the position leaves out: the trip's stored key, read again (one GetItem, 0.5 RCU), when it is that value
+        with its U+0000, so the page resumes exactly after it; else (the trip renamed since) the value itself.
+        Departure times hold no U+0000."""
+        if query.index is not schema.HOTEL_NAME_INDEX:
+            return value
+        sort = schema.UNSHARDED_INDEXES[query.index].sort
+        stored = (
+            self._table.get_item(
+                Key={schema.SEARCH_KEY: trip_id}, ProjectionExpression="#sort", ExpressionAttributeNames={"#sort": sort}
+            )
+            .get("Item", {})
+            .get(sort)
+        )
+        return str(stored) if isinstance(stored, str) and stored.replace(schema.ORDER_SEPARATOR, "") == value else value
 
 
 def _order_key(item: dict[str, Any], sort: str) -> str:
