@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from replay.errors import BadInput, aws_errors, error_code
+from services.trip.schema import UNSHARDED_INDEXES, Layout
 
 _INDEX_FIELDS = ("IndexName", "KeySchema", "Projection")
 
@@ -20,6 +21,15 @@ def describe(dynamodb: Any, table_name: str) -> dict[str, Any] | None:
             if error_code(error) == "ResourceNotFoundException":
                 return None
             raise
+
+
+def layout_of(dynamodb: Any, table_name: str) -> Layout:
+    """The index keys a table's documents must carry, from its indexes: `UNSHARDED` if it has those releases'
+    (`schema.UNSHARDED_INDEXES`), else this release's."""
+    description = describe(dynamodb, table_name) or {}
+    names = {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])}
+    unsharded = {index.name for index in UNSHARDED_INDEXES.values()}
+    return Layout.UNSHARDED if unsharded <= names else Layout.SHARDED
 
 
 def needs_creation(dynamodb: Any, live_table: str, target_table: str) -> bool:

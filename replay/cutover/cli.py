@@ -57,6 +57,7 @@ def _tables(resources: StackResources) -> dict[str, Any]:
         "shadow": resources.shadow_table,
         "stack_table": resources.stack_search_table,
         "parameter": resources.search_tables_parameter,
+        "layouts": {table: str(layout) for table, layout in resources.layouts.items()},
     }
 
 
@@ -204,6 +205,8 @@ def status(
         console.print(f"shadow: {resources.shadow_table or '(none: no cutover under way)'}")
         console.print(f"the stack's own table: {resources.stack_search_table}")
         console.print(f"parameter: {resources.search_tables_parameter}")
+        for table, layout in sorted(resources.layouts.items()):
+            console.print(f"{table} has the {layout} indexes of the releases before write sharding")
         console.print(f"this release writes projection version {PROJECTION_VERSION}")
 
 

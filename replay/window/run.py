@@ -137,8 +137,12 @@ def replay_run(
 
     if plan.create_target and not plan.dry_run:
         target_table.create_like(dynamodb.meta.client, plan.live_table, plan.target_table)
-    # A table of the run's own has the live table's schema (target_table.create_like), so its layout too
-    layout = resources.layout_of(plan.target_table if not plan.rebuild else plan.live_table)
+    # A table of the run's own has its indexes' layout; one the run creates, the live table's (create_like)
+    layout = (
+        target_table.layout_of(dynamodb.meta.client, plan.live_table if plan.create_target else plan.target_table)
+        if plan.rebuild
+        else resources.layout_of(plan.target_table)
+    )
     documents = SearchDocuments(plan.target_table, dynamodb, layout=layout)
     # Into the live table, the changes go into its shadow too, as the consumers' do
     shadow = resources.shadow_table if plan.target_table == resources.search_table else None

@@ -138,6 +138,7 @@ def test_status_says_which_tables_serve(stack: Any, replay: Any) -> None:
             "shadow": None,
             "stack_table": stack["SearchTableName"],
             "parameter": f"/{STACK_NAME}/search-tables",
+            "layouts": {},
             "projection_version": 2,
         },
     )
@@ -185,5 +186,6 @@ def test_a_stack_deployed_before_write_sharding_moves_to_a_sharded_table(
 
     assert replay("cutover", "switch")[0] == 0
     assert parameter() == SearchTables(NEXT, live, layouts)  # the unsharded table kept current, for a rollback
+    assert replay("cutover", "status")[1]["layouts"] == {live: "unsharded"}
     assert replay("cutover", "retire")[0] == 0
     assert parameter() == SearchTables(NEXT, layouts=layouts)

@@ -45,7 +45,6 @@ from services.trip.schema import (
     UNSHARDED_INDEXES,
     Layout,
     SearchIndex,
-    fold_hotel_name,
     hotel_name_search_key,
     key_bytes,
     order_key,
@@ -74,7 +73,8 @@ MARKS = "marks"
 # The version of the read model this code writes, recorded in every document it writes (`PROJECTION_VERSION_ATTRIBUTE`)
 # and raised whenever what a document holds or how it is keyed changes, so that a table's documents tell which release
 # wrote them. 1 (no attribute): the issue-18 layout, one unsharded partition per flight status and hotel initial.
-# 2: write-sharded index keys and order keys (schema.SearchIndex).
+# 2: write-sharded index keys and order keys (schema.SearchIndex); a table kept in the unsharded layout
+# (schema.Layout) gets the same documents with its own keys.
 PROJECTION_VERSION = 2
 PROJECTION_VERSION_ATTRIBUTE = "projection_version"
 
@@ -363,12 +363,14 @@ def index_keys(document: SearchDocument) -> dict[str, str]:
 
 
 def unsharded_index_keys(document: SearchDocument) -> dict[str, str]:
-    """The hotel-name index keys of an `UNSHARDED` table, as the releases before write sharding wrote them: the
-    folded name and its first character, left out when the fold is empty or over `SORT_KEY_BYTES`. Its flight-status
-    index is keyed on the document's own fields."""
+    """The hotel-name index keys of an `UNSHARDED` table: the name's search key (`hotel_name_search_key`, the fold
+    without U+0000) and its first character, under the names the releases before write sharding used; left out
+    when the sharded table would leave them out (the key empty, or its order key over `SORT_KEY_BYTES`), so that
+    both layouts find the same trips by the same prefixes. Those releases kept U+0000 in the fold: their documents
+    holding one are keyed so until written again. The flight-status index is keyed on the document's own fields."""
     hotel_name = document.fields.get("hotel_name")
-    key = fold_hotel_name(hotel_name) if _text(hotel_name) else ""
-    if not key or key_bytes(key) > SORT_KEY_BYTES:
+    key = hotel_name_search_key(hotel_name) if _text(hotel_name) else ""
+    if not key or key_bytes(order_key(key, document.trip_id)) > SORT_KEY_BYTES:
         return {}
     index = UNSHARDED_INDEXES[HOTEL_NAME_INDEX]
     return {index.partition: key[:1], index.sort: key}

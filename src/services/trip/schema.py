@@ -163,6 +163,18 @@ def order_key(value: str, trip_id: str) -> str:
     return f"{value}{ORDER_SEPARATOR}{trip_id}"
 
 
+def bounded_order_key(value: str, trip_id: str) -> str:
+    """`order_key` of a value less its U+0000, its value cut (at a character) so that it fits `SORT_KEY_BYTES`:
+    a resume position for an index whose stored key may be longer than an order key can be (`Layout.UNSHARDED`'s,
+    the fold alone). It sorts at or before the stored key's own order key."""
+    value = value.replace(ORDER_SEPARATOR, "")
+    room = SORT_KEY_BYTES - key_bytes(order_key("", trip_id))
+    encoded = value.encode("utf-8", "surrogatepass")
+    if len(encoded) > room:
+        value = encoded[:room].decode("utf-8", "ignore")
+    return order_key(value, trip_id)
+
+
 def trip_of_order_key(key: str) -> str:
     """The trip id an order key ends with."""
     return key.partition(ORDER_SEPARATOR)[2]

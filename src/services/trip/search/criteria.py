@@ -20,7 +20,7 @@ from services.trip.schema import SearchIndex
 FLIGHT_STATUSES: tuple[str, ...] = (BookingStatus.CONFIRMED, BookingStatus.CANCELLED)
 # ISO 8601's own end-of-day time: sorts after every time of that day and before the next day's date.
 _END_OF_DAY = "T24:00:00"
-_ABOVE_SEPARATOR = "\x01"
+ABOVE_SEPARATOR = "\x01"  # a range's upper order key: every order key of the upper value sorts below it
 
 
 class InvalidSearchParameter(ValueError):
@@ -100,7 +100,7 @@ def flight_status_query(status: str, departure_from: str | None, departure_to: s
         raise InvalidSearchParameter("to", f"must not be before from ({departure_from})")
     # Order keys are `<departure_time>` U+0000 `<trip id>`: at or above `lower` exactly when the time is, and below
     # `upper` + U+0001 exactly when the time is at most `upper` (no canonical time holds a control character).
-    return SearchQuery(schema.FLIGHT_STATUS_INDEX, status, lower, None if upper is None else upper + _ABOVE_SEPARATOR)
+    return SearchQuery(schema.FLIGHT_STATUS_INDEX, status, lower, None if upper is None else upper + ABOVE_SEPARATOR)
 
 
 def hotel_name_prefix_query(prefix: str) -> SearchQuery:

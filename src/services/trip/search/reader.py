@@ -125,8 +125,8 @@ class UnshardedTableReader(_TableReader):
     """A table of `Layout.UNSHARDED`: one `Query` of `limit + 1` items a page, as those releases read it (and, for a
     hotel-name page after the first, one GetItem: `_stored_sort_value`).
 
-    Its positions are the sharded tables' order keys, the sort value (U+0000 left out of a folded hotel name) and the
-    trip id, and it resumes a position at that sort value and trip: a token of either table goes on in the other.
+    Its positions are the sharded tables' order keys, the sort value and the trip id (`schema.bounded_order_key`),
+    and it resumes a position at that sort value and trip: a token of either table goes on in the other.
     Ties of one sort value follow DynamoDB's own order here and the trip id's in a sharded table, so a walk that
     crosses a cutover's switch inside a run of ties may show a tied trip twice or miss one."""
 
@@ -151,25 +151,29 @@ class UnshardedTableReader(_TableReader):
         return Page(documents, None if last is None else _order_key(last, index.sort))
 
     def _stored_sort_value(self, query: SearchQuery, trip_id: str, value: str) -> str:
-        """The sort key a position stands for. Those releases' hotel-name key is the fold with any U+0000 kept, which
-        the position leaves out: the trip's stored key, read again (one GetItem, 0.5 RCU), when it is that value
-        with its U+0000, so the page resumes exactly after it; else (the trip renamed since) the value itself.
-        Departure times hold no U+0000."""
+        """The stored sort key a position stands for. A hotel-name key of those releases may hold U+0000 or be
+        longer than an order key can carry (`schema.bounded_order_key`): the trip's stored key is read again (one
+        GetItem, 0.5 RCU) and resumed from when the position is its start and it lies inside the query's prefix
+        (DynamoDB refuses an ExclusiveStartKey outside the key condition); else (the trip renamed since, or a
+        sharded table's position) the value itself. Departure times hold neither."""
         if query.index is not schema.HOTEL_NAME_INDEX:
             return value
         sort = schema.UNSHARDED_INDEXES[query.index].sort
-        stored = (
-            self._table.get_item(
-                Key={schema.SEARCH_KEY: trip_id}, ProjectionExpression="#sort", ExpressionAttributeNames={"#sort": sort}
-            )
-            .get("Item", {})
-            .get(sort)
-        )
-        return str(stored) if isinstance(stored, str) and stored.replace(schema.ORDER_SEPARATOR, "") == value else value
+        item = self._table.get_item(
+            Key={schema.SEARCH_KEY: trip_id}, ProjectionExpression="#sort", ExpressionAttributeNames={"#sort": sort}
+        ).get("Item", {})
+        stored = item.get(sort)
+        if (
+            isinstance(stored, str)
+            and stored.replace(schema.ORDER_SEPARATOR, "").startswith(value)
+            and (query.prefix is None or stored.startswith(query.prefix))
+        ):
+            return stored
+        return value
 
 
 def _order_key(item: dict[str, Any], sort: str) -> str:
-    return schema.order_key(str(item[sort]).replace(schema.ORDER_SEPARATOR, ""), str(item[schema.SEARCH_KEY]))
+    return schema.bounded_order_key(str(item[sort]), str(item[schema.SEARCH_KEY]))
 
 
 def _frontier(shard: _Shard, query: SearchQuery) -> str | None:
