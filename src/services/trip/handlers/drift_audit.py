@@ -7,7 +7,8 @@ gate, and publishes the counts (namespace TripSaga, dimension service=trip-audit
 - `RepairedTrips`, `InFlightTrips` (differed, then moved: not drift), `UnreadableTrips` (an item the consumers parked);
 - `TripsAudited`, `AuditReadUnits` (what the run read, in DynamoDB read units), `AuditSegmentsDone`.
 
-Returns {segment, segments, trips, read_units, drifted, repaired, in_flight, segment_done}. An error (a table or the
+Returns {table, segment, segments, trips, read_units, drifted, repaired, in_flight, settled (differed at the first
+look, then matched: a change in flight that landed), segment_done}. An error (a table or the
 parameter unreadable) fails the invocation; the next scheduled run starts where the cursor still says.
 """
 
@@ -75,6 +76,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "drifted": len(report.drifted),
         "repaired": len(report.repaired),
         "in_flight": len(report.of(Verdict.IN_FLIGHT)),
+        "settled": len(report.of(Verdict.IN_SYNC)),
         "segment_done": report.segment_done,
     }
     logger.info("DriftAudit done", extra=summary)
