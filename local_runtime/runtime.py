@@ -92,9 +92,13 @@ class LocalRuntime:
         self._scheduler.start()
         log.info("local runtime ready on %s", endpoint.url)
 
-    def stop(self) -> None:
+    def stop_scheduled_rules(self) -> None:
+        """No scheduled rule fires from now on (the soak, once the drift audit's part is done)."""
         if self._scheduler is not None:
             self._scheduler.stop()
+
+    def stop(self) -> None:
+        self.stop_scheduled_rules()
         if self._mappings is not None:
             self._mappings.stop()
         for forwarder in self._forwarders:

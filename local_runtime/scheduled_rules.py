@@ -4,7 +4,9 @@
 As on AWS, a rate rule first fires one period after it is created, then every period ("Creating a rule that runs on
 a schedule", Amazon EventBridge User Guide), with the "Scheduled Event" EventBridge sends (source ``aws.events``,
 detail-type ``Scheduled Event``, the rule's ARN in ``resources``), or the target's ``Input`` when it has one. Each
-rule's invocations run one after another (a run longer than the period delays the next, never overlaps it).
+rule's invocations run one after another: a run longer than the period never overlaps the next, and the times that
+passed meanwhile are skipped (on AWS, DriftAudit's reserved concurrency of 1 makes them wait in Lambda's queue, each
+for at most its maximum event age, the rate; here they are simply not made up for).
 ``minute_s`` stretches or shrinks a schedule's minute: tests run a ``rate(1 minute)`` rule every few seconds.
 ``cron(...)`` rules are listed in the status but not run.
 """
@@ -119,9 +121,10 @@ class Scheduler:
             fired.next_due_in_s = round(max(0.0, due - time.monotonic()), 1)
             if self._stop.wait(max(0.0, due - time.monotonic())):
                 return
-            due += period_s
             for function_name, target_input in rule.targets:
                 self._invoke(aws_lambda, rule, function_name, target_input)
+            while due <= time.monotonic():  # the times that passed during a long run are not made up for
+                due += period_s
 
     def _invoke(self, aws_lambda: Any, rule: ScheduledRule, function_name: str, target_input: str | None) -> None:
         now = datetime.now(UTC)

@@ -159,6 +159,14 @@ class AuditLog:
             "max_seconds_to_detection": round(max(detection), 1) if detection else None,
         }
 
+    def passes_since(self, moment: float) -> int:
+        """Full passes (a run finishing the last segment) the audit finished after `moment` (epoch seconds)."""
+        return sum(
+            1
+            for run in self.runs
+            if run["at"] > moment and run["segment_done"] and run["segment"] == run["segments"] - 1
+        )
+
     def read_units_per_trip_per_cycle(self, trips: int) -> float | None:
         """The read units of the last run of segments 0 to S-1 done in turn (a full cycle), per trip of `trips`."""
         cycle: list[dict[str, Any]] = []
@@ -173,6 +181,30 @@ class AuditLog:
         if last is None or not trips:
             return None
         return sum(run["read_units"] for run in last) / trips
+
+
+def watch_audit(
+    log_file: Path, injected: list[Injected], *, passes_after: int, timeout_s: float, trips: Callable[[], int]
+) -> dict[str, Any]:
+    """Until the audit has reported every injected drift and then made `passes_after` full passes more (time for a
+    false report to show), or `timeout_s`: its outcome (`AuditLog.outcome`), with its runs, the trips that differed
+    at a first look and were not drift, and its read units per trip (of `trips()`) per full pass."""
+    deadline = time.monotonic() + timeout_s
+    last_injected = max((drift.at for drift in injected), default=0.0)
+    while True:
+        log = audit_log(log_file)
+        outcome = log.outcome(injected)
+        done = outcome["found"] == len(injected) and log.passes_since(last_injected) >= passes_after
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(2.0)
+    return {
+        **outcome,
+        "audit_runs": len(log.runs),
+        "differed_then_settled": sum(run["settled"] for run in log.runs),
+        "moved_between_looks": sum(run["in_flight"] for run in log.runs),
+        "read_units_per_trip_per_pass": log.read_units_per_trip_per_cycle(trips()),
+    }
 
 
 def audit_log(log_file: Path) -> AuditLog:

@@ -227,3 +227,15 @@ def auditor(trips: Trips, *, documents: SearchDocuments | None = None, sleep: An
         tombstone_ttl_seconds=TTL,
         sleep=sleep,
     )
+
+
+def test_a_trip_with_more_items_than_a_page_is_read_whole_once(trips: Trips, monkeypatch: pytest.MonkeyPatch) -> None:
+    trips.book("trip-001")
+    for number in range(9):  # compensated sagas leave their fences behind
+        trips.trip_table.put_item(Item={"PK": "TRIP#trip-001", "SK": f"SAGA#execution-{number}"})
+    trips.book("trip-002")
+    monkeypatch.setattr(auditor_module, "PAGE_ITEMS", 4)
+
+    report = auditor(trips).audit_segment(Cursor(1), read_budget=1_000)
+
+    assert (report.findings, report.trips, report.segment_done) == ([], 2, True)

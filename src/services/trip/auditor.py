@@ -206,7 +206,7 @@ class DriftAuditor:
             for trip_id, trip_items in groupby(items, key=_trip_of)
             if trip_id is not None and trip_id != cursor.read_whole
         }
-        read_whole = None
+        read_whole = cursor.read_whole  # a page of that trip's items alone (its sagas' fences): it may go on further
         if next_key is not None and by_trip:  # the page's last trip may go on in the next page: read it whole
             read_whole = list(by_trip)[-1]
             by_trip[read_whole] = self.trips.of_trip(read_whole, consistent=False)
