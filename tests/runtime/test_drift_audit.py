@@ -25,6 +25,7 @@ import pytest
 from local_runtime.faults.drift import DriftInjector, inject_each_kind, watch_audit
 from local_runtime.scenarios import BOOKED, statuses, trip_input
 from tests.local_runtime_session import RunningRuntime, eventually, running_runtime
+from tests.replay.conftest import replay_cli
 from tests.runtime.sagas import run_sagas
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("drift-audit")]
@@ -103,7 +104,7 @@ def rule_status(runtime: RunningRuntime) -> dict[str, Any]:
 
 
 def test_drift_injected_under_a_saga_workload_is_all_found_and_repaired_and_nothing_else_is_reported(
-    running: Running,
+    running: Running, tmp_path: Path
 ) -> None:
     runtime = running.runtime
     quiet = [f"trip-drift-{number:02d}" for number in range(4)]
@@ -144,3 +145,8 @@ def test_drift_injected_under_a_saga_workload_is_all_found_and_repaired_and_noth
     assert documents[quiet[1]]["hotel_name"] == {"S": "Grand Hotel Tokyo"}  # altered: as TripTable says
     assert "expires_at" in documents[quiet[2]]  # resurrected: a tombstone again
     assert documents[quiet[3]]["flight_status"] == {"S": "DELAYED"}  # behind: the lost change
+
+    # and trip-replay audit, on demand over every trip, agrees: nothing drifted any more
+    replay = replay_cli(str(tmp_path / "checkpoints"), "--endpoint-url", runtime.endpoint_url)
+    code, report = replay("audit", "--settle-seconds", "10")
+    assert (code, report["drifted"], report["table"]) == (0, 0, search), report
