@@ -25,6 +25,7 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # 256 MB, about 0.14 of a vCPU (1,769 MB = one vCPU). The consumers size theirs from the capacity model
 # (infra.settings.CONSUMER_MEMORY_MB).
 DEFAULT_MEMORY_MB = 256
+DEFAULT_TIMEOUT = Duration.seconds(30)
 
 
 class FunctionFactory:
@@ -49,10 +50,11 @@ class FunctionFactory:
         environment: dict[str, str],
         memory_mb: int = DEFAULT_MEMORY_MB,
         reserved_concurrency: int | None = None,
+        timeout: Duration = DEFAULT_TIMEOUT,
     ) -> lambda_.Function:
         """A function running `handler` from src/ with Powertools, X-Ray and its own log group with a retention;
         `memory_mb` sets its CPU share too, `reserved_concurrency` what no other function can take from it (and its
-        ceiling; None: it shares the account's unreserved pool)."""
+        ceiling; None: it shares the account's unreserved pool), `timeout` how long an invocation may run."""
         log_group = logs.LogGroup(
             scope,
             f"{construct_id}Logs",
@@ -84,7 +86,7 @@ class FunctionFactory:
             layers=[self._powertools],
             memory_size=memory_mb,
             reserved_concurrent_executions=reserved_concurrency,
-            timeout=Duration.seconds(30),
+            timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,

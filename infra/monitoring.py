@@ -62,7 +62,9 @@ class Monitoring(Construct):
         state_machine: sfn.StateMachine,
         saga_functions: Sequence[lambda_.IFunction],
         execution_end: ExecutionEnd,
+        drift_audit: lambda_.IFunction,
     ) -> None:
+        """`drift_audit`: its own alarms are infra/audit.py's; here its throttles, as every function's."""
         super().__init__(scope, construct_id)
         dlq_depth = dlq.metric_approximate_number_of_messages_visible(period=ONE_MINUTE, statistic="Maximum")
         self._above_zero("DlqDepthAlarm", dlq_depth, "The projection's DLQ holds records it could not project")
@@ -116,6 +118,7 @@ class Monitoring(Construct):
                 search_function,
                 *saga_functions,
                 execution_end.function,
+                drift_audit,
             ],
             state_machine=state_machine,
         )
@@ -167,16 +170,7 @@ class Monitoring(Construct):
         )
 
     def _above_zero(self, construct_id: str, metric: cw.IMetric, description: str) -> None:
-        cw.Alarm(
-            self,
-            construct_id,
-            alarm_description=description,
-            metric=metric,
-            threshold=0,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        )
+        above_zero_alarm(self, construct_id, metric, description)
 
     def _throttle_alarms(
         self,
@@ -250,6 +244,20 @@ class Monitoring(Construct):
 
     def _errors_alarm(self, function: lambda_.IFunction, description: str) -> None:
         self._above_zero(f"{function.node.id}ErrorsAlarm", function.metric_errors(period=FIVE_MINUTES), description)
+
+
+def above_zero_alarm(scope: Construct, construct_id: str, metric: cw.IMetric, description: str) -> cw.Alarm:
+    """An alarm on any datapoint above 0 in one period; no data is no alarm."""
+    return cw.Alarm(
+        scope,
+        construct_id,
+        alarm_description=description,
+        metric=metric,
+        threshold=0,
+        comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+    )
 
 
 def global_secondary_index_names(table: dynamodb.Table) -> list[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from services.trip.config import DEFAULT_AUDIT_READ_BUDGET, DEFAULT_AUDIT_SEGMENTS, DEFAULT_AUDIT_SETTLE_SECONDS
 from services.trip.schema import Layout
 from services.trip.search_tables import DEFAULT_MAX_AGE_SECONDS
 
@@ -27,6 +28,11 @@ API_RATE_LIMIT = "apiThrottlingRateLimit"
 API_BURST_LIMIT = "apiThrottlingBurstLimit"
 SEARCH_TABLES_MAX_AGE = "searchTablesMaxAgeSeconds"
 SEARCH_TABLE_LAYOUT = "searchTableLayout"
+DRIFT_AUDIT_RATE = "driftAuditRateMinutes"
+DRIFT_AUDIT_SEGMENTS = "driftAuditSegments"
+DRIFT_AUDIT_READ_BUDGET = "driftAuditReadBudget"
+DRIFT_AUDIT_SETTLE = "driftAuditSettleSeconds"
+DRIFT_AUDIT_REPAIR = "driftAuditRepair"
 
 SECONDS_PER_DAY = 24 * 3600
 # The default Kinesis shard quota per account in the largest regions; a larger stream needs a quota increase first.
@@ -71,6 +77,15 @@ DEFAULT_API_BURST_LIMIT = 500
 # How long a function keeps the search-tables parameter before reading it again (services.trip.search_tables): how
 # soon a cutover's switch reaches every function, against GetParameter's 40 requests/s per account and region.
 MAX_SEARCH_TABLES_MAX_AGE = 300
+# The drift audit (infra/audit.py, docs/drift-audit.md): a run every 15 minutes through 96 segments audits each trip
+# once a day. A rate is at least a minute (Amazon EventBridge User Guide, "Schedule expressions for rules"); a day at
+# most here, a CloudWatch alarm's period and evaluation reaching a day at most. DynamoDB's parallel scan takes 1 to
+# 1,000,000 segments (API reference, Scan: TotalSegments). The settle time is spent inside the run, whose function
+# may run 15 minutes (AWS Lambda Developer Guide, "Lambda quotas"): 10 of them at most.
+DEFAULT_DRIFT_AUDIT_RATE_MINUTES = 15
+MAX_DRIFT_AUDIT_RATE_MINUTES = 1440
+MAX_DRIFT_AUDIT_SEGMENTS = 1_000_000
+MAX_DRIFT_AUDIT_SETTLE_SECONDS = 600
 
 
 class SettingsError(ValueError):
@@ -103,6 +118,11 @@ class StackSettings:
     # (CloudFormation changes at most one GSI per update), for a cutover to move to a sharded one (docs/operations.md,
     # "Moving to the sharded indexes").
     search_table_layout: Layout = Layout.SHARDED
+    drift_audit_rate_minutes: int = DEFAULT_DRIFT_AUDIT_RATE_MINUTES
+    drift_audit_segments: int = DEFAULT_AUDIT_SEGMENTS
+    drift_audit_read_budget: int = DEFAULT_AUDIT_READ_BUDGET  # DynamoDB read units per run
+    drift_audit_settle_seconds: int = DEFAULT_AUDIT_SETTLE_SECONDS
+    drift_audit_repair: bool = True
 
     @property
     def pipelines(self) -> int:
@@ -139,6 +159,17 @@ class StackSettings:
                 get, SEARCH_TABLES_MAX_AGE, cls.search_tables_max_age_seconds, 1, MAX_SEARCH_TABLES_MAX_AGE
             ),
             search_table_layout=_choice(get, SEARCH_TABLE_LAYOUT, Layout, cls.search_table_layout),
+            drift_audit_rate_minutes=_integer(
+                get, DRIFT_AUDIT_RATE, cls.drift_audit_rate_minutes, 1, MAX_DRIFT_AUDIT_RATE_MINUTES
+            ),
+            drift_audit_segments=_integer(
+                get, DRIFT_AUDIT_SEGMENTS, cls.drift_audit_segments, 1, MAX_DRIFT_AUDIT_SEGMENTS
+            ),
+            drift_audit_read_budget=_integer(get, DRIFT_AUDIT_READ_BUDGET, cls.drift_audit_read_budget, 1, 1_000_000),
+            drift_audit_settle_seconds=_integer(
+                get, DRIFT_AUDIT_SETTLE, cls.drift_audit_settle_seconds, 1, MAX_DRIFT_AUDIT_SETTLE_SECONDS
+            ),
+            drift_audit_repair=_boolean(get, DRIFT_AUDIT_REPAIR, cls.drift_audit_repair),
         )
         if not (settings.dynamodb_streams_pipeline or settings.kinesis_pipeline):
             raise SettingsError(

@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.api import SearchApi
+from infra.audit import DriftAudit
 from infra.change_stream import ChangeStream
 from infra.data import TripData
 from infra.execution_end import ExecutionEnd
@@ -52,6 +53,14 @@ class TripSagaStack(Stack):
         execution_end = ExecutionEnd(
             self, "ExecutionEnd", functions=functions, trip_table=data.trip_table, state_machine=saga.state_machine
         )
+        audit = DriftAudit(
+            self,
+            "Audit",
+            settings=settings,
+            functions=functions,
+            trip_table=data.trip_table,
+            search_tables=search_tables,
+        )
         Monitoring(
             self,
             "Monitoring",
@@ -65,6 +74,7 @@ class TripSagaStack(Stack):
             state_machine=saga.state_machine,
             saga_functions=saga.step_functions,
             execution_end=execution_end,
+            drift_audit=audit.function,
         )
 
         CfnOutput(self, "ApiUrl", value=search.url, description="Search API stage URL, no trailing slash")

@@ -96,6 +96,15 @@ Timeout = Annotated[
         help="Share of consumer invocations whose first write hangs until the function times out.",
     ),
 ]
+ScheduleMinute = Annotated[
+    float,
+    typer.Option(
+        "--schedule-minute-seconds",
+        metavar="SECONDS",
+        min=0.1,
+        help="How long a minute of a scheduled rule's rate lasts: rate(1 minute) fires every SECONDS.",
+    ),
+]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also log each invocation's timing.")]
 
 
@@ -131,6 +140,7 @@ def _options(
     seed: int | None,
     injected: FaultRates | None = None,
     context: list[str] | None = None,
+    schedule_minute_s: float = 60.0,
 ) -> RuntimeOptions:
     return RuntimeOptions(
         project_dir=Path.cwd(),
@@ -143,6 +153,7 @@ def _options(
         seed=seed,
         injected=injected or FaultRates(),
         context=dict(value.partition("=")[::2] for value in context or ()),
+        schedule_minute_s=schedule_minute_s,
     )
 
 
@@ -192,6 +203,11 @@ def print_stack_outputs(runtime: LocalRuntime) -> None:
         console.print(f"[bold]Stack {stack.name}[/]")
         for key, value in sorted(stack.outputs.items()):
             console.print(f"  {key:<28} {value}", soft_wrap=True)
+    for rule in runtime.status()["scheduledRules"]:
+        every = f"every {rule['periodSeconds']:g} s" if rule["periodSeconds"] else "not run here (cron)"
+        console.print(
+            f"[bold]Scheduled[/]  {rule['schedule']} -> {', '.join(rule['targets'])} ({every})", soft_wrap=True
+        )
 
 
 @app.command()
@@ -208,6 +224,7 @@ def up(
     fault_crash: Crash = 0.0,
     fault_timeout: Timeout = 0.0,
     context: Context = None,
+    schedule_minute_seconds: ScheduleMinute = 60.0,
     verbose: Verbose = False,
 ) -> None:
     """Synthesize, deploy locally and run in the foreground until Ctrl-C.
@@ -218,7 +235,17 @@ def up(
     _require_free_port(host, port, "up")
     _configure_logging(verbose)
     options = _options(
-        host, port, region, state_dir, poll_interval, kinesis_duplicates, kinesis_reorder, seed, injected, context
+        host,
+        port,
+        region,
+        state_dir,
+        poll_interval,
+        kinesis_duplicates,
+        kinesis_reorder,
+        seed,
+        injected,
+        context,
+        schedule_minute_seconds,
     )
     runtime = LocalRuntime(options)
     stopping = threading.Event()

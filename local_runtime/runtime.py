@@ -20,6 +20,7 @@ from local_runtime.emulator.server import Emulator
 from local_runtime.emulator.wsgi import STATUS_PATH, FrontRoutes, json_response
 from local_runtime.faults.injection import FaultPlan, FaultRates
 from local_runtime.functions.lambda_runtime import FunctionSpec, Invocation, LambdaRuntime
+from local_runtime.scheduled_rules import Scheduler, scheduled_rules
 from local_runtime.streams.event_source_mappings import EventSourceMappings, PollIntervals
 from local_runtime.streams.kinesis_destination import DeliveryFaults, KinesisForwarder, StreamingDestination
 
@@ -40,6 +41,7 @@ class RuntimeOptions:
     seed: int | None = None  # for the duplicate and reorder choices, and the injected faults
     injected: FaultRates = field(default_factory=FaultRates)  # throttles, crashes, timeouts (faults/injection.py)
     context: dict[str, str] = field(default_factory=dict)  # CDK context over cdk.json's (`--context key=value`)
+    schedule_minute_s: float = 60.0  # how long a scheduled rule's minute lasts (`--schedule-minute-seconds`)
 
 
 class LocalRuntime:
@@ -50,6 +52,7 @@ class LocalRuntime:
         self._api_server: RestApiServer | None = None
         self._mappings: EventSourceMappings | None = None
         self._forwarders: list[KinesisForwarder] = []
+        self._scheduler: Scheduler | None = None
         self._faults = FaultPlan(options.injected, options.seed)
         front = FrontRoutes([(STATUS_PATH, self._serve_status), (USER_REQUEST_ROUTE, self._serve_api)])
         self._emulator = Emulator(
@@ -84,9 +87,18 @@ class LocalRuntime:
                 forwarder.start()
         self._mappings = EventSourceMappings(endpoint, self.options.poll)
         self._mappings.start()
+        rules = [rule for stack in self.stacks for rule in scheduled_rules(stack)]
+        self._scheduler = Scheduler(rules, endpoint, self.options.schedule_minute_s)
+        self._scheduler.start()
         log.info("local runtime ready on %s", endpoint.url)
 
+    def stop_scheduled_rules(self) -> None:
+        """No scheduled rule fires from now on (the soak, once the drift audit's part is done)."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
+
     def stop(self) -> None:
+        self.stop_scheduled_rules()
         if self._mappings is not None:
             self._mappings.stop()
         for forwarder in self._forwarders:
@@ -102,6 +114,7 @@ class LocalRuntime:
             "stacks": [{"StackName": stack.name, "Outputs": stack.outputs} for stack in self.stacks],
             "eventSourceMappings": self._mappings.status() if self._mappings else [],
             "kinesisDestinations": [forwarder.status() for forwarder in self._forwarders],
+            "scheduledRules": self._scheduler.status() if self._scheduler else [],
             "faults": self._faults.status(),
         }
 

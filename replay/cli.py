@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from operator_cli.usage import OperatorErrors, help_without_command
+from replay.audit import audit
 from replay.cutover.cli import cutover_app
 from replay.dlq.cli import dlq_app
 from replay.errors import BadInput
@@ -45,6 +46,7 @@ app = typer.Typer(
 )
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(cutover_app, name="cutover")
+app.command(name="audit")(audit)
 DEFAULT_CHECKPOINT_DIR = default_checkpoint_dir()
 
 

@@ -7,6 +7,10 @@ the public APIs while the faults fire, waits until every pipeline has caught up,
   by a second saga; every sixth trip has its hotel item deleted and re-created directly in TripTable (a new
   generation, as another writer would); poison records are put straight into the change stream; and a
   ``python -m replay run`` projects the change stream into the live table while the sagas run;
+- drift: while the second wave runs, one drift of each kind is injected behind the projection's back on trips whose
+  sagas ended (``faults/drift.py``: a document deleted, altered, put back for a trip deleted from TripTable, put
+  back a version behind), and the scheduled DriftAudit (every ``AUDIT_MINUTE_S`` s here) must find and repair
+  every one and report nothing else;
 - checks: every saga ended as planned; the live search table equals a rebuild from TripTable
   (``python -m replay run --source table --verify``: zero differences); every trip's document shows what its
   sagas left; the DLQ holds no batch pointer (retries absorb transient faults) and every poison record sent;
@@ -24,6 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +38,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from rich.console import Console
 from rich.table import Table
 
+from local_runtime.faults.drift import BEHIND, RESURRECTED, DriftInjector, Injected, inject_each_kind, watch_audit
 from local_runtime.faults.injection import FaultRates
 from local_runtime.functions.lambda_runtime import FAKE_CREDENTIALS
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
@@ -52,6 +58,17 @@ SAGA_TIMEOUT_S = 600.0
 CONVERGE_TIMEOUT_S = 600.0
 QUIET_S = 2.0  # caught up: every part caught up and every count unchanged for this long
 REHOMED_SUFFIX = " Annex"  # the hotel name of an item re-created directly in TripTable
+# The drift audit, run every AUDIT_MINUTE_S seconds in one segment (a run is a full pass). Its settle time, and how
+# long an injected trip's document must stay unwritten first, outlast a batch retried after an injected timeout
+# (CONSUMER_TIMEOUT_S) and the next attempt.
+AUDIT_MINUTE_S = 3.0
+AUDIT_SETTLE_S = 45
+AUDIT_CONTEXT = {
+    "driftAuditRateMinutes": "1",
+    "driftAuditSegments": "1",
+    "driftAuditSettleSeconds": str(AUDIT_SETTLE_S),
+}
+AUDIT_TIMEOUT_S = 900.0
 POISON_DATA = (b"this is not JSON", json.dumps({"eventSource": "aws:s3", "note": "not a DynamoDB change"}).encode())
 
 
@@ -75,12 +92,18 @@ class Workload:
     poison: list[str] = field(default_factory=list)  # sequence numbers of the poison records put
     replay_exit: int | None = None
     replay_total: dict[str, int] = field(default_factory=dict)
+    drift: list[Injected] = field(default_factory=list)
 
-    def expected_statuses(self) -> dict[str, tuple[str, ...]]:
-        expected: dict[str, tuple[str, ...]] = {
+    def expected_statuses(self) -> dict[str, tuple[str | None, ...]]:
+        expected: dict[str, tuple[str | None, ...]] = {
             saga.trip_id: BOOKED if saga.expected == "SUCCEEDED" else COMPENSATED for saga in self.first
         }
         expected.update((saga.trip_id, BOOKED) for saga in self.rebooks)
+        for drift in self.drift:  # what TripTable says after the injection, and the repair shows
+            if drift.kind == RESURRECTED:
+                expected[drift.trip_id] = (None, None, None)
+            elif drift.kind == BEHIND:
+                expected[drift.trip_id] = ("DELAYED", *expected[drift.trip_id][1:])
         return expected
 
 
@@ -100,6 +123,8 @@ def run_soak(sagas: int, seed: int, state_dir: Path, console: Console, json_outp
         faults=KINESIS_FAULTS,
         seed=seed,
         injected=SOAK_FAULTS,
+        context=AUDIT_CONTEXT,
+        schedule_minute_s=AUDIT_MINUTE_S,
     )
     runtime = LocalRuntime(options)
     say = (lambda _message: None) if json_output else (lambda message: console.print(message, highlight=False))
@@ -143,9 +168,16 @@ class _Soak:
         started = time.monotonic()
         workload = Workload()
         replay = self._first_wave(workload, sagas, started_at)
-        self._second_wave(workload)
+        # Before any drift: the replay's window holds every change of the first wave, and would heal a deleted document
         workload.replay_exit, document = _finish(replay)
         workload.replay_total = document.get("total", {}) if isinstance(document, dict) else {}
+        with ThreadPoolExecutor(1) as injecting:
+            drift = injecting.submit(inject_each_kind, self._injector(), self._drift_trips(workload))
+            self._second_wave(workload)
+            workload.drift = drift.result()
+        self.say(f"injected {len(workload.drift)} drifts; waiting for the drift audit to find and repair them")
+        audit = self._watch_audit(workload)
+        self.runtime.stop_scheduled_rules()  # the audit's part is done: nothing else invokes it while the rest settles
         workload_s = time.monotonic() - started
         self.say(f"workload done in {workload_s:.1f} s; waiting until every pipeline has caught up")
         converged_s = self._wait_until_caught_up()
@@ -153,6 +185,7 @@ class _Soak:
         self.say("checking the end state")
         checks = [
             self._sagas_check(workload),
+            _drift_check(audit),
             self._verify_check(),
             self._documents_check(workload),
             *self._dlq_checks(workload),
@@ -173,6 +206,7 @@ class _Soak:
             },
             "injected": _injected(status),
             "happened": {**_deliveries(status), **self._consumer_metrics()},
+            "drift_audit": audit,
             "converge_seconds": None if converged_s is None else round(converged_s, 1),
             "checks": [check.__dict__ for check in checks],
         }
@@ -241,6 +275,26 @@ class _Soak:
             hotel_name={"S": item["hotel_name"]["S"] + REHOMED_SUFFIX},
         )
         self.dynamodb.put_item(TableName=table, Item=item)
+
+    def _drift_trips(self, workload: Workload) -> list[str]:
+        """First-wave trips the second wave leaves alone (not rebooked, no hotel re-created): each gets a drift."""
+        touched = {index for index in range(len(workload.first)) if index % 6 in (1, 5)}
+        return [saga.trip_id for index, saga in enumerate(workload.first) if index not in touched][:4]
+
+    def _injector(self) -> DriftInjector:
+        return DriftInjector(
+            self.dynamodb, self.outputs["TripTableName"], self.outputs["SearchTableName"], AUDIT_SETTLE_S
+        )
+
+    def _watch_audit(self, workload: Workload) -> dict[str, Any]:
+        [rule] = self.runtime.status()["scheduledRules"]
+        log_file = self.runtime.options.state_dir / "logs" / f"{rule['targets'][0]}.log"
+        table = self.outputs["SearchTableName"]
+
+        def trips() -> int:
+            return int(self.dynamodb.scan(TableName=table, Select="COUNT")["Count"])
+
+        return watch_audit(log_file, workload.drift, passes_after=1, timeout_s=AUDIT_TIMEOUT_S, trips=trips)
 
     def _wait_until_ended(self, sagas: list[Saga]) -> None:
         deadline = time.monotonic() + SAGA_TIMEOUT_S
@@ -391,6 +445,20 @@ class _Soak:
         }
 
 
+def _drift_check(audit: dict[str, Any]) -> Check:
+    times = sorted(audit["seconds_to_detection"].values())
+    passed = audit["recall"] == 1.0 and not audit["false_drift"] and len(audit["repaired"]) == audit["injected"]
+    detail = (
+        f"{audit['found']} of {audit['injected']} found, {len(audit['repaired'])} repaired"
+        + (f" in {times[0]:.0f} to {times[-1]:.0f} s" if times else "")
+        + f"; {len(audit['false_drift'])} false drift"
+        + (f" ({', '.join(audit['false_drift'][:5])})" if audit["false_drift"] else "")
+        + (f"; missed {', '.join(audit['missed'])}" if audit["missed"] else "")
+        + f"; {audit['differed_then_settled']} trips in flight not reported"
+    )
+    return Check("every injected drift found and repaired, no false drift", passed, detail)
+
+
 def _hotel_key(trip_id: str) -> dict[str, Any]:
     return {"PK": {"S": f"TRIP#{trip_id}"}, "SK": {"S": f"HOTEL#hotel_for_{trip_id}"}}
 
@@ -451,8 +519,13 @@ def _deliveries(status: dict[str, Any]) -> dict[str, int]:
     return totals
 
 
+def _rounded(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _print_report(console: Console, result: dict[str, Any]) -> None:
     workload, injected, happened = result["workload"], result["injected"], result["happened"]
+    audit = result["drift_audit"]
     table = Table(title=f"Soak: {result['sagas']} sagas, seed {result['seed']}", show_header=True, expand=False)
     table.add_column("", style="bold")
     table.add_column("what", overflow="fold")
@@ -482,6 +555,13 @@ def _print_report(console: Console, result: dict[str, Any]) -> None:
         ("", "document writes / write conflicts", f"{happened['documents_written']} / {happened['write_conflicts']}"),
         ("", "changes retried (by the consumers)", happened["changes_retried"]),
         ("", "workload time / time to converge", f"{workload['seconds']} s / {result['converge_seconds']} s"),
+        (
+            "drift audit",
+            "drifts injected / found / repaired (false drift)",
+            f"{audit['injected']} / {audit['found']} / {len(audit['repaired'])} ({len(audit['false_drift'])})",
+        ),
+        ("", "seconds to detection, the longest", audit["max_seconds_to_detection"]),
+        ("", "read units per trip per pass", _rounded(audit["read_units_per_trip_per_pass"])),
     ]
     for section, what, count in rows:
         table.add_row(section, what, str(count))

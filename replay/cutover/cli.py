@@ -22,10 +22,11 @@ from replay.options import (
 )
 from replay.stack import DEFAULT_STACK_NAME, Connection, StackResources, find_stack_resources
 from replay.terminal import output_console
-from replay.verify import Verification, print_verification
+from replay.verify import print_verification
 from replay.window.checkpoint import default_checkpoint_dir
 from replay.window.report import Silent, TerminalProgress
 from services.trip.projection import PROJECTION_VERSION
+from services.trip.search_views import Verification
 
 cutover_app = typer.Typer(
     help=(

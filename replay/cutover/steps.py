@@ -31,11 +31,12 @@ from botocore.exceptions import ClientError
 from replay.errors import BadInput, ReplayError, aws_errors, error_code
 from replay.stack import Connection, StackResources, find_stack_resources
 from replay.tally import RunSummary
-from replay.verify import Difference, Verification, compare, scan_views, search_view
+from replay.verify import scan_views
 from replay.window.run import RunObserver, RunRequest, replay_run
 from services.trip.projection import PROJECTION_VERSION
 from services.trip.schema import SEARCH_KEY, TTL_ATTRIBUTE
 from services.trip.search_tables import DEFAULT_MAX_AGE_SECONDS, SearchTables, table_definition
+from services.trip.search_views import Difference, Verification, compare, search_view
 
 # The Kinesis catch-up starts this long before the parameter changed: the stream's ApproximateCreationDateTime and
 # this machine's clock need not agree to the second.

@@ -14,7 +14,8 @@ from replay.mapping.consumer_copy import REBUILD_BATCH_SIZE
 from replay.mapping.run import MappingPlan, MappingResult
 from replay.mapping.watch import NEAR_TIP_MS, MappingReading
 from replay.terminal import counted
-from replay.verify import Verification, print_verification
+from replay.verify import print_verification
+from services.trip.search_views import Verification
 
 
 class MappingProgress:

@@ -30,8 +30,9 @@ from replay.mapping.consumer_copy import (
 )
 from replay.mapping.watch import CaughtUpRule, IteratorAgeMetric, MappingReading
 from replay.stack import Connection, StackResources, stream_arn
-from replay.verify import Difference, compare, scan_views
+from replay.verify import scan_views
 from services.trip.schema import Layout
+from services.trip.search_views import Difference, compare
 
 WATCH_EVERY_S = 2.0
 

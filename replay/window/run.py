@@ -21,13 +21,14 @@ from replay import target_table
 from replay.errors import BadInput, ReplayError
 from replay.stack import Connection, StackResources, kinesis_consumer, stream_arn, tombstone_ttl_seconds
 from replay.tally import RunSummary, Tally
-from replay.verify import Difference, Verification, compare, scan_views
+from replay.verify import scan_views
 from replay.window.checkpoint import Checkpoint, CheckpointFile
 from replay.window.reader import READER_CLIENT_CONFIG, Pacing, Window, WindowReader
 from replay.window.shards import lineage_order, list_shards
 from replay.window.sources import ReadBatch, read_window, scan_table
 from replay.writers import REBUILD_WRITE_CONFIG, LiveWriter, RebuildWriter
 from services.trip.adapters.search_documents import SearchDocuments
+from services.trip.search_views import Difference, Verification, compare
 
 CHECKPOINT_EVERY_SECONDS = 10.0
 # Shards read at once: each takes at most its share of a shard's limits (reader.Pacing) however many are read, so

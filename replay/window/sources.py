@@ -17,7 +17,6 @@ from replay.tally import PoisonSighting
 from replay.window.reader import Page, Window, WindowReader
 from replay.window.shards import Shard
 from services.trip.changes import (
-    TABLE_SCAN,
     PoisonRecord,
     Source,
     SourcePosition,
@@ -25,7 +24,7 @@ from services.trip.changes import (
     decode_kinesis_payload,
     decode_stream_record,
 )
-from services.trip.schema import TRIP_PK, TRIP_SK
+from services.trip.table_items import as_insert, table_position
 
 
 @dataclass
@@ -186,7 +185,7 @@ def scan_table(dynamodb: Any, table_name: str, segments: int) -> Iterator[ReadBa
                     response = dynamodb.scan(**request)
                 batch = ReadBatch(f"segment-{segment}", records=len(response["Items"]))
                 for item in response["Items"]:
-                    _decode_into(batch, _position(item), decode_stream_record, _as_insert(item, scanned_at))
+                    _decode_into(batch, table_position(item), decode_stream_record, as_insert(item, scanned_at))
                 batch.last = "LastEvaluatedKey" not in response
                 if not _hand_over(pages, batch, abandoned):
                     return
@@ -213,17 +212,3 @@ def scan_table(dynamodb: Any, table_name: str, segments: int) -> Iterator[ReadBa
                 yield page
     finally:
         abandoned.set()
-
-
-def _as_insert(item: dict[str, Any], scanned_at: int) -> dict[str, Any]:
-    """A current item, shaped as the stream record that created it: the projection needs only its latest version."""
-    keys = {name: item[name] for name in (TRIP_PK, TRIP_SK) if name in item}
-    return {
-        "eventName": "INSERT",
-        "dynamodb": {"Keys": keys, "NewImage": item, "ApproximateCreationDateTime": scanned_at},
-    }
-
-
-def _position(item: dict[str, Any]) -> SourcePosition:
-    key = "/".join(str(next(iter(item.get(name, {"S": "?"}).values()))) for name in (TRIP_PK, TRIP_SK))
-    return SourcePosition(Source.DYNAMODB_STREAMS, stream=None, shard_id=TABLE_SCAN, sequence_number=key)

@@ -131,7 +131,7 @@ def test_a_throttled_trip_is_reported_for_retry_and_the_others_are_projected(
     def throttle_trip_002(self: Any, doc: Any, ttl: int) -> Any:
         if doc.trip_id == "trip-002":
             error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
-            raise search_documents._translate(ClientError(error, "PutItem"))
+            raise search_documents.translate_error(ClientError(error, "PutItem"))
         return real_save(self, doc, ttl)
 
     monkeypatch.setattr(search_documents.SearchDocuments, "save", throttle_trip_002)
@@ -154,7 +154,7 @@ def test_a_change_that_cannot_be_stored_is_parked_with_the_store_error(
 ) -> None:
     def reject(self: Any, doc: Any, ttl: int) -> Any:
         error = {"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the maximum allowed size"}}
-        raise search_documents._translate(ClientError(error, "PutItem"))
+        raise search_documents.translate_error(ClientError(error, "PutItem"))
 
     monkeypatch.setattr(search_documents.SearchDocuments, "save", reject)
 
@@ -310,7 +310,7 @@ def test_every_attribute_is_checked_against_its_dynamodb_type(
 def throttled_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     def throttle(self: Any, doc: Any, ttl: int) -> Any:
         error = {"Error": {"Code": "ThrottlingException", "Message": "Rate of requests exceeds the allowed throughput"}}
-        raise search_documents._translate(ClientError(error, "PutItem"))
+        raise search_documents.translate_error(ClientError(error, "PutItem"))
 
     monkeypatch.setattr(search_documents.SearchDocuments, "save", throttle)
 
@@ -332,7 +332,7 @@ def test_a_batch_whose_documents_cannot_be_read_returns_every_item_failure(
 ) -> None:
     def throttle(self: Any, trip_ids: Any) -> Any:
         error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
-        raise search_documents._translate(ClientError(error, "BatchGetItem"))
+        raise search_documents.translate_error(ClientError(error, "BatchGetItem"))
 
     monkeypatch.setattr(search_documents.SearchDocuments, "load_many", throttle)
 

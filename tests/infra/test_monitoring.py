@@ -210,8 +210,8 @@ def test_change_stream_read_and_write_throttles_alarm_when_sustained(synthesized
 def test_every_function_alarms_on_sustained_throttles(synthesized: Synthesized) -> None:
     functions = [key for key, value in synthesized.resources.items() if value["Type"] == "AWS::Lambda::Function"]
 
-    # two consumers, SearchTrips, six saga steps, ExecutionEnded
-    assert len(functions) == 10
+    # two consumers, SearchTrips, six saga steps, ExecutionEnded, DriftAudit
+    assert len(functions) == 11
     for function in functions:
         _sustained_alarm_on(
             synthesized, "AWS/Lambda", "Throttles", [{"Name": "FunctionName", "Value": {"Ref": function}}]

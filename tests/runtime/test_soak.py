@@ -31,13 +31,17 @@ def test_small_soak_with_every_fault_on_loses_nothing(tmp_path: Path) -> None:
     result = json.loads(finished.stdout)
     assert [(check["name"], check["passed"]) for check in result["checks"]] == [
         ("every saga ended as planned", True),
+        ("every injected drift found and repaired, no false drift", True),
         ("live table equals a rebuild from TripTable", True),
         ("every document shows what its sagas left", True),
         ("no batch pointer in the DLQ", True),
         ("every poison record in the DLQ", True),
         ("nothing in flight", True),
     ]
-    assert result["checks"][1]["detail"] == "0 differences, 6 trips"
+    assert result["checks"][2]["detail"] == "0 differences, 5 trips"  # one trip deleted from TripTable (drift)
+    # and each kind of drift injected was found and repaired, and nothing else reported drifted
+    audit = result["drift_audit"]
+    assert (audit["injected"], audit["found"], len(audit["repaired"]), audit["false_drift"]) == (4, 4, 4, [])
     # and the workload was the one planned: trips 2 and 5 compensate, 5 is rebooked, 1 re-created directly
     workload = result["workload"]
     assert {key: workload[key] for key in ("sagas_started", "sagas_compensated", "sagas_rebooked")} == {

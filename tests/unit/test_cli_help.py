@@ -21,6 +21,7 @@ COMMANDS = [
     ("replay", "dlq", "show"),
     ("replay", "dlq", "redrive"),
     ("replay", "dlq", "delete"),
+    ("replay", "audit"),
     ("local_runtime",),
     ("local_runtime", "up"),
     ("local_runtime", "demo"),

@@ -12,6 +12,15 @@ from dataclasses import dataclass
 from functools import cache
 
 DEFAULT_TOMBSTONE_TTL_SECONDS = 8 * 24 * 3600  # longer than the default 7-day Kinesis retention
+# The drift audit's defaults (docs/drift-audit.md, "Settings"): a run every 15 minutes (infra.settings) through 96
+# segments audits every trip once a day; each run reads at most the budget's read units (DynamoDB's, 4 KB each
+# strongly consistent, half eventually), then re-reads what differed after the settle time.
+DEFAULT_AUDIT_SEGMENTS = 96
+DEFAULT_AUDIT_READ_BUDGET = 2_000
+# Longer than the pipeline's latency: the consumers' 1 s batching window and their streams' polls, with room for
+# retries; past a minute of lag the IteratorAge alarms fire (infra/monitoring.py), so a change later than this is a
+# fault the operator is already told of.
+DEFAULT_AUDIT_SETTLE_SECONDS = 60
 
 
 class ConfigurationError(RuntimeError):
@@ -25,16 +34,14 @@ def _require(name: str, meaning: str) -> str:
     return value
 
 
-def _positive_int(name: str, default: int) -> int:
+def _positive_int(name: str, default: int, unit: str = "seconds") -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigurationError(
-            f"environment variable {name} must be a whole number of seconds, got {raw!r}"
-        ) from None
+        raise ConfigurationError(f"environment variable {name} must be a whole number of {unit}, got {raw!r}") from None
     if value <= 0:
         raise ConfigurationError(f"environment variable {name} must be positive, got {value}")
     return value
@@ -73,4 +80,34 @@ def saga_settings() -> SagaSettings:
 def execution_end_settings() -> ExecutionEndSettings:
     return ExecutionEndSettings(
         state_machine_arn=_require("STATE_MACHINE_ARN", "the ARN of the TripSaga state machine"),
+    )
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The drift audit's function (handlers/drift_audit.py); which search table it audits is
+    `search_tables.current()`'s live one."""
+
+    trip_table: str
+    cursor_parameter: str  # the SSM parameter that holds where the next run starts (auditor.Cursor)
+    segments: int
+    read_budget: int  # read units per run (services.trip.read_costs)
+    settle_seconds: int
+    repair: bool
+    tombstone_ttl_seconds: int
+
+
+@cache
+def audit_settings() -> AuditSettings:
+    repair = os.environ.get("AUDIT_REPAIR", "true").strip().lower()
+    if repair not in ("true", "false"):
+        raise ConfigurationError(f"environment variable AUDIT_REPAIR must be true or false, got {repair!r}")
+    return AuditSettings(
+        trip_table=_require("TABLE_NAME", "the TripTable name"),
+        cursor_parameter=_require("AUDIT_CURSOR_PARAMETER", "the name of the SSM parameter of the audit's cursor"),
+        segments=_positive_int("AUDIT_SEGMENTS", DEFAULT_AUDIT_SEGMENTS, "segments"),
+        read_budget=_positive_int("AUDIT_READ_BUDGET", DEFAULT_AUDIT_READ_BUDGET, "read units"),
+        settle_seconds=_positive_int("AUDIT_SETTLE_SECONDS", DEFAULT_AUDIT_SETTLE_SECONDS),
+        repair=repair == "true",
+        tombstone_ttl_seconds=_positive_int("TOMBSTONE_TTL_SECONDS", DEFAULT_TOMBSTONE_TTL_SECONDS),
     )

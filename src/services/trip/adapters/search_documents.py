@@ -52,11 +52,29 @@ class DocumentConflict(RuntimeError):
         self.current = current
 
 
-def _translate(error: ClientError | BotoCoreError) -> RuntimeError:
+def translate_error(error: ClientError | BotoCoreError) -> RuntimeError:
+    """The project's error for an AWS one: `PermanentStoreError` for what we sent, else `TransientStoreError`."""
     code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
     if code in _PERMANENT_ERRORS:
         return PermanentStoreError(f"{code}: {error}")
     return TransientStoreError(str(error))
+
+
+def scan_page(
+    client: Any, table_name: str, segment: int, segments: int, start_key: dict[str, Any] | None, limit: int
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page (at most `limit` items, eventually consistent) of parallel-scan segment `segment` of `segments` from
+    `start_key` (None: the segment's start), and the key the next page starts from (None: the segment's end).
+    DynamoDB assigns segments by partition key ("Parallel scan", Amazon DynamoDB Developer Guide), so the items of
+    one partition key fall in one segment, one after the other."""
+    request: dict[str, Any] = {"TableName": table_name, "Segment": segment, "TotalSegments": segments, "Limit": limit}
+    if start_key is not None:
+        request["ExclusiveStartKey"] = start_key
+    try:
+        response = client.scan(**request)
+    except (ClientError, BotoCoreError) as error:
+        raise translate_error(error) from error
+    return list(response.get("Items", [])), response.get("LastEvaluatedKey")
 
 
 class SearchDocuments:
@@ -96,14 +114,25 @@ class SearchDocuments:
         return self._load(trip_ids, self._consistent_reads)
 
     def _load(self, trip_ids: Iterable[str], consistent: bool) -> dict[str, SearchDocument]:
+        return {
+            trip_id: from_item(item) for trip_id, item in self.stored_items(trip_ids, consistent=consistent).items()
+        }
+
+    def stored_items(self, trip_ids: Iterable[str], *, consistent: bool) -> dict[str, dict[str, Any]]:
+        """The stored items of these trips themselves (Python values), not the documents they hold: what the drift
+        audit compares, index keys included. Absent trips are missing from the result."""
         ids = sorted(set(trip_ids))
-        found: dict[str, SearchDocument] = {}
+        found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), BATCH_GET_LIMIT):
             keys = [{SEARCH_KEY: trip_id} for trip_id in ids[start : start + BATCH_GET_LIMIT]]
-            for item in self._batch_get(keys, consistent):
-                document = from_item(item)
-                found[document.trip_id] = document
+            found.update((str(item[SEARCH_KEY]), item) for item in self._batch_get(keys, consistent))
         return found
+
+    def scan_items(
+        self, segment: int, segments: int, start_key: dict[str, Any] | None, limit: int
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of the table's parallel-scan segment (`scan_page`), items as Python values."""
+        return scan_page(self._client, self.table_name, segment, segments, start_key, limit)
 
     def _batch_get(self, keys: list[dict[str, str]], consistent: bool) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -112,7 +141,7 @@ class SearchDocuments:
             try:
                 response = self._client.batch_get_item(RequestItems=request)
             except (ClientError, BotoCoreError) as error:
-                raise _translate(error) from error
+                raise translate_error(error) from error
             items.extend(response.get("Responses", {}).get(self.table_name, []))
             request = response.get("UnprocessedKeys") or {}
             if not request:
@@ -153,9 +182,9 @@ class SearchDocuments:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise DocumentConflict(self._current(error, document.trip_id)) from error
-            raise _translate(error) from error
+            raise translate_error(error) from error
         except BotoCoreError as error:
-            raise _translate(error) from error
+            raise translate_error(error) from error
         return written
 
     def _current(self, error: ClientError, trip_id: str) -> SearchDocument:
