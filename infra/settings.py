@@ -78,12 +78,14 @@ DEFAULT_API_BURST_LIMIT = 500
 # soon a cutover's switch reaches every function, against GetParameter's 40 requests/s per account and region.
 MAX_SEARCH_TABLES_MAX_AGE = 300
 # The drift audit (infra/audit.py, docs/drift-audit.md): a run every 15 minutes through 96 segments audits each trip
-# once a day. A rate is at least a minute (Amazon EventBridge User Guide, "Schedule expressions for rules"); a day at
-# most here, a CloudWatch alarm's period and evaluation reaching a day at most. DynamoDB's parallel scan takes 1 to
-# 1,000,000 segments (API reference, Scan: TotalSegments). The settle time is spent inside the run, whose function
-# may run 15 minutes (AWS Lambda Developer Guide, "Lambda quotas"): 10 of them at most.
+# once a day. A rate is at least a minute (Amazon EventBridge User Guide, "Schedule expressions for rules"); 6 hours
+# at most here: a run's invocation may wait in Lambda's asynchronous queue one rate (`max_event_age`), which Lambda
+# bounds at 21,600 s (AWS Lambda Developer Guide, "Configuring error handling for asynchronous invocation").
+# DynamoDB's parallel scan takes 1 to 1,000,000 segments (API reference, Scan: TotalSegments). The settle time is
+# spent inside the run, whose function may run 15 minutes (AWS Lambda Developer Guide, "Lambda quotas"): 10 of them
+# at most.
 DEFAULT_DRIFT_AUDIT_RATE_MINUTES = 15
-MAX_DRIFT_AUDIT_RATE_MINUTES = 1440
+MAX_DRIFT_AUDIT_RATE_MINUTES = 360
 MAX_DRIFT_AUDIT_SEGMENTS = 1_000_000
 MAX_DRIFT_AUDIT_SETTLE_SECONDS = 600
 

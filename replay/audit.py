@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from replay.errors import BadInput, ReplayError
@@ -190,18 +191,19 @@ def _print(console: Console, report: AuditReport, table: str, scope: str, repair
     for finding in report.drifted:
         state = "repaired" if finding.repaired else "not repaired"
         kind = finding.kind.value if finding.kind else "?"
-        console.print(f"[red]drifted[/red] {finding.trip_id}: {kind}, {state}")
+        console.print(f"[red]drifted[/red] {escape(finding.trip_id)}: {kind}, {state}")
         for difference in finding.differences:
             console.print(
                 f"  {difference.field}: search {difference.live!r}, TripTable {difference.target!r}",
                 overflow="fold",
+                markup=False,  # the values are the data's: a hotel name may hold `[/]`
             )
     for finding in report.of(Verdict.UNREADABLE):
-        console.print(f"[yellow]unreadable[/yellow] {finding.trip_id}: {finding.reason}", overflow="fold")
+        console.print(f"[yellow]unreadable[/yellow] {escape(f'{finding.trip_id}: {finding.reason}')}", overflow="fold")
     for finding in report.of(Verdict.IN_FLIGHT):
         why = f": {finding.reason}" if finding.reason else ""
-        console.print(f"in flight {finding.trip_id}{why} (audit it again later)")
-    console.print(f"audit of {table}: {scope}")
+        console.print(f"in flight {finding.trip_id}{why} (audit it again later)", markup=False)
+    console.print(f"audit of {escape(table)}: {escape(scope)}")
     console.print(
         f"{counted(report.trips, 'trip')} read: {len(report.drifted)} drifted, {len(report.repaired)} repaired, "
         f"{len(report.of(Verdict.IN_FLIGHT))} in flight ({report.read_units:,.1f} read units)"

@@ -19,7 +19,7 @@ DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteIt
 @pytest.fixture(scope="module")
 def switched(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     context = {
-        "driftAuditRateMinutes": "1",
+        "driftAuditRateMinutes": "360",  # the longest: Lambda keeps an asynchronous event 6 hours at most
         "driftAuditSegments": "4",
         "driftAuditReadBudget": "500",
         "driftAuditSettleSeconds": "5",
@@ -85,7 +85,10 @@ def test_the_switches_set_the_rate_segments_budget_settle_time_and_repair(switch
 
     assert (variables["AUDIT_SEGMENTS"], variables["AUDIT_READ_BUDGET"]) == ("4", "500")
     assert (variables["AUDIT_SETTLE_SECONDS"], variables["AUDIT_REPAIR"], properties["Timeout"]) == ("5", "false", 305)
-    switched.template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)"})
+    switched.template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(6 hours)"})
+    switched.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 21_600}
+    )
 
 
 def test_the_audit_reads_trip_table_and_writes_only_the_search_tables_and_its_cursor(

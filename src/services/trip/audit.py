@@ -23,12 +23,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from services.trip.changes import ChangeKind, Entity, PoisonRecord, Source, SourcePosition, TripChange
 from services.trip.projection import REVISION, VERSIONS, EntityRevision, SearchDocument, fold, from_item, to_item
-from services.trip.schema import SEARCH_INDEXES, TRIP_SK
+from services.trip.schema import HOTEL_NAME_INDEX, SEARCH_INDEXES, TRIP_SK, UNSHARDED_INDEXES, Layout
 from services.trip.search_views import Difference, TripView, compare, search_view
 from services.trip.table_items import decode_table_item
 
@@ -36,8 +37,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The shard a removal the audit infers names: not TABLE_SCAN (that would rank it below the write it removes), and no
 # sequence number, so it carries no source's mark.
 INFERRED_REMOVAL = "audit"
-INDEX_KEYS: tuple[str, ...] = tuple(name for index in SEARCH_INDEXES for name in (index.partition, index.sort))
+# The attributes a search finds a document by beside its fields, per layout of the table (schema.Layout): the
+# unsharded flight-status index is keyed on the document's own fields.
+INDEX_KEYS: Mapping[Layout, tuple[str, ...]] = {
+    Layout.SHARDED: tuple(name for index in SEARCH_INDEXES for name in (index.partition, index.sort)),
+    Layout.UNSHARDED: (UNSHARDED_INDEXES[HOTEL_NAME_INDEX].partition, UNSHARDED_INDEXES[HOTEL_NAME_INDEX].sort),
+}
 DOCUMENT = "document"  # the Difference.field of a trip one side does not show at all
+UNREADABLE_DOCUMENT = "edited past reading"
+UPDATED_AT = "updated_at"  # what a document whose bookkeeping no reader can take shows
 
 
 class Verdict(StrEnum):
@@ -65,6 +73,7 @@ class Look:
     trip_id: str
     items: Sequence[Mapping[str, Any]]
     document: Mapping[str, Any] | None
+    layout: Layout = Layout.SHARDED  # the search table's: which index keys the document must carry
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,12 @@ def assess(look: Look, at: datetime) -> Assessment:
         expected = expected_document(look.trip_id, look.items, stored, at)
     except PoisonRecord as poison:
         return Assessment(look.trip_id, stored, (), None, poison.reason, state, revision)
-    search, wanted = _view(look.document), _expected_view(expected)
+    search, wanted = _view(look.document, look.layout), _expected_view(expected, look.layout)
+    if any(UPDATED_AT not in item for item in look.items):
+        # TripTable does not say when such an item changed (the stream's time stood in): nothing to check it by
+        for view in (search, wanted):
+            if view is not None:
+                view.fields.pop(UPDATED_AT, None)
     differences = tuple(
         compare({look.trip_id: search} if search else {}, {look.trip_id: wanted} if wanted else {}).differences
     )
@@ -124,7 +138,21 @@ def expected_document(
     present = {change.entity for change in changes}
     removals = [_removal(trip_id, entity, r) for entity, r in stored.revisions.items() if entity not in present]
     folded = fold(SearchDocument(trip_id), [*changes, *removals]).document
-    return SearchDocument(trip_id, folded.fields, folded.revisions, stored.revision)
+    # A booking the stored document holds at the same coordinates keeps the stored revision: its rank among the
+    # streams' copies (their seconds and marks) outranks what a scan can know, and a repair must not lower it
+    revisions = {
+        entity: stored.revisions[entity] if _same_booking(stored.revisions.get(entity), revision) else revision
+        for entity, revision in folded.revisions.items()
+    }
+    return SearchDocument(trip_id, folded.fields, revisions, stored.revision)
+
+
+def _same_booking(stored: EntityRevision | None, expected: EntityRevision) -> bool:
+    return stored is not None and (stored.generation, stored.version, stored.removed) == (
+        expected.generation,
+        expected.version,
+        expected.removed,
+    )
 
 
 def drift_kind(search: TripView | None, expected: TripView | None) -> DriftKind:
@@ -133,6 +161,8 @@ def drift_kind(search: TripView | None, expected: TripView | None) -> DriftKind:
         return DriftKind.MISSING
     if expected is None:
         return DriftKind.RESURRECTED
+    if search.fields.get(DOCUMENT) == UNREADABLE_DOCUMENT:
+        return DriftKind.ALTERED
     ours, theirs = _versions(search), _versions(expected)
     if ours.keys() - theirs.keys():
         return DriftKind.RESURRECTED
@@ -149,8 +179,11 @@ def _stored(look: Look) -> SearchDocument:
         return SearchDocument(look.trip_id)
     try:
         return from_item(look.document)
-    except (KeyError, TypeError, ValueError):  # edited past reading: its bookings are unknown, its revision is not
-        return SearchDocument(look.trip_id, revision=int(look.document.get(REVISION, 0)))
+    except (AttributeError, KeyError, TypeError, ValueError):  # edited past reading: its bookings are unknown
+        revision = look.document.get(REVISION, 0)
+        # a write counter edited to something else than a number is unknown too: the repair's gate then fails
+        # (counted in flight), never overwriting a document it cannot tell the state of
+        return SearchDocument(look.trip_id, revision=int(revision) if isinstance(revision, Decimal | int) else -1)
 
 
 def _removal(trip_id: str, entity: Entity, revision: EntityRevision) -> TripChange:
@@ -171,17 +204,22 @@ def _removal(trip_id: str, entity: Entity, revision: EntityRevision) -> TripChan
     )
 
 
-def _view(item: Mapping[str, Any] | None) -> TripView | None:
-    """What search shows of a stored item, with the index keys it is found by."""
-    view = None if item is None else search_view(item)
+def _view(item: Mapping[str, Any] | None, layout: Layout) -> TripView | None:
+    """What search shows of a stored item, with the index keys (of its table's layout) it is found by; a document
+    edited past reading (its `versions` not a map of bookings) shows as `UNREADABLE_DOCUMENT`, which no expected
+    document is."""
+    try:
+        view = None if item is None else search_view(item)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return TripView({DOCUMENT: UNREADABLE_DOCUMENT})
     if view is not None and item is not None:
-        view.fields.update({name: item[name] for name in INDEX_KEYS if name in item})
+        view.fields.update({name: item[name] for name in INDEX_KEYS[layout] if name in item})
     return view
 
 
-def _expected_view(expected: SearchDocument) -> TripView | None:
+def _expected_view(expected: SearchDocument, layout: Layout) -> TripView | None:
     """The expected document as search would show it; None for a trip without bookings (only a saga's fence)."""
-    return _view(to_item(expected, tombstone_ttl_seconds=0)) if expected.revisions else None
+    return _view(to_item(expected, 0, layout), layout) if expected.revisions else None
 
 
 def _versions(view: TripView) -> dict[str, tuple[int, int]]:

@@ -41,6 +41,9 @@ from services.trip.schema import SEARCH_KEY, TRIP_PK, TRIP_PK_PREFIX, TTL_ATTRIB
 from services.trip.search_views import Difference
 
 PAGE_ITEMS = 100  # items per Scan page: the budget is checked between pages, so a run overshoots it by one at most
+# What the second look at a differing trip is reserved against the budget before it is read: a strongly consistent
+# BatchGetItem key and Query of a trip of about 4 KB (read_costs), one read unit each.
+SECOND_LOOK_UNITS = 2.0
 CONCURRENT_QUERIES = 16  # phase 2's and the second look's per-trip reads in flight at once
 _serializer = TypeSerializer()
 
@@ -76,7 +79,8 @@ class Cursor:
                 "phase": self.phase.value,
                 "start_key": self.start_key,
                 "read_whole": self.read_whole,
-            }
+            },
+            ensure_ascii=False,  # a trip id of astral characters is 4 bytes each, not a 12-character escape
         )
 
     @classmethod
@@ -192,7 +196,7 @@ class DriftAuditor:
         meter, report = ReadMeter(), AuditReport()
         candidates: list[Assessment] = []
         seen: set[str] = set()
-        while meter.units < read_budget:
+        while meter.units + SECOND_LOOK_UNITS * len(candidates) < read_budget:
             if cursor.phase is Phase.TRIP_TABLE:
                 cursor, assessed = self._trip_table_page(cursor, meter)
                 seen.update(assessment.trip_id for assessment in assessed)
@@ -224,7 +228,10 @@ class DriftAuditor:
             meter.add(read_costs.query_units(by_trip[read_whole], consistent=False))
         documents = self._stored(by_trip, meter, consistent=False)
         at = datetime.now(UTC)
-        assessed = [assess(Look(trip_id, found, documents.get(trip_id)), at) for trip_id, found in by_trip.items()]
+        assessed = [
+            assess(Look(trip_id, found, documents.get(trip_id), self.documents.layout), at)
+            for trip_id, found in by_trip.items()
+        ]
         if next_key is None:
             return Cursor(cursor.segments, cursor.segment, Phase.SEARCH_TABLE), assessed
         return replace(cursor, start_key=next_key, read_whole=read_whole), assessed
@@ -242,7 +249,7 @@ class DriftAuditor:
         """The first look at a trip whose search item was read: its TripTable items, eventually consistent."""
         items = self.trips.of_trip(trip_id, consistent=False)
         meter.add(read_costs.query_units(items, consistent=False))
-        return assess(Look(trip_id, items, document), datetime.now(UTC))
+        return assess(Look(trip_id, items, document, self.documents.layout), datetime.now(UTC))
 
     def _settle(self, candidates: list[Assessment], meter: ReadMeter, report: AuditReport) -> None:
         if not candidates:
@@ -254,15 +261,23 @@ class DriftAuditor:
         document = self._stored([first.trip_id], meter, consistent=True).get(first.trip_id)
         items = self.trips.of_trip(first.trip_id, consistent=True)
         meter.add(read_costs.query_units(items, consistent=True))
-        second = assess(Look(first.trip_id, items, document), datetime.now(UTC))
+        second = assess(Look(first.trip_id, items, document, self.documents.layout), datetime.now(UTC))
         verdict = settle(first, second)
         finding = TripFinding(first.trip_id, verdict, second.kind, second.differences, reason=second.unreadable)
         if verdict is not Verdict.DRIFTED or not self.repair:
             return finding
+        if second.expected.revision < 0:  # its write counter edited to a non-number: no gate can hold it
+            return replace(finding, reason="its revision is not a number: repair it by hand (docs/drift-audit.md)")
+        written_meanwhile = replace(
+            finding, verdict=Verdict.IN_FLIGHT, reason="written by the consumers while repairing"
+        )
+        if not second.expected.revisions:  # no booking left in TripTable nor readable in the document: nothing to keep
+            deleted = self.documents.delete_unless_written(first.trip_id, second.expected.revision)
+            return replace(finding, repaired=True) if deleted else written_meanwhile
         try:
             self.documents.save(second.expected, self.tombstone_ttl_seconds)
         except DocumentConflict:
-            return replace(finding, verdict=Verdict.IN_FLIGHT, reason="written by the consumers while repairing")
+            return written_meanwhile
         return replace(finding, repaired=True)
 
     def _stored(self, trip_ids: Iterable[str], meter: ReadMeter, *, consistent: bool) -> dict[str, dict[str, Any]]:

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from services.trip.dynamodb_values import deserialize_item, exact_numbers
 from services.trip.projection import REVISION, SearchDocument, from_item, to_item, unindexed
-from services.trip.schema import SEARCH_KEY, Layout
+from services.trip.schema import PARTITION_KEY_BYTES, SEARCH_KEY, Layout, key_bytes
 
 _log = logging.getLogger(__name__)
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem (AWS DynamoDB API reference)
@@ -120,8 +120,9 @@ class SearchDocuments:
 
     def stored_items(self, trip_ids: Iterable[str], *, consistent: bool) -> dict[str, dict[str, Any]]:
         """The stored items of these trips themselves (Python values), not the documents they hold: what the drift
-        audit compares, index keys included. Absent trips are missing from the result."""
-        ids = sorted(set(trip_ids))
+        audit compares, index keys included. Absent trips are missing from the result, and so are ids no key can hold
+        (empty, or over DynamoDB's 2,048 bytes: a TripTable item of `PK = "TRIP#"`), which no document has."""
+        ids = sorted(trip_id for trip_id in set(trip_ids) if 1 <= key_bytes(trip_id) <= PARTITION_KEY_BYTES)
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), BATCH_GET_LIMIT):
             keys = [{SEARCH_KEY: trip_id} for trip_id in ids[start : start + BATCH_GET_LIMIT]]
@@ -153,9 +154,9 @@ class SearchDocuments:
         """Write the document if nobody wrote it since it was read; returns it with its new revision."""
         written = SearchDocument(document.trip_id, document.fields, document.revisions, document.revision + 1)
         condition: dict[str, Any] = (
-            {
-                "ConditionExpression": "attribute_not_exists(#key)",
-                "ExpressionAttributeNames": {"#key": SEARCH_KEY},
+            {  # none stored, or one without its write counter (edited by hand): from_item reads it as revision 0
+                "ConditionExpression": "attribute_not_exists(#key) OR attribute_not_exists(#revision)",
+                "ExpressionAttributeNames": {"#key": SEARCH_KEY, "#revision": REVISION},
             }
             if document.revision == 0
             else {
@@ -186,6 +187,28 @@ class SearchDocuments:
         except BotoCoreError as error:
             raise translate_error(error) from error
         return written
+
+    def delete_unless_written(self, trip_id: str, revision: int) -> bool:
+        """Delete a document no booking of TripTable is left for and none can be read from (the drift audit's repair
+        of one edited past reading), unless it was written since it was read at `revision` (0: it had none). False
+        when it was: nothing deleted."""
+        condition = "attribute_not_exists(#revision)" if revision == 0 else "#revision = :read"
+        values = {} if revision == 0 else {"ExpressionAttributeValues": {":read": revision}}
+        try:
+            self._client.delete_item(
+                TableName=self.table_name,
+                Key={SEARCH_KEY: trip_id},
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#revision": REVISION},
+                **values,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise translate_error(error) from error
+        except BotoCoreError as error:
+            raise translate_error(error) from error
+        return True
 
     def _current(self, error: ClientError, trip_id: str) -> SearchDocument:
         item = error.response.get("Item")
