@@ -21,6 +21,8 @@ from tests.conftest import create_search_table
 from tests.handlers.test_saga_steps import EXECUTION, TRIP_ID, saga_input, step, trip_items
 from tests.handlers.test_search_trips import api_event, get_trip, search
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 # DynamoDB keeps 1E+40 (one significant digit) and answers with it in plain notation: 41 digits.
 PLAIN_1E40 = "1" + "0" * 40
 NOT_A_NUMBER = "is not a number DynamoDB can hold: at most 38 significant digits, magnitude 1E-130 to 9.99...E+125"
