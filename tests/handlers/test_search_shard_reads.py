@@ -16,6 +16,8 @@ from services.trip.search.criteria import flight_status_query
 from services.trip.search.reader import SearchTableReader
 from tests.handlers.test_search_trips import flight, put_document, search
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 
 def test_concurrent_shard_queries_keep_their_own_key_condition(
     search_table: Any, monkeypatch: pytest.MonkeyPatch
