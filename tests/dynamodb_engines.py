@@ -27,7 +27,8 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 from tests.local_runtime_session import REPO_ROOT, free_port
 
@@ -55,11 +56,26 @@ class Engine:
         with monkeypatch.context() as scoped:
             for service in _STREAM_SERVICES:
                 scoped.setenv(f"AWS_ENDPOINT_URL_{service}", self.endpoint_url)
+            to_moto = _requests_to_moto(scoped)
             try:
                 yield
             finally:
                 _delete_every_table(self.endpoint_url)
-            assert not _tables_on_moto(), "a DynamoDB client of this test went to moto, not to DynamoDB Local"
+            # a client built before the test (a handler's cached one) still goes to moto: the test ran on both
+            assert to_moto == [], f"DynamoDB requests of this test went to moto, not to DynamoDB Local: {to_moto}"
+
+
+def _requests_to_moto(scoped: pytest.MonkeyPatch) -> list[str]:
+    """The DynamoDB and DynamoDB Streams actions moto answers from now on, as a list that grows."""
+    answered: list[str] = []
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+
+        def call_action(self: Any, answer: Any = handler.call_action) -> Any:
+            answered.append(self._get_action())
+            return answer(self)
+
+        scoped.setattr(handler, "call_action", call_action)
+    return answered
 
 
 def _delete_every_table(endpoint_url: str) -> None:
@@ -67,10 +83,6 @@ def _delete_every_table(endpoint_url: str) -> None:
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint_url)
     for name in dynamodb.list_tables()["TableNames"]:  # the tests create a few tables each, far fewer than a page
         dynamodb.delete_table(TableName=name)
-
-
-def _tables_on_moto() -> list[str]:
-    return [name for regions in dynamodb_backends.values() for backend in regions.values() for name in backend.tables]
 
 
 @functools.cache
@@ -122,7 +134,10 @@ def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield endpoint_url
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture(name="engine")
