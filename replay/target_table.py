@@ -38,8 +38,8 @@ def create_like(dynamodb: Any, live_table: str, target_table: str) -> None:
     live = describe(dynamodb, live_table)
     if live is None:
         raise BadInput(f"the live search table {live_table} does not exist: nothing to copy the schema from")
-    # No BillingModeSummary is a provisioned table: DynamoDB describes one only once a table has been on demand
-    # (DynamoDB Local leaves it out of every provisioned table; so does AWS for one created before on-demand existed)
+    # No BillingModeSummary is a provisioned table: "You may need to switch to on-demand mode at least once in order
+    # to return a BillingModeSummary response" (DynamoDB API Reference, BillingModeSummary; DynamoDB Local does so)
     on_demand = live.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST"
     request: dict[str, Any] = {
         "TableName": target_table,
