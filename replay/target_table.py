@@ -48,7 +48,9 @@ def create_like(dynamodb: Any, live_table: str, target_table: str) -> None:
     live = describe(dynamodb, live_table)
     if live is None:
         raise BadInput(f"the live search table {live_table} does not exist: nothing to copy the schema from")
-    on_demand = live.get("BillingModeSummary", {}).get("BillingMode", "PAY_PER_REQUEST") == "PAY_PER_REQUEST"
+    # No BillingModeSummary is a provisioned table: "You may need to switch to on-demand mode at least once in order
+    # to return a BillingModeSummary response" (DynamoDB API Reference, BillingModeSummary; DynamoDB Local does so)
+    on_demand = live.get("BillingModeSummary", {}).get("BillingMode") == "PAY_PER_REQUEST"
     request: dict[str, Any] = {
         "TableName": target_table,
         "KeySchema": live["KeySchema"],

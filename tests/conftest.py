@@ -14,6 +14,13 @@ from moto import mock_aws
 from services.trip import schema
 from services.trip.schema import Layout
 from services.trip.search_tables import table_definition
+from tests.dynamodb_engines import (  # noqa: F401  (fixtures)
+    Engine,
+    dynamodb_local,
+    engine_fixture,
+    parametrize_engines,
+    report_left_out,
+)
 from tests.local_runtime_session import local_runtime  # noqa: F401  (one runtime per worker, for runtime/ and replay/)
 
 REGION = "us-east-1"
@@ -78,9 +85,18 @@ def metric_sums(emitted: str) -> dict[str, float]:
     return sums
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_engines(metafunc)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    report_left_out(terminalreporter)
+
+
 @pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
+def aws(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every AWS service on moto; DynamoDB on the test's engine (tests/dynamodb_engines.py)."""
+    with mock_aws(), engine.serving(monkeypatch):
         yield
 
 

@@ -76,7 +76,7 @@ class RunningRuntime:
         eventually(quiet, timeout=timeout, interval=0.2)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -102,7 +102,7 @@ def _wait_until_ready(runtime: RunningRuntime, process: subprocess.Popen[bytes])
 def running_runtime(state_dir: Path, *options: str, poll_interval: float | None = 0.1) -> Iterator[RunningRuntime]:
     """`python -m local_runtime up` on a free port with these options, until the block ends: fast polling (every
     `poll_interval` seconds), or AWS's poll intervals with `poll_interval=None`."""
-    port = _free_port()
+    port = free_port()
     log_file = state_dir / "runtime.log"
     command = [sys.executable, "-m", "local_runtime", "up", "--port", str(port), "--state-dir", str(state_dir)]
     command += [*(() if poll_interval is None else ("--poll-interval", str(poll_interval))), *options]

@@ -17,6 +17,8 @@ from services.trip.projection import SearchDocument
 from services.trip.schema import Layout
 from tests import factories as f
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 TRIPS = 8
 CONTEXT = f.LambdaContext()
 

@@ -21,6 +21,8 @@ from services.trip.projection import content
 from tests import factories as f
 from tests.conftest import metric_sums
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 CONTEXT = f.LambdaContext()
 
 

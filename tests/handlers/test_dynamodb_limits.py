@@ -21,6 +21,8 @@ from tests.conftest import create_search_table
 from tests.handlers.test_saga_steps import EXECUTION, TRIP_ID, saga_input, step, trip_items
 from tests.handlers.test_search_trips import api_event, get_trip, search
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 # DynamoDB keeps 1E+40 (one significant digit) and answers with it in plain notation: 41 digits.
 PLAIN_1E40 = "1" + "0" * 40
 NOT_A_NUMBER = "is not a number DynamoDB can hold: at most 38 significant digits, magnitude 1E-130 to 9.99...E+125"
@@ -140,6 +142,30 @@ def test_the_api_writes_the_normalised_number_as_a_json_number(search_table: Any
 
     assert '"total_amount":1E+40' in response["body"].replace(" ", "")
     assert json.loads(response["body"], parse_float=Decimal)["total_amount"] == Decimal("1E+40")
+
+
+# --- answers DynamoDB cuts short ---
+
+
+def test_documents_beyond_one_batch_gets_16_mb_answer_are_read_from_its_unprocessed_keys(search_table: Any) -> None:
+    # given 50 documents of 390 KB each: 19.5 MB, over the 16 MB one BatchGetItem answers with (AWS DynamoDB API
+    # reference, BatchGetItem: the rest comes back in UnprocessedKeys)
+    padding = "x" * 390_000
+    trip_ids = [f"trip-{n:03d}" for n in range(50)]
+    with search_table.batch_writer() as batch:
+        for trip_id in trip_ids:
+            batch.put_item(Item={"trip_id": trip_id, "flight_number": "NH001", "revision": 1, "padding": padding})
+    first_answer = boto3.client("dynamodb", region_name=f.REGION).batch_get_item(
+        RequestItems={search_table.name: {"Keys": [{"trip_id": {"S": trip_id}} for trip_id in trip_ids]}}
+    )
+    assert len(first_answer["UnprocessedKeys"][search_table.name]["Keys"]) == 7
+
+    # when the consumers' adapter loads them all
+    loaded = SearchDocuments(search_table.name, boto3.resource("dynamodb", region_name=f.REGION)).load_many(trip_ids)
+
+    # then every one is there, read whole
+    assert sorted(loaded) == trip_ids
+    assert {document.fields["flight_number"] for document in loaded.values()} == {"NH001"}
 
 
 # --- hotel names whose index key DynamoDB cannot hold ---

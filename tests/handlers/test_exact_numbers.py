@@ -6,10 +6,13 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
+import pytest
 
 from services.trip import schema
 from services.trip.adapters.search_documents import SearchDocuments
 from services.trip.dynamodb_values import dynamodb_resource
+
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
 
 FORTY_ONE_DIGITS = "1" + "0" * 40
 

@@ -17,6 +17,8 @@ from tests import factories as f
 from tests.conftest import REGION
 from tests.handlers.test_saga_steps import TRIP_ID, outcome, saga_input, statuses
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 CONTEXT: Any = f.LambdaContext()
 ANOTHER = "arn:aws:states:us-east-1:123456789012:execution:TripSaga:another"
 

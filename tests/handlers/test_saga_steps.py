@@ -17,6 +17,8 @@ from services.trip.bookings import Attempt, BookingValidationError, PaymentValid
 from services.trip.handlers import saga_steps
 from tests import factories as f
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 TRIP_ID = "trip-streams-001"
 CONTEXT: Any = f.LambdaContext()  # a stand-in: only the attributes Powertools reads
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:TripSaga:first"

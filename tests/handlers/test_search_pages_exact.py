@@ -26,7 +26,10 @@ from services.trip.projection import SearchDocument, index_keys
 from services.trip.search import reader
 from tests import factories as f
 from tests.conftest import create_search_table
+from tests.dynamodb_engines import Engine
 from tests.handlers.test_search_trips import api_event
+
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
 
 CONTEXT: Any = f.LambdaContext(function_name="TripSagaStack-SearchTrips")
 DEPARTURES = ["2026-03-01T08:00:00", "2026-03-01T10:00:00", "2026-03-01T10:00:00.500000", "2026-03-02T00:00:00"]
@@ -144,12 +147,17 @@ def _walk(search: dict[str, str], limit: int) -> list[list[str]]:
 @settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(all_trips=trips, search=searches, limit=st.integers(min_value=1, max_value=7))
 def test_every_page_of_a_search_is_the_brute_force_in_order(
-    shards: int, all_trips: dict[str, dict[str, Any]], search: dict[str, str], limit: int
+    shards: int,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    all_trips: dict[str, dict[str, Any]],
+    search: dict[str, str],
+    limit: int,
 ) -> None:
     lower, upper = _bound(search.get("from"), end_of_day=False), _bound(search.get("to"), end_of_day=True)
     if lower is not None and upper is not None and lower > upper:
         search = {name: value for name, value in search.items() if name != "to"}  # the API refuses to < from
-    with mock_aws():
+    with mock_aws(), engine.serving(monkeypatch):
         search_trips.clear_caches()
         table = create_search_table(boto3.resource("dynamodb", region_name=f.REGION))
         for trip_id, trip in all_trips.items():
@@ -163,7 +171,9 @@ def test_every_page_of_a_search_is_the_brute_force_in_order(
     assert len(pages[-1]) <= limit
 
 
-def test_a_shard_holding_the_whole_page_is_read_on_to_its_end_in_round_two(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_shard_holding_the_whole_page_is_read_on_to_its_end_in_round_two(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(schema, "SEARCH_SHARDS", 3)
     monkeypatch.setattr(reader, "_SLACK", 0)
     monkeypatch.setenv("SEARCH_TABLE_NAME", "TripSearchTable")
@@ -172,7 +182,7 @@ def test_a_shard_holding_the_whole_page_is_read_on_to_its_end_in_round_two(monke
         by_shard[schema.trip_shard(f"t{n:03d}")].append(f"t{n:03d}")
     early = by_shard[0][:5]  # the page: five trips of one shard, departing first
     later = by_shard[1][:3] + by_shard[2][:3]
-    with mock_aws():
+    with mock_aws(), engine.serving(monkeypatch):
         search_trips.clear_caches()
         table = create_search_table(boto3.resource("dynamodb", region_name=f.REGION))
         for day, trip_ids in (("01", early), ("02", later)):

@@ -14,7 +14,9 @@ from services.trip import schema
 from services.trip.handlers import search_trips
 from services.trip.search.criteria import flight_status_query
 from services.trip.search.reader import SearchTableReader
-from tests.handlers.test_search_trips import flight, put_document, search
+from tests.handlers.test_search_trips import flight, fresh_settings_and_clients, put_document, search  # noqa: F401  (autouse)
+
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
 
 
 def test_concurrent_shard_queries_keep_their_own_key_condition(

@@ -20,6 +20,8 @@ from services.trip.search_tables import SearchTables, SearchTablesError, parse
 from tests import factories as f
 from tests.conftest import REGION, create_search_table
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 CONTEXT = f.LambdaContext()
 PARAMETER = "/TripSagaStack/search-tables"
 SAGA = [

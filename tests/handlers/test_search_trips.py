@@ -21,6 +21,8 @@ from services.trip.search.criteria import search_query
 from tests import factories as f
 from tests.conftest import create_search_table
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 CONTEXT: Any = f.LambdaContext()  # a stand-in: only the attributes Powertools reads
 
 SEED_TRIP = {"trip_id": "trip-streams-001", **f.SEED_72_FIELDS, "updated_at": "2026-03-01T09:30:00.123456Z"}

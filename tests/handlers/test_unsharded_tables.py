@@ -25,6 +25,8 @@ from tests.handlers.test_search_pages_exact import _bound, _expected, _fields, _
 from tests.handlers.test_search_tables_parameter import PARAMETER, get, put
 from tests.handlers.test_search_trips import api_event
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 CONTEXT = f.LambdaContext()
 STACK_TABLE = "TripSagaStack-TripSearchTable-1X2Y3Z"
 NEXT_TABLE = "TripSagaStack-search-next"

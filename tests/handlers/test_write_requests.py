@@ -20,6 +20,8 @@ from services.trip import consumer
 from services.trip.handlers import stream_consumer
 from tests import factories as f
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 BATCH_SIZE = 100
 

@@ -20,7 +20,7 @@ from tests import factories
 from tests.replay.conftest import History
 from tests.replay.dlq_messages import kinesis_pointer, kinesis_poison, send, stream_poison
 
-pytestmark = pytest.mark.usefixtures("quick_queue_reads")
+pytestmark = [pytest.mark.usefixtures("quick_queue_reads"), pytest.mark.dynamodb_conformance]  # on both engines
 
 
 @pytest.fixture

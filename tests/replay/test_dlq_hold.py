@@ -23,6 +23,8 @@ from tests.conftest import REGION
 from tests.replay.conftest import History
 from tests.replay.dlq_messages import kinesis_pointer, kinesis_poison
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 
 @pytest.fixture
 def sqs_like_handles(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from tests.replay.conftest import History
 from tests.replay.dlq_messages import POINTERS, ClosedShard, EmptyPages, kinesis_pointer, pointer_body, send
 
 SOURCES = list(POINTERS)
-pytestmark = pytest.mark.usefixtures("quick_queue_reads")
+pytestmark = [pytest.mark.usefixtures("quick_queue_reads"), pytest.mark.dynamodb_conformance]  # on both engines
 
 
 @pytest.fixture(autouse=True)

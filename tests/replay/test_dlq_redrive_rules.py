@@ -17,7 +17,7 @@ from tests import factories
 from tests.replay.conftest import STREAM_NAME, History
 from tests.replay.dlq_messages import KINESIS_CONSUMER_ARN, kinesis_pointer, pointer_body, send
 
-pytestmark = pytest.mark.usefixtures("quick_queue_reads")
+pytestmark = [pytest.mark.usefixtures("quick_queue_reads"), pytest.mark.dynamodb_conformance]  # on both engines
 
 
 def listed(replay: Any) -> list[dict[str, Any]]:

@@ -6,11 +6,14 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from replay.cli import app
 from tests import factories
 from tests.replay.conftest import History
+
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
 
 LIVE_AMOUNT, TABLE_AMOUNT = "0.123456789012345678", "1234567890123456.78"
 

@@ -23,6 +23,8 @@ from services.trip.projection import Outcome
 from tests import factories as f
 from tests.conftest import REGION, create_search_table
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 TARGET = "TripSearchRebuild"
 
 

@@ -23,6 +23,8 @@ from tests import factories
 from tests.conftest import REGION
 from tests.replay.conftest import STREAM_NAME, History, documents
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 REBUILD = "TripSearchRebuild"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from replay.cli import app
@@ -13,6 +14,8 @@ from services.trip.findings import REASONS
 from services.trip.projection import Finding
 from tests import factories
 from tests.replay.conftest import STREAM_NAME, History
+
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
 
 
 def test_a_put_back_within_the_second_of_its_removal_is_warned_about(history: History, tmp_path: Any) -> None:

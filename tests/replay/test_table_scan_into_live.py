@@ -13,6 +13,8 @@ from replay.window import run, sources
 from tests import factories
 from tests.replay.conftest import History
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 INSERTED = factories.T0 + timedelta(milliseconds=100)
 SCANNED = factories.T0 + timedelta(milliseconds=400)  # the scan reads the hotel
 DELETED = factories.T0 + timedelta(milliseconds=600)  # while the scan runs, the hotel is deleted

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests import factories
 from tests.replay.conftest import History
+
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
 
 REBUILD = "TripSearchRebuild"
 

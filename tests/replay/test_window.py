@@ -14,6 +14,8 @@ from replay.window.reader import Pacing, Window, WindowReader
 from replay.window.shards import Shard, lineage_order
 from tests.replay.kinesis_reads import FakeClock
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 SHARD = Shard("shardId-000000000000", (), None)
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

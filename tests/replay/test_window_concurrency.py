@@ -31,6 +31,8 @@ from tests.conftest import REGION
 from tests.replay.conftest import STACK_NAME, STREAM_NAME, History, documents
 from tests.replay.kinesis_reads import FakeClock, GetRecordsLog
 
+pytestmark = pytest.mark.dynamodb_conformance  # each test on moto and on DynamoDB Local
+
 STREAM = "ConcurrentStream"
 QUARTER = 2**128 // 4  # four shards split the hash key space evenly
 
