@@ -18,7 +18,7 @@ from typing import Protocol
 from replay import target_table
 from replay.dlq.messages import DlqMessage, Kind
 from replay.dlq.queue import held_messages
-from replay.errors import BadInput, aws_errors
+from replay.errors import BadInput, ReplayError, aws_errors
 from replay.mapping.consumer_copy import (
     ConsumerCopy,
     create_copy,
@@ -28,13 +28,16 @@ from replay.mapping.consumer_copy import (
     remove_copy,
     remove_queues,
 )
-from replay.mapping.watch import CaughtUpRule, IteratorAgeMetric, MappingReading
+from replay.mapping.watch import CaughtUpRule, IteratorAgeMetric, MappingReading, window_holds_records
 from replay.stack import Connection, StackResources, stream_arn
 from replay.verify import scan_views
 from services.trip.schema import Layout
 from services.trip.search_views import Difference, compare
 
 WATCH_EVERY_S = 2.0
+# How long a copy may take to be invoked for the first time (Lambda starts polling a new mapping within seconds to a
+# few minutes) before the run gives up rather than report a window it did not read.
+FIRST_INVOCATION_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -176,10 +179,18 @@ def _watch_until_caught_up(
     connection: Connection, plan: MappingPlan, enabled_at: datetime, observer: MappingObserver
 ) -> int:
     metric = IteratorAgeMetric(connection.client("cloudwatch"), plan.copy.function_name, enabled_at)
-    rule = CaughtUpRule(plan.quiet_for_s, settled_since=time.monotonic())
+    awaits = window_holds_records(connection.client("kinesis"), plan.stream, plan.start)
+    rule = CaughtUpRule(plan.quiet_for_s, settled_since=time.monotonic(), awaits_invocation=awaits)
+    deadline = time.monotonic() + FIRST_INVOCATION_TIMEOUT_S
     while True:
         time.sleep(WATCH_EVERY_S)
         reading = metric.read()
+        if awaits and reading.invocations == 0 and time.monotonic() > deadline:
+            raise ReplayError(
+                f"the mapping has not invoked its copy {plan.copy.function_name} within "
+                f"{FIRST_INVOCATION_TIMEOUT_S:.0f} s although the window holds records: its changes are not in "
+                f"{plan.target_table}; look at the mapping's state (aws lambda list-event-source-mappings)"
+            )
         caught_up = rule.observe(reading, time.monotonic())
         observer.watched(reading, rule.settled_for(time.monotonic()))
         if caught_up:
