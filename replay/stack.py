@@ -84,13 +84,18 @@ class StackResources:
     layouts: Mapping[str, Layout] = field(default_factory=dict)  # the parameter's tables not of this release's layout
 
     @property
+    def search_tables(self) -> SearchTables:
+        """The parameter's value, as the functions read it."""
+        return SearchTables(self.search_table, self.shadow_table, self.layouts)
+
+    @property
     def written_tables(self) -> tuple[str, ...]:
         """Every table a change must reach, the live one first (services.trip.search_tables)."""
-        return SearchTables(self.search_table, self.shadow_table).written
+        return self.search_tables.written
 
     def layout_of(self, table: str) -> Layout:
         """The index keys a table the parameter names holds (any other: this release's)."""
-        return self.layouts.get(table, Layout.SHARDED)
+        return self.search_tables.layout_of(table)
 
     def documents_of(self, table: str, dynamodb: Any) -> SearchDocuments:
         """The documents of a table the parameter names, written with the keys of its layout."""

@@ -36,9 +36,11 @@ def decode(token: str, query: SearchQuery) -> str:
     except (binascii.Error, ValueError, RecursionError):  # json.loads recurses once per nested array or object
         raise InvalidSearchParameter(PARAMETER, "is not a token this API issued") from None
     after, check = (payload.get("after"), payload.get("check")) if isinstance(payload, dict) else (None, None)
-    position = _unsharded_position(after, check, query) if isinstance(after, dict) else after
-    if isinstance(after, str) and check != _digest(after, query):
-        position = None
+    position: str | None = None
+    if isinstance(after, dict):
+        position = _unsharded_position(after, check, query)
+    elif isinstance(after, str) and check == _digest(after, query):
+        position = after
     if not (isinstance(position, str) and query.covers(position)):
         raise InvalidSearchParameter(PARAMETER, "was altered or belongs to a different search")
     return position
