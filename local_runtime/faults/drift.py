@@ -40,49 +40,52 @@ class Injected:
 class DriftInjector:
     """Injects each kind through the public DynamoDB API of the runtime (`dynamodb`: a boto3 client on it).
 
-    Before a document takes its drifted form, the trip's document must have stayed unwritten for `quiet_s`: every
-    copy of its changes delivered by both pipelines (a Kinesis duplicate, a retried batch), so that none heals the
-    drift before the audit could see it. Longer than the Kinesis copy's hold (1.5 s) and a batching window; with
-    crashes and timeouts injected, longer than a retried batch takes."""
+    Before a document takes its drifted form, the trip's document must exist and have stayed unwritten for
+    `quiet_s`: every copy of its changes delivered by both pipelines (a Kinesis duplicate, a retried batch), so that
+    none heals the drift before the audit could see it. Longer than the Kinesis copy's hold (1.5 s) and a batching
+    window; with crashes and timeouts injected, longer than a retried batch takes."""
 
     def __init__(self, dynamodb: Any, trip_table: str, search_table: str, quiet_s: float) -> None:
         self.dynamodb, self.trip_table, self.search_table = dynamodb, trip_table, search_table
         self.quiet_s = quiet_s
 
-    def _delivered(self, trip_id: str) -> None:
-        """Until the trip's document (its write counter) has not changed for `quiet_s`."""
+    def _settled(self, trip_id: str) -> dict[str, Any]:
+        """The trip's document once it exists and its write counter has not changed for `quiet_s`.
+
+        A saga that has ended may not be projected yet (a delayed delivery, a retried batch): a drift injected before
+        its document is written would be healed by that write, or would put back nothing."""
         deadline = time.monotonic() + WAIT_S
-        revision, since = self._document(trip_id).get("revision"), time.monotonic()
-        while time.monotonic() - since < self.quiet_s:
+        document, since = self._document(trip_id), time.monotonic()
+        while "revision" not in document or time.monotonic() - since < self.quiet_s:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the document of {trip_id} was still written after {WAIT_S:.0f} s")
+                raise TimeoutError(f"the document of {trip_id} was not settled within {WAIT_S:.0f} s")
             time.sleep(0.2)
-            now = self._document(trip_id).get("revision")
-            if now != revision:
-                revision, since = now, time.monotonic()
+            now = self._document(trip_id)
+            if now.get("revision") != document.get("revision"):
+                document, since = now, time.monotonic()
+        return document
 
     def missing(self, trip_id: str) -> Injected:
-        self._delivered(trip_id)
+        self._settled(trip_id)
         self.dynamodb.delete_item(TableName=self.search_table, Key=_search_key(trip_id))
         return Injected(trip_id, MISSING, time.time())
 
     def altered(self, trip_id: str) -> Injected:
-        self._delivered(trip_id)
-        document = self._document(trip_id)
+        document = self._settled(trip_id)
         self.dynamodb.put_item(TableName=self.search_table, Item={**document, "hotel_name": {"S": ALTERED_HOTEL}})
         return Injected(trip_id, ALTERED, time.time())
 
     def resurrected(self, trip_id: str) -> Injected:
-        before = self._document(trip_id)
+        before = self._settled(trip_id)
         for entity in ENTITIES:
             self.dynamodb.delete_item(TableName=self.trip_table, Key=_trip_key(trip_id, entity))
         self._until(lambda: "expires_at" in self._document(trip_id), f"the tombstone of {trip_id}")
-        self._delivered(trip_id)
+        self._settled(trip_id)
         self.dynamodb.put_item(TableName=self.search_table, Item=before)
         return Injected(trip_id, RESURRECTED, time.time())
 
     def behind(self, trip_id: str) -> Injected:
-        before = self._document(trip_id)
+        before = self._settled(trip_id)
         key = _trip_key(trip_id, "FLIGHT")
         flight = self.dynamodb.get_item(TableName=self.trip_table, Key=key, ConsistentRead=True)["Item"]
         version = int(flight["version"]["N"]) + 1
@@ -97,7 +100,7 @@ class DriftInjector:
             },
         )
         self._until(lambda: self._document(trip_id).get("flight_status") == {"S": "DELAYED"}, f"{trip_id} DELAYED")
-        self._delivered(trip_id)
+        self._settled(trip_id)
         self.dynamodb.put_item(TableName=self.search_table, Item=before)
         return Injected(trip_id, BEHIND, time.time())
 
