@@ -5,19 +5,43 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 NPM_INSTALLED := node_modules/.installed
+FUNCTIONS_REQUIREMENTS := requirements/functions.txt
+LAYER := .build/layer
+RUNTIME_SDK := .build/runtime-sdk
+LAYER_BUILT := .build/layer.built
 CDK := npx --no-install cdk
 # The CDK's jsii runtime runs on the machine's Node 20; its end-of-life banner is not news to our users.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev test lint format openapi synth deploy diff destroy up demo bench soak clean
+.PHONY: dev layer test lint format openapi synth deploy diff destroy up demo bench soak clean
 
-dev: $(INSTALLED) $(NPM_INSTALLED) ## create .venv/ and node_modules/ with everything installed
+dev: $(INSTALLED) $(NPM_INSTALLED) $(LAYER_BUILT) ## create .venv/, node_modules/ and the functions' layer
 
-$(INSTALLED): pyproject.toml
+# The functions' versions are the pin's in the dev venv too (constraints), so the in-process tests import them.
+$(INSTALLED): pyproject.toml $(FUNCTIONS_REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev]" -c $(FUNCTIONS_REQUIREMENTS)
+	touch $@
+
+layer: $(LAYER_BUILT) ## build .build/layer/ (the functions' dependencies) from requirements/functions.txt
+
+# Exactly the pinned list (--no-deps), as wheels for the functions' runtime and architecture (infra/lambda_function.py:
+# python3.13, x86_64), whatever Python and machine build it; no bytecode of this machine's Python in the asset.
+# First, that this machine has that Python: the local runtime runs the functions on it.
+$(LAYER_BUILT): $(FUNCTIONS_REQUIREMENTS) | $(INSTALLED)
+	@$(PY) -m local_runtime.functions.interpreters
+	rm -rf $(LAYER)
+	$(PY) -m pip install --quiet --no-compile --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+		--implementation cp --python-version 3.13 --abi cp313 --target $(LAYER)/python -r $(FUNCTIONS_REQUIREMENTS)
+	rm -rf $(LAYER)/python/bin
+	@# The local runtime's stand-in for the SDK the Lambda runtime carries (/var/runtime), the pin's boto3 with its
+	@# dependencies: what a function without layers imports (the runtime tests' own functions).
+	rm -rf $(RUNTIME_SDK)
+	$(PY) -m pip install --quiet --no-compile --only-binary=:all: --platform manylinux2014_x86_64 \
+		--implementation cp --python-version 3.13 --abi cp313 --target $(RUNTIME_SDK) boto3 -c $(FUNCTIONS_REQUIREMENTS)
+	rm -rf $(RUNTIME_SDK)/bin
 	touch $@
 
 $(NPM_INSTALLED): package.json package-lock.json
@@ -64,4 +88,4 @@ soak: dev ## every fault on, a saga workload, then check that nothing was lost (
 	$(PY) -m local_runtime soak
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis .local
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis .local .build

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
 import aws_cdk as cdk
 
+from infra.lambda_function import LayerNotBuilt
 from infra.nag import add_nag_checks
 from infra.settings import SettingsError, StackSettings
 from infra.stack import STACK_NAME, TripSagaStack
@@ -32,4 +33,7 @@ if __name__ == "__main__":
     except SettingsError as error:
         sys.stderr.write(f"error: {error}\n")
         sys.exit(BAD_CONTEXT_EXIT)
+    except LayerNotBuilt as error:
+        sys.stderr.write(f"error: {error}\n")
+        sys.exit(1)
     app.synth()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, Fn, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -12,13 +12,21 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 
-SRC_DIR = Path(__file__).resolve().parent.parent / "src"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SRC_DIR = PROJECT_DIR / "src"
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache"]
+# The functions' dependencies: the pinned closure, and the layer `make dev` builds from it (`make layer`) with
+# wheels for RUNTIME and ARCHITECTURE only. The layer's python/ is /opt/python on Lambda, on the path after the code.
+REQUIREMENTS_FILE = PROJECT_DIR / "requirements" / "functions.txt"
+LAYER_DIR = PROJECT_DIR / ".build" / "layer"
 
+# The functions deploy on python3.13; the dev venv, the CDK app and the in-process tests run on the machine's
+# python3 (3.11 on ours). What makes that harmless: the local runtime runs every function on the runtime's own
+# interpreter (local_runtime/functions/interpreters.py finds python3.13) with only its code package and this layer,
+# so every runtime test, `make demo` and `make soak` exercise the functions as deployed; and
+# tests/infra/test_function_dependencies.py imports every handler of the template that way.
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-# The AWS-managed Powertools v3 layer (powertools.aws.dev, "Lambda Layer"); its runtime suffix must match RUNTIME.
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-x86_64"
-POWERTOOLS_LAYER_VERSION = 27
+ARCHITECTURE = lambda_.Architecture.X86_64
 METRICS_NAMESPACE = "TripSaga"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # Memory (MB) of the functions that wait on one or two AWS calls a request (saga steps, search, execution end): at
@@ -28,16 +36,27 @@ DEFAULT_MEMORY_MB = 256
 DEFAULT_TIMEOUT = Duration.seconds(30)
 
 
+class LayerNotBuilt(RuntimeError):
+    """The functions' layer has not been built (`make dev` builds it); app.py prints it as one `error:` line."""
+
+
 class FunctionFactory:
-    """Builds the product's functions: one code asset (src/) and one Powertools layer shared by all of them."""
+    """Builds the product's functions: one code asset (src/) and one dependencies layer shared by all of them.
+
+    Raises LayerNotBuilt when LAYER_DIR holds no layer."""
 
     def __init__(self, scope: Construct) -> None:
+        if not (LAYER_DIR / "python").is_dir():
+            raise LayerNotBuilt(f"the functions' layer is not built ({LAYER_DIR}): run `make dev`")
         self._code = lambda_.Code.from_asset(str(SRC_DIR), exclude=ASSET_EXCLUDES)
-        # The managed layer exists in every commercial region under the same account; the region is the deployment's.
-        arn = Fn.sub(
-            f"arn:aws:lambda:${{AWS::Region}}:017000801446:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
+        self._layer = lambda_.LayerVersion(
+            scope,
+            "FunctionsLayer",
+            code=lambda_.Code.from_asset(str(LAYER_DIR), exclude=ASSET_EXCLUDES),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=f"The functions' dependencies, pinned in {REQUIREMENTS_FILE.relative_to(PROJECT_DIR)}",
         )
-        self._powertools = lambda_.LayerVersion.from_layer_version_arn(scope, "PowertoolsLayer", arn)
 
     def function(
         self,
@@ -52,7 +71,7 @@ class FunctionFactory:
         reserved_concurrency: int | None = None,
         timeout: Duration = DEFAULT_TIMEOUT,
     ) -> lambda_.Function:
-        """A function running `handler` from src/ with Powertools, X-Ray and its own log group with a retention;
+        """A function running `handler` from src/ with the layer, X-Ray and its own log group with a retention;
         `memory_mb` sets its CPU share too, `reserved_concurrency` what no other function can take from it (and its
         ceiling; None: it shares the account's unreserved pool), `timeout` how long an invocation may run."""
         log_group = logs.LogGroup(
@@ -80,10 +99,10 @@ class FunctionFactory:
             construct_id,
             description=description,
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
+            architecture=ARCHITECTURE,
             handler=handler,
             code=self._code,
-            layers=[self._powertools],
+            layers=[self._layer],
             memory_size=memory_mb,
             reserved_concurrent_executions=reserved_concurrency,
             timeout=timeout,
@@ -100,7 +119,7 @@ class FunctionFactory:
         acknowledge(
             function,
             "AwsSolutions-L1",
-            f"Pinned to {RUNTIME.name}, the runtime the Powertools layer {POWERTOOLS_LAYER_NAME} is built for; "
-            "runtime and layer name move together",
+            f"Pinned to {RUNTIME.name}, the runtime the functions' layer is built for (`make layer`); "
+            "runtime and layer move together",
         )
         return function

@@ -19,7 +19,7 @@ from local_runtime.emulator.ignored_properties import apply_ignored_properties
 from local_runtime.emulator.server import Emulator
 from local_runtime.emulator.wsgi import STATUS_PATH, FrontRoutes, json_response
 from local_runtime.faults.injection import FaultPlan, FaultRates
-from local_runtime.functions.lambda_runtime import FunctionSpec, Invocation, LambdaRuntime
+from local_runtime.functions.lambda_runtime import FunctionSpec, Invocation, LambdaRuntime, Package
 from local_runtime.scheduled_rules import Scheduler, scheduled_rules
 from local_runtime.streams.event_source_mappings import EventSourceMappings, PollIntervals
 from local_runtime.streams.kinesis_destination import DeliveryFaults, KinesisForwarder, StreamingDestination
@@ -67,7 +67,11 @@ class LocalRuntime:
         self._emulator.start()
         endpoint = self.endpoint
         self._lambda_runtime = LambdaRuntime(
-            self.options.state_dir, endpoint.url, self.options.region, watch=self._faults.watch
+            self.options.state_dir,
+            self.options.project_dir,
+            endpoint.url,
+            self.options.region,
+            watch=self._faults.watch,
         )
         self._api_server = RestApiServer(endpoint)
         for artifact in synthesize(self.options.project_dir, self.options.state_dir / "cdk.out", self.options.context):
@@ -128,9 +132,9 @@ class LocalRuntime:
                 outputs[key] = local_url
         return DeployedStack(stack.name, stack.template, stack.physical_ids, outputs)
 
-    def _run_function(self, function: FunctionSpec, code: bytes, payload: bytes) -> Invocation:
+    def _run_function(self, function: FunctionSpec, package: Package, payload: bytes) -> Invocation:
         assert self._lambda_runtime is not None, "invoked before the runtime started"
-        return self._lambda_runtime.invoke(function, code, payload)
+        return self._lambda_runtime.invoke(function, package, payload)
 
     def _serve_status(self, request: Request, route: re.Match[str]) -> Response:
         return json_response(self.status())

@@ -2,7 +2,8 @@
 
 After the stack is created, each deployed resource is given what its template asks for and moto left out,
 so that it describes itself as on AWS: a table's TTL and point-in-time recovery (the replay tool copies the
-live table's TTL to a rebuild target), a Kinesis stream's encryption and capacity mode.
+live table's TTL to a rebuild target), a Kinesis stream's encryption and capacity mode, and a function's layers
+(the local runtime runs each function with the layers its configuration lists).
 """
 
 from __future__ import annotations
@@ -53,10 +54,33 @@ IGNORED: dict[tuple[str, str], Apply] = {
 }
 
 
+def _function_layers(endpoint: Endpoint, stack: DeployedStack, function: str, layers: list[Any]) -> None:
+    """A function's `Layers`: layer version ARNs, or a `Ref` to a layer version of the stack."""
+    lambda_client = endpoint.lambda_client()
+    arns = []
+    for layer in layers:
+        if isinstance(layer, dict) and set(layer) == {"Ref"}:
+            # moto's stack resource of a layer version has no physical id: its layer is named as CloudFormation
+            # names a resource without a name, "<stack>-<logical id>-<suffix>"
+            prefix = f"{stack.name}-{layer['Ref']}-"
+            [found] = [
+                found for found in lambda_client.list_layers()["Layers"] if found["LayerName"].startswith(prefix)
+            ]
+            arns.append(found["LatestMatchingVersion"]["LayerVersionArn"])
+        elif isinstance(layer, str):
+            arns.append(layer)
+        else:
+            raise ValueError(f"a layer of {function} the local runtime cannot resolve: {layer}")
+    lambda_client.update_function_configuration(FunctionName=function, Layers=arns)
+
+
 def apply_ignored_properties(stack: DeployedStack, endpoint: Endpoint) -> None:
-    """Apply each property of ``IGNORED`` the stack's template sets; one naming another resource is left out."""
+    """Apply each property of ``IGNORED`` the stack's template sets; one naming another resource is left out. Set
+    each function's layers."""
     for logical_id, resource in stack.template["Resources"].items():
         physical_id = stack.physical_ids.get(logical_id)
+        if resource["Type"] == "AWS::Lambda::Function" and physical_id and "Layers" in resource["Properties"]:
+            _function_layers(endpoint, stack, physical_id, resource["Properties"]["Layers"])
         for name, value in (resource.get("Properties") or {}).items():
             apply = IGNORED.get((resource["Type"], name))
             if apply is None or not physical_id:

@@ -32,7 +32,7 @@ from typing import Any
 from unittest import mock
 
 from moto.awslambda.exceptions import LambdaClientError
-from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction
+from moto.awslambda.models import EventSourceMapping, LambdaBackend, LambdaFunction, LayerVersion, lambda_backends
 from moto.cloudformation.models import cloudformation_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.kinesis.models import Shard, Stream
@@ -43,13 +43,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from local_runtime.emulator.api_fidelity import Utf8RequestHandler, aws_semantics
 from local_runtime.emulator.wsgi import WsgiApp
-from local_runtime.functions.lambda_runtime import FunctionSpec, Invocation
+from local_runtime.functions.lambda_runtime import FunctionSpec, Invocation, Package
 from local_runtime.stopping import join_within
 from local_runtime.streams.kinesis_destination import StreamingDestination
 
 log = logging.getLogger(__name__)
 
-RunFunction = Callable[[FunctionSpec, bytes, bytes], Invocation]  # function, its code package, the event
+RunFunction = Callable[[FunctionSpec, Package, bytes], Invocation]  # function, its code and layers, the event
 
 
 class Emulator:
@@ -135,6 +135,7 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
     def invoke(fn: LambdaFunction, body: Any, request_headers: Any, response_headers: dict[str, Any]) -> bytes:
         event = body.encode() if isinstance(body, str) else (body or b"{}")
         _require_json_payload(event)
+        layers = _layer_versions(fn)
         spec = FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,
@@ -143,14 +144,17 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
             memory_mb=int(fn.memory_size),
             environment=tuple(sorted((fn.environment_vars or {}).items())),
             code_sha256=fn.code_sha_256,
+            runtime=str(fn.run_time),
+            layer_sha256s=tuple(layer.code_sha_256 for layer in layers),
         )
+        package = Package(fn.code_bytes, tuple(layer.code_bytes for layer in layers))
         invocation_type = (request_headers or {}).get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
-            threading.Thread(target=run_function, args=(spec, fn.code_bytes, event), daemon=True).start()
+            threading.Thread(target=run_function, args=(spec, package, event), daemon=True).start()
             return b""
-        invocation = run_function(spec, fn.code_bytes, event)
+        invocation = run_function(spec, package, event)
         response_headers["x-amz-executed-version"] = str(fn.version)  # "$LATEST" unless a version was invoked
         if invocation.function_error:
             response_headers["x-amz-function-error"] = invocation.function_error
@@ -176,6 +180,13 @@ def _moto_patches(run_function: RunFunction) -> Iterator[None]:
             )
         )
         yield
+
+
+def _layer_versions(fn: LambdaFunction) -> list[LayerVersion]:
+    """The function's layers (moto checked each when it was set, as Lambda does)."""
+    backend = lambda_backends[fn.account_id][fn.region]
+    versions = [backend.layers_versions_by_arn(layer["Arn"]) for layer in fn.layers]
+    return [version for version in versions if version is not None]
 
 
 def _require_json_payload(event: bytes) -> None:

@@ -1,14 +1,17 @@
 """Runs Lambda functions the way the Lambda service does, minus the container.
 
-Each function gets sandboxes: long-lived worker processes (``lambda_worker.py``) started on the first
-invocation with the function's own environment and the code of its deployed package, extracted under the
-state folder. The handler is imported once per sandbox (a cold start); module-level caches and the
-environment stay per function. As on Lambda, the import (the Init phase) has up to ``INIT_TIMEOUT_S`` of its
-own before the function's timeout starts; an init that takes longer eats into the first invocation's timeout
-("Lambda execution environment lifecycle": "The Init phase is limited to 10 seconds. If all three tasks do not
-complete within 10 seconds, Lambda retries the Init phase at the time of the first function invocation with the
-configured function timeout"). The timeout is enforced by ending the sandbox. Invocations that
-find every sandbox busy start another, up to ``MAX_SANDBOXES_PER_FUNCTION``, then wait.
+Each function gets sandboxes: long-lived worker processes (``lambda_worker.py``) started on the first invocation
+with the function's own environment, on the interpreter of its runtime (``interpreters.py``), with the code of its
+deployed package and the content of its deployed layers, extracted under the state folder, and the runtime's own
+SDK, and nothing else on its path. On Lambda that SDK is a boto3 of the region's and the day's release
+(/var/runtime, after the layers: "Runtime-included SDK versions"); here it is the pin's (``RUNTIME_SDK``, built by
+``make dev``). The handler is imported once per sandbox (a cold start); module-level caches and the environment stay
+per function. As on Lambda, the import (the Init phase) has up to ``INIT_TIMEOUT_S`` of its own before the
+function's timeout starts; an init that takes longer eats into the first invocation's timeout ("Lambda execution
+environment lifecycle": "The Init phase is limited to 10 seconds. If all three tasks do not complete within 10
+seconds, Lambda retries the Init phase at the time of the first function invocation with the configured function
+timeout"). The timeout is enforced by ending the sandbox. Invocations that find every sandbox busy start another, up
+to ``MAX_SANDBOXES_PER_FUNCTION``, then wait.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -34,9 +36,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from local_runtime.functions import lambda_worker
+from local_runtime.functions.interpreters import interpreter_for
 
 log = logging.getLogger(__name__)
 
+RUNTIME_SDK = Path(".build") / "runtime-sdk"  # under the project folder
 MAX_SANDBOXES_PER_FUNCTION = 2
 INIT_TIMEOUT_S = 10.0
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
@@ -53,12 +57,23 @@ class FunctionSpec:
     memory_mb: int
     environment: tuple[tuple[str, str], ...]
     code_sha256: str
+    runtime: str  # the Lambda runtime identifier: "python3.13"
+    layer_sha256s: tuple[str, ...] = ()  # of its layers' content, in the function's order
 
     @property
     def sandbox_key(self) -> str:
-        # A new configuration or code gets new sandboxes, as a deployment does on AWS.
-        digest = hashlib.sha256(json.dumps([self.handler, self.environment, self.code_sha256]).encode())
+        # A new configuration, code or layer gets new sandboxes, as a deployment does on AWS.
+        identity = [self.handler, self.environment, self.code_sha256, self.runtime, self.layer_sha256s]
+        digest = hashlib.sha256(json.dumps(identity).encode())
         return f"{self.arn}#{digest.hexdigest()[:16]}"
+
+
+@dataclass(frozen=True)
+class Package:
+    """What a function runs: its code package and its layers' content (zip files), as deployed."""
+
+    code: bytes
+    layers: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,9 @@ class Invocation:
 class Sandbox:
     """One worker process; runs one invocation at a time."""
 
-    def __init__(self, function: FunctionSpec, code_dir: Path, log_file: Path, base_env: dict[str, str]) -> None:
+    def __init__(
+        self, function: FunctionSpec, code_dir: Path, libraries: list[Path], log_file: Path, base_env: dict[str, str]
+    ) -> None:
         self.function = function
         # Credentials of its own, as each Lambda execution environment has its role's session credentials:
         # they tell the emulator which sandbox sent a request (local_runtime.faults.injection).
@@ -82,6 +99,7 @@ class Sandbox:
             **dict(function.environment),
             "_HANDLER": function.handler,
             "LAMBDA_TASK_ROOT": str(code_dir),
+            lambda_worker.PATH_VARIABLE: os.pathsep.join(map(str, libraries)),
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
@@ -92,7 +110,15 @@ class Sandbox:
         }
         with log_file.open("ab") as output:
             self._process = subprocess.Popen(
-                [sys.executable, "-I", lambda_worker.__file__, str(request_read), str(response_write)],
+                # -I -S: no site-packages, no environment's paths: only the standard library, code and layers
+                [
+                    interpreter_for(function.runtime),
+                    "-I",
+                    "-S",
+                    lambda_worker.__file__,
+                    str(request_read),
+                    str(response_write),
+                ],
                 env=env,
                 cwd=code_dir,
                 stdin=subprocess.DEVNULL,
@@ -166,6 +192,11 @@ class Sandbox:
         self._responses.close()
 
 
+def _path_safe(code_sha256: str) -> str:
+    """A folder name from a CodeSha256 (Lambda's is base64, which may hold '/'): its first 16 characters."""
+    return code_sha256.replace("/", "_").replace("+", "-")[:16]
+
+
 def _failed(error: dict[str, Any]) -> Invocation:
     return Invocation(payload=json.dumps(error).encode(), function_error="Unhandled")
 
@@ -186,13 +217,22 @@ def _unwatched(sandbox: Sandbox, payload: bytes) -> AbstractContextManager[None]
 
 
 class LambdaRuntime:
-    """Invokes functions in sandboxes that live as long as the runtime (or until their code changes).
+    """Invokes functions in sandboxes that live as long as the runtime (or until their code changes); the runtime's
+    SDK is `project_dir`'s RUNTIME_SDK.
 
     ``watch`` is entered around each invocation (the fault plan follows the sandbox's requests with it).
     """
 
-    def __init__(self, state_dir: Path, endpoint_url: str, region: str, watch: WatchInvocation = _unwatched) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        project_dir: Path,
+        endpoint_url: str,
+        region: str,
+        watch: WatchInvocation = _unwatched,
+    ) -> None:
         self._watch = watch
+        self._runtime_sdk = project_dir / RUNTIME_SDK
         self._code_root = state_dir / "functions"
         self._log_root = state_dir / "logs"
         self._base_env = {
@@ -209,11 +249,11 @@ class LambdaRuntime:
         self._pools: dict[str, _SandboxPool] = {}
         self._lock = threading.Lock()
 
-    def invoke(self, function: FunctionSpec, code: bytes, payload: bytes) -> Invocation:
+    def invoke(self, function: FunctionSpec, package: Package, payload: bytes) -> Invocation:
         request_id = str(uuid.uuid4())
         pool = self._pool(function)
         with pool.slots:
-            sandbox: Sandbox | None = self._take_idle(pool) or self._start(function, code)
+            sandbox: Sandbox | None = self._take_idle(pool) or self._start(function, package)
             assert sandbox is not None
             started = time.monotonic()
             with self._watch(sandbox, payload):
@@ -258,19 +298,25 @@ class LambdaRuntime:
                     return sandbox
         return None
 
-    def _start(self, function: FunctionSpec, code: bytes) -> Sandbox:
-        code_dir = self._extract(function, code)
+    def _start(self, function: FunctionSpec, package: Package) -> Sandbox:
+        code_dir = self._extract(self._code_root / f"{function.name}-{_path_safe(function.code_sha256)}", package.code)
+        layer_dirs = [
+            self._extract(self._code_root / "layers" / _path_safe(sha256), content)
+            for sha256, content in zip(function.layer_sha256s, package.layers, strict=True)
+        ]
+        # Lambda extracts the layers into /opt: each one's python/ follows the code on the path, then the runtime's SDK
+        libraries = [*(layer / "python" for layer in layer_dirs), self._runtime_sdk]
         self._log_root.mkdir(parents=True, exist_ok=True)
         log.info("cold start of %s (%s)", function.name, function.handler)
-        return Sandbox(function, code_dir, self._log_root / f"{function.name}.log", self._base_env)
+        return Sandbox(function, code_dir, libraries, self._log_root / f"{function.name}.log", self._base_env)
 
-    def _extract(self, function: FunctionSpec, code: bytes) -> Path:
-        code_dir = self._code_root / f"{function.name}-{function.code_sha256[:16]}"
+    def _extract(self, directory: Path, content: bytes) -> Path:
+        """`directory`, holding the zip file `content` (extracted once: its name carries the content's digest)."""
         with self._lock:
-            if not code_dir.exists():
-                unpacking = code_dir.with_name(code_dir.name + ".unpacking")
+            if not directory.exists():
+                unpacking = directory.with_name(directory.name + ".unpacking")
                 shutil.rmtree(unpacking, ignore_errors=True)
-                with zipfile.ZipFile(io.BytesIO(code)) as package:
+                with zipfile.ZipFile(io.BytesIO(content)) as package:
                     package.extractall(unpacking)
-                unpacking.rename(code_dir)
-        return code_dir
+                unpacking.rename(directory)
+        return directory

@@ -1,9 +1,10 @@
 """One Lambda sandbox: a process that imports a function's handler once and runs invocations one at a time.
 
-Started by ``lambda_runtime.Sandbox`` as ``python -I lambda_worker.py REQUEST_FD RESPONSE_FD`` with the
-function's environment only, so it imports nothing but the standard library and the function's own code
-(``LAMBDA_TASK_ROOT``) plus what the interpreter's site-packages hold (the stand-in for layers). Requests and
-responses are JSON lines on two pipes; stdout and stderr are the function's log.
+Started by ``lambda_runtime.Sandbox`` as ``python3.13 -I -S lambda_worker.py REQUEST_FD RESPONSE_FD`` with the
+function's environment only, so it imports nothing but the standard library, the function's own code
+(``LAMBDA_TASK_ROOT``), its layers' ``python/`` folders and the runtime's own SDK (``LOCAL_RUNTIME_PATH``), in
+Lambda's order: code, layers, runtime. Requests and responses are JSON lines on two pipes; stdout and stderr are
+the function's log.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 Handler = Callable[[Any, Any], Any]
 INITIALIZED = "initialized\n"  # the sandbox's first line: the handler is imported (or its import failed)
+PATH_VARIABLE = "LOCAL_RUNTIME_PATH"  # the layers' python/ folders, then the runtime's SDK, os.pathsep between them
 
 
 class LambdaContext:
@@ -105,7 +107,8 @@ def invoke(handler: Handler, request: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     requests = os.fdopen(int(sys.argv[1]), "r", encoding="utf-8")
     responses = os.fdopen(int(sys.argv[2]), "w", encoding="utf-8")
-    sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+    libraries = [path for path in os.environ.pop(PATH_VARIABLE, "").split(os.pathsep) if path]
+    sys.path[:0] = [os.environ["LAMBDA_TASK_ROOT"], *libraries]
     try:
         handler: Handler | None = load_handler(os.environ["_HANDLER"])
         init_error = None

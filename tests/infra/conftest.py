@@ -47,6 +47,7 @@ class Synthesized:
     resources: Mapping[str, Any]
     validation_report: Mapping[str, Any]
     template_text: str
+    outdir: Path  # the cloud assembly
 
 
 def synthesize(outdir: Path, context: Mapping[str, str] | None = None) -> Synthesized:
@@ -59,6 +60,7 @@ def synthesize(outdir: Path, context: Mapping[str, str] | None = None) -> Synthe
         resources=raw["Resources"],
         validation_report=json.loads((outdir / "validation-report.json").read_text()),
         template_text=json.dumps(raw),
+        outdir=outdir,
     )
 
 

@@ -126,7 +126,7 @@ def test_other_functions_keep_their_memory_and_the_unreserved_pool(
 
 
 @pytest.mark.parametrize("construct_id", ["StreamConsumer", "KinesisConsumer", "SearchTrips", "ReserveFlight"])
-def test_functions_run_python_313_from_src_with_the_managed_powertools_layer(
+def test_functions_run_python_313_from_src_with_the_functions_layer(
     template: Template, synthesized: Synthesized, construct_id: str
 ) -> None:
     function = logical_id(synthesized.resources, "AWS::Lambda::Function", construct_id)
@@ -139,12 +139,7 @@ def test_functions_run_python_313_from_src_with_the_managed_powertools_layer(
             "Runtime": "python3.13",
             "Architectures": ["x86_64"],
             "TracingConfig": {"Mode": "Active"},
-            "Layers": [
-                {
-                    "Fn::Sub": "arn:aws:lambda:${AWS::Region}:017000801446:layer:"
-                    "AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
-                }
-            ],
+            "Layers": [{"Ref": logical_id(synthesized.resources, "AWS::Lambda::LayerVersion", "FunctionsLayer")}],
             "Code": {"S3Bucket": Match.any_value(), "S3Key": Match.string_like_regexp(r"^[0-9a-f]{64}\.zip$")},
             "LoggingConfig": {"LogGroup": Match.any_value()},
         },

@@ -1,0 +1,78 @@
+"""The Python interpreter a Lambda runtime identifier names, found on this machine.
+
+The local runtime runs each function on the interpreter of its deployed ``Runtime`` (``python3.13``: CPython 3.13),
+whatever Python the runtime itself runs on, because the functions' layer holds compiled wheels for that version
+only. Looked for as ``python3.13`` on the PATH, then in pyenv's versions (``$PYENV_ROOT``, by default
+``~/.pyenv``), newest patch release first; the first that runs and says it is that version is taken (a pyenv shim
+on the PATH runs only where that version is selected).
+
+``python -m local_runtime.functions.interpreters`` (run by ``make dev``) checks that the stack's runtime is found:
+one ``error:`` line and exit 2 when it is not.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PYTHON_RUNTIME = re.compile(r"python(\d+)\.(\d+)")
+
+
+class InterpreterNotFound(RuntimeError):
+    """No interpreter of the function's runtime on this machine; the message says how to get one."""
+
+
+@functools.cache
+def interpreter_for(runtime: str) -> str:
+    """The path of the interpreter that runs functions of `runtime` (a Lambda runtime identifier, `python3.13`).
+
+    Raises InterpreterNotFound for a runtime that is not Python or a Python this machine lacks."""
+    match = PYTHON_RUNTIME.fullmatch(runtime)
+    if match is None:
+        raise InterpreterNotFound(f"the local runtime runs Python functions only, not the {runtime} runtime")
+    major, minor = match.groups()
+    versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    installed = sorted(
+        (
+            candidate
+            for candidate in versions.glob(f"{major}.{minor}.*/bin/{runtime}")
+            if re.fullmatch(rf"{major}\.{minor}\.\d+", candidate.parent.parent.name)
+        ),
+        key=lambda path: -int(path.parent.parent.name.split(".")[2]),
+    )
+    for candidate in [shutil.which(runtime), *map(str, installed)]:
+        if candidate is not None and _reports_version(candidate, f"{major}.{minor}"):
+            return candidate
+    raise InterpreterNotFound(
+        f"the functions run on the {runtime} Lambda runtime and the local runtime runs them on CPython "
+        f"{major}.{minor}, which is not on this machine: install it (`pyenv install {major}.{minor}`, or your "
+        f"package manager's {runtime}) so that `{runtime}` is on the PATH"
+    )
+
+
+def _reports_version(interpreter: str, version: str) -> bool:
+    command = [interpreter, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    try:
+        ran = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except OSError:
+        return False
+    return ran.returncode == 0 and ran.stdout.strip() == version
+
+
+def main() -> None:
+    from infra.lambda_function import RUNTIME
+
+    try:
+        interpreter_for(RUNTIME.name)
+    except InterpreterNotFound as error:
+        sys.stderr.write(f"error: {error}\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
