@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
@@ -36,7 +37,10 @@ console = Console(soft_wrap=not sys.stdout.isatty())
 
 Host = Annotated[str, typer.Option(metavar="HOST", help="Address the endpoint listens on.")]
 Port = Annotated[
-    int, typer.Option(metavar="PORT", help="Port of the one endpoint for every service (0: any free port).")
+    int,
+    typer.Option(
+        metavar="PORT", min=0, max=65535, help="Port of the one endpoint for every service (0: any free port)."
+    ),
 ]
 Region = Annotated[str, typer.Option(metavar="REGION", help="Region the stack is deployed to.")]
 StateDir = Annotated[
@@ -167,8 +171,12 @@ def _require_free_port(host: str, port: int, command: str) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                advice = "(another `make up`?): stop it, or pass --port"
+            else:  # an address of no interface here, or a name that does not resolve
+                advice = "(no address of this machine): pass --host an address of this machine, 127.0.0.1 by default"
             print_error(
-                f"cannot listen on {host}:{port}: {error.strerror} (another `make up`?): stop it, or pass --port "
+                f"cannot listen on {host}:{port}: {error.strerror} {advice} "
                 f"(see python -m local_runtime {command} --help)"
             )
             raise typer.Exit(code=2) from None

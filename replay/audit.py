@@ -22,10 +22,10 @@ from replay.options import (
     Profile,
     Region,
     StackName,
-    names_value,
     operator_errors,
     print_json,
     seconds_value,
+    trip_ids_value,
 )
 from replay.stack import DEFAULT_STACK_NAME, Connection, find_stack_resources, kinesis_consumer, stream_arn
 from replay.stack import tombstone_ttl_seconds as consumers_tombstone_ttl
@@ -44,7 +44,7 @@ TripIds = Annotated[
     typer.Option(
         "--trip-id",
         metavar="ID",
-        callback=names_value,
+        callback=trip_ids_value,
         help="Audit this trip (repeatable); without it, a segment (--segment/--segments) or every trip.",
     ),
 ]

@@ -21,11 +21,11 @@ from replay.options import (
     Profile,
     Region,
     StackName,
-    names_value,
     operator_errors,
     print_json,
     seconds_value,
     table_name_value,
+    trip_ids_value,
 )
 from replay.stack import DEFAULT_STACK_NAME, Connection, find_stack_resources
 from replay.terminal import output_console, warn
@@ -93,7 +93,7 @@ def run(
     ] = None,
     trip_id: Annotated[
         list[str] | None,
-        typer.Option("--trip-id", metavar="ID", callback=names_value, help="Only these trips (repeatable)."),
+        typer.Option("--trip-id", metavar="ID", callback=trip_ids_value, help="Only these trips (repeatable)."),
     ] = None,
     target_table: Annotated[
         str | None,

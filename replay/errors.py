@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -45,3 +46,8 @@ def aws_errors(doing: str) -> Iterator[None]:
         raise ReplayError(f"{doing}: {error_code(error)}: {message}") from error
     except BotoCoreError as error:
         raise ReplayError(f"{doing}: {error}") from error
+    except ResponseParserError as error:  # an answer that is no AWS answer: an HTML error page, a 500 of a proxy
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ReplayError(
+            f"{doing}: the endpoint's answer is not an AWS answer ({first}): check --endpoint-url and --region"
+        ) from error

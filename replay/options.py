@@ -17,6 +17,7 @@ from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 from operator_cli.usage import print_error
 from replay.errors import ReplayError
 from services.trip import exact_json
+from services.trip.trip_ids import InvalidTripId, check_trip_id
 
 # CloudFormation: letters, digits and hyphens, starting with a letter, at most 128; or the stack's ARN.
 _STACK_NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]{0,127}|arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack/\S+)$")
@@ -74,6 +75,16 @@ def name_value(value: str) -> str:
 def names_value(values: list[str] | None) -> list[str] | None:
     for value in values or ():
         name_value(value)
+    return values
+
+
+def trip_ids_value(values: list[str] | None) -> list[str] | None:
+    """Trip ids a trip can have (services.trip.trip_ids): an id none can have would select nothing, silently."""
+    for value in values or ():
+        try:
+            check_trip_id(value)
+        except InvalidTripId as error:
+            raise typer.BadParameter(f"{value!r} is no trip id: it {error}") from None
     return values
 
 

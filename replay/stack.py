@@ -50,6 +50,16 @@ class Connection:
                 "no AWS region: pass --region (e.g. --region us-east-1), set AWS_DEFAULT_REGION, "
                 "or give your AWS profile a region"
             )
+        known = {
+            region
+            for partition in session.get_available_partitions()
+            for region in session.get_available_regions("cloudformation", partition)
+        }
+        if session.region_name not in known:
+            raise BadInput(
+                f"region {session.region_name!r} (from --region, AWS_DEFAULT_REGION or the profile): no AWS region "
+                "of that name (e.g. us-east-1)"
+            )
         return session
 
     def client(self, service: str, config: Config | None = None) -> Any:
@@ -122,7 +132,7 @@ def find_stack_resources(connection: Connection, stack_name: str) -> StackResour
             if error_code(error) != "ValidationError":
                 raise
             where = connection.endpoint_url or connection.session.region_name
-            raise ReplayError(
+            raise BadInput(
                 f"stack {stack_name!r} does not exist at {where}: deploy it (make deploy / make up) "
                 "or pass --stack-name, --region or --endpoint-url"
             ) from error

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import socketserver
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +102,8 @@ def test_an_unknown_profile_is_named(stack: Any) -> None:
         (("--quiet-for", "inf"), ("--quiet-for", "not a number of seconds")),
         (("--quiet-for", "nan"), ("--quiet-for",)),
         (("--source", "s3"), ("--source", "'s3' is not one of 'kinesis', 'table'")),
-        (("--trip-id", ""), ("--trip-id", "neither empty nor padded")),
-        (("--trip-id", " trip-1"), ("--trip-id", "neither empty nor padded")),
+        (("--trip-id", ""), ("--trip-id", "'' is no trip id: it must be 1 to 128 characters, got 0")),
+        (("--trip-id", " trip-1"), ("--trip-id", "' trip-1' is no trip id: it must not start or end with a space")),
         (("--to", "tomorrow"), ("--to 'tomorrow'", "neither ISO-8601")),
         (("--to", "2026-13-01"), ("--to '2026-13-01'",)),
         (("--no-such-option",), ("No such option: --no-such-option",)),
@@ -178,3 +181,70 @@ def test_the_real_entrypoint_prints_one_line_and_no_traceback() -> None:
         "error: Invalid value for '--endpoint-url' (env var: 'AWS_ENDPOINT_URL'): '127.0.0.1:4566' is not an "
         "http(s) URL with a host, e.g. http://127.0.0.1:4566 (see python -m replay dlq list --help)"
     ]
+
+
+@pytest.mark.parametrize("region", ["us-east-99", "eu-nowhere-1"])
+def test_a_well_formed_region_that_aws_has_not_is_refused_before_any_request(stack: Any, region: str) -> None:
+    result = invoke("dlq", "list", "--region", region)
+
+    assert result.stderr.splitlines() == [
+        f"error: region {region!r} (from --region, AWS_DEFAULT_REGION or the profile): no AWS region of that name "
+        "(e.g. us-east-1)"
+    ]
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("command", [("dlq", "list"), RUN])
+def test_a_stack_that_does_not_exist_is_bad_input(stack: Any, command: tuple[str, ...]) -> None:
+    result = invoke(*command, "--stack-name", "NoSuchStack")
+
+    assert_one_error_line(result, "stack 'NoSuchStack' does not exist at us-east-1", "--stack-name")
+
+
+def test_an_endpoint_that_answers_no_aws_answer_is_one_error_line(stack: Any) -> None:
+    # given an endpoint that answers every request with a page that is no AWS answer (a captive portal, a web server)
+    class HtmlErrors(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b"<html><body><h1>Welcome</h1><p>Sign in to continue<br></body>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with socketserver.TCPServer(("127.0.0.1", 0), HtmlErrors) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            result = invoke("dlq", "list", "--endpoint-url", url, env={"AWS_MAX_ATTEMPTS": "1"})
+        finally:
+            server.shutdown()
+
+    # then the operator reads one line saying what the tool was doing and what to check, exit 1
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: describing stack TripSagaStack: the endpoint's answer is not an AWS answer (")
+    assert line.endswith("): check --endpoint-url and --region")
+
+
+@pytest.mark.parametrize("command", [RUN, ("audit",)])
+@pytest.mark.parametrize(
+    ("trip_id", "why"),
+    [
+        ("bad/id", "may hold letters, digits and - _ . ~ @ : and space only, not '/'"),
+        ("..", "must not be made of dots only"),
+        ("t" * 129, "must be 1 to 128 characters, got 129"),
+        ("search", "must not be 'search': GET /trips/search is the search"),
+    ],
+)
+def test_a_trip_id_no_trip_can_have_is_refused(stack: Any, command: tuple[str, ...], trip_id: str, why: str) -> None:
+    result = invoke(*command, "--trip-id", "trip-001", "--trip-id", trip_id)
+
+    assert_one_error_line(
+        result,
+        f"error: Invalid value for '--trip-id': {trip_id!r} is no trip id: it {why} (see ",
+        f"{command[0]} --help)",
+    )

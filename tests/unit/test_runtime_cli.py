@@ -33,6 +33,21 @@ def run(*arguments: str) -> subprocess.CompletedProcess[str]:
             "error: Invalid value for '--port': Input should be a valid integer, unable to parse string as an "
             "integer (see python -m local_runtime up --help)",
         ),
+        (
+            ["up", "--port", "99999"],
+            "error: Invalid value for '--port': Input should be less than or equal to 65535 "
+            "(see python -m local_runtime up --help)",
+        ),
+        (
+            ["demo", "--port", "-1"],
+            "error: Invalid value for '--port': Input should be greater than or equal to 0 "
+            "(see python -m local_runtime demo --help)",
+        ),
+        (
+            ["up", "--host", "192.0.2.1", "--state-dir", "/nonexistent/never-created"],  # TEST-NET-1: no interface
+            "error: cannot listen on 192.0.2.1:4566: Cannot assign requested address (no address of this machine): "
+            "pass --host an address of this machine, 127.0.0.1 by default (see python -m local_runtime up --help)",
+        ),
         (["up", "--nope"], "error: No such option: --nope (see python -m local_runtime up --help)"),
         (
             ["soak", "--sagas", "0"],
