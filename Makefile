@@ -27,26 +27,30 @@ $(INSTALLED): pyproject.toml $(FUNCTIONS_REQUIREMENTS)
 
 layer: $(LAYER_BUILT) ## build .build/layer/ (the functions' dependencies) from requirements/functions.txt
 
-# Exactly the pinned list (--no-deps), as wheels for the functions' runtime and architecture (infra/lambda_function.py:
-# python3.13, x86_64), whatever Python and machine build it; no bytecode of this machine's Python in the asset.
-# First, that this machine has that Python: the local runtime runs the functions on it.
-$(LAYER_BUILT): $(FUNCTIONS_REQUIREMENTS) | $(INSTALLED)
+# Built again when the pin or this file changes, or when a folder it makes is gone.
+LAYER_GONE := $(if $(and $(wildcard $(LAYER)/python),$(wildcard $(RUNTIME_SDK))),,FORCE)
+
+# First, that this machine has that Python: the local runtime runs the functions on it. Then exactly the pinned list
+# (--no-deps), as wheels for the functions' runtime and architecture (infra/lambda_function.py: python3.13, x86_64),
+# whatever Python and machine build it; no bytecode, and no script: pip writes this venv's path into a script and
+# its hash into RECORD, and the asset (hashed by content) would differ from one checkout to the next.
+$(LAYER_BUILT): $(FUNCTIONS_REQUIREMENTS) Makefile $(LAYER_GONE) | $(INSTALLED)
 	@$(PY) -m local_runtime.functions.interpreters
 	rm -rf $(LAYER)
 	$(PY) -m pip install --quiet --no-compile --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
 		--implementation cp --python-version 3.13 --abi cp313 --target $(LAYER)/python -r $(FUNCTIONS_REQUIREMENTS)
 	rm -rf $(LAYER)/python/bin
-	@# The local runtime's stand-in for the SDK the Lambda runtime carries (/var/runtime), the pin's boto3 with its
-	@# dependencies: what a function without layers imports (the runtime tests' own functions).
+	find $(LAYER)/python -path '*.dist-info/RECORD' -exec sed -i '/^\.\.\//d' {} +
+	@# The local runtime's stand-in for the SDK the Lambda runtime carries, the pin's boto3 with its dependencies:
+	@# what a function without layers imports (the runtime tests' own functions).
 	rm -rf $(RUNTIME_SDK)
 	$(PY) -m pip install --quiet --no-compile --only-binary=:all: --platform manylinux2014_x86_64 \
 		--implementation cp --python-version 3.13 --abi cp313 --target $(RUNTIME_SDK) boto3 -c $(FUNCTIONS_REQUIREMENTS)
 	rm -rf $(RUNTIME_SDK)/bin
 	touch $@
 
-$(NPM_INSTALLED): package.json package-lock.json
-	npm ci --silent --no-audit --no-fund
-	touch $@
+.PHONY: FORCE
+FORCE:
 
 test: dev ## run the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup -q

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
 import aws_cdk as cdk
 
-from infra.lambda_function import LayerNotBuilt
+from infra.function_layer import LayerNotBuilt
 from infra.nag import add_nag_checks
 from infra.settings import SettingsError, StackSettings
 from infra.stack import STACK_NAME, TripSagaStack

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import function_layer
+from infra.function_layer import PROJECT_DIR
 from infra.nag import acknowledge
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 SRC_DIR = PROJECT_DIR / "src"
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache"]
-# The functions' dependencies: the pinned closure, and the layer `make dev` builds from it (`make layer`) with
-# wheels for RUNTIME and ARCHITECTURE only. The layer's python/ is /opt/python on Lambda, on the path after the code.
-REQUIREMENTS_FILE = PROJECT_DIR / "requirements" / "functions.txt"
-LAYER_DIR = PROJECT_DIR / ".build" / "layer"
 
 # The functions deploy on python3.13; the dev venv, the CDK app and the in-process tests run on the machine's
 # python3 (3.11 on ours). What makes that harmless: the local runtime runs every function on the runtime's own
@@ -36,26 +31,21 @@ DEFAULT_MEMORY_MB = 256
 DEFAULT_TIMEOUT = Duration.seconds(30)
 
 
-class LayerNotBuilt(RuntimeError):
-    """The functions' layer has not been built (`make dev` builds it); app.py prints it as one `error:` line."""
-
-
 class FunctionFactory:
     """Builds the product's functions: one code asset (src/) and one dependencies layer shared by all of them.
 
-    Raises LayerNotBuilt when LAYER_DIR holds no layer."""
+    The layer is the pin's (requirements/functions.txt), built for RUNTIME and ARCHITECTURE only (`make layer`);
+    raises function_layer.LayerNotBuilt when `.build/layer/` is missing or holds other versions."""
 
     def __init__(self, scope: Construct) -> None:
-        if not (LAYER_DIR / "python").is_dir():
-            raise LayerNotBuilt(f"the functions' layer is not built ({LAYER_DIR}): run `make dev`")
         self._code = lambda_.Code.from_asset(str(SRC_DIR), exclude=ASSET_EXCLUDES)
         self._layer = lambda_.LayerVersion(
             scope,
             "FunctionsLayer",
-            code=lambda_.Code.from_asset(str(LAYER_DIR), exclude=ASSET_EXCLUDES),
+            code=lambda_.Code.from_asset(str(function_layer.checked_layer_dir()), exclude=ASSET_EXCLUDES),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            description=f"The functions' dependencies, pinned in {REQUIREMENTS_FILE.relative_to(PROJECT_DIR)}",
+            description="The functions' dependencies, pinned in requirements/functions.txt",
         )
 
     def function(

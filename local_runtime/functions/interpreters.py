@@ -4,7 +4,8 @@ The local runtime runs each function on the interpreter of its deployed ``Runtim
 whatever Python the runtime itself runs on, because the functions' layer holds compiled wheels for that version
 only. Looked for as ``python3.13`` on the PATH, then in pyenv's versions (``$PYENV_ROOT``, by default
 ``~/.pyenv``), newest patch release first; the first that runs and says it is that version is taken (a pyenv shim
-on the PATH runs only where that version is selected).
+on the PATH runs only where that version is selected). It must run on Linux x86_64: the layer's compiled wheels are
+for the functions' architecture.
 
 ``python -m local_runtime.functions.interpreters`` (run by ``make dev``) checks that the stack's runtime is found:
 one ``error:`` line and exit 2 when it is not.
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 
 PYTHON_RUNTIME = re.compile(r"python(\d+)\.(\d+)")
+PLATFORM = "linux-x86_64"  # the functions' architecture (infra/lambda_function.py), whose wheels the layer holds
 
 
 class InterpreterNotFound(RuntimeError):
@@ -46,8 +48,14 @@ def interpreter_for(runtime: str) -> str:
         key=lambda path: -int(path.parent.parent.name.split(".")[2]),
     )
     for candidate in [shutil.which(runtime), *map(str, installed)]:
-        if candidate is not None and _reports_version(candidate, f"{major}.{minor}"):
-            return candidate
+        reported = _version_and_platform(candidate) if candidate is not None else None
+        if reported is not None and reported[0] == f"{major}.{minor}":
+            if reported[1] != PLATFORM:
+                raise InterpreterNotFound(
+                    f"the functions' layer holds wheels for Linux x86_64 (their architecture); this machine's CPython "
+                    f"{major}.{minor} is {reported[1]}: the local runtime runs them on Linux x86_64 only"
+                )
+            return str(candidate)
     raise InterpreterNotFound(
         f"the functions run on the {runtime} Lambda runtime and the local runtime runs them on CPython "
         f"{major}.{minor}, which is not on this machine: install it (`pyenv install {major}.{minor}`, or your "
@@ -55,13 +63,18 @@ def interpreter_for(runtime: str) -> str:
     )
 
 
-def _reports_version(interpreter: str, version: str) -> bool:
-    command = [interpreter, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+def _version_and_platform(interpreter: str) -> tuple[str, str] | None:
+    """What `interpreter` says it is ("3.13", "linux-x86_64"), or None when it does not run (a pyenv shim of a
+    version not selected)."""
+    script = "import sys, sysconfig; print('%d.%d' % sys.version_info[:2], sysconfig.get_platform())"
     try:
-        ran = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        ran = subprocess.run(
+            [interpreter, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=60, check=False
+        )
     except OSError:
-        return False
-    return ran.returncode == 0 and ran.stdout.strip() == version
+        return None
+    version, _, platform = ran.stdout.strip().partition(" ")
+    return (version, platform) if ran.returncode == 0 else None
 
 
 def main() -> None:

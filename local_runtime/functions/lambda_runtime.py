@@ -4,14 +4,14 @@ Each function gets sandboxes: long-lived worker processes (``lambda_worker.py``)
 with the function's own environment, on the interpreter of its runtime (``interpreters.py``), with the code of its
 deployed package and the content of its deployed layers, extracted under the state folder, and the runtime's own
 SDK, and nothing else on its path. On Lambda that SDK is a boto3 of the region's and the day's release
-(/var/runtime, after the layers: "Runtime-included SDK versions"); here it is the pin's (``RUNTIME_SDK``, built by
-``make dev``). The handler is imported once per sandbox (a cold start); module-level caches and the environment stay
-per function. As on Lambda, the import (the Init phase) has up to ``INIT_TIMEOUT_S`` of its own before the
-function's timeout starts; an init that takes longer eats into the first invocation's timeout ("Lambda execution
-environment lifecycle": "The Init phase is limited to 10 seconds. If all three tasks do not complete within 10
-seconds, Lambda retries the Init phase at the time of the first function invocation with the configured function
-timeout"). The timeout is enforced by ending the sandbox. Invocations that find every sandbox busy start another, up
-to ``MAX_SANDBOXES_PER_FUNCTION``, then wait.
+(/var/lang/lib/python3.13/site-packages, after the layers: "Runtime-included SDK versions"); here the pin's
+(``RUNTIME_SDK``, built by ``make dev``). The handler is imported once per sandbox (a cold start); module-level
+caches and the environment stay per function. As on Lambda, the import (the Init phase) has up to ``INIT_TIMEOUT_S``
+of its own before the function's timeout starts; an init that takes longer eats into the first invocation's timeout
+("Lambda execution environment lifecycle": "The Init phase is limited to 10 seconds. If all three tasks do not
+complete within 10 seconds, Lambda retries the Init phase at the time of the first function invocation with the
+configured function timeout"). The timeout is enforced by ending the sandbox. Invocations that find every sandbox
+busy start another, up to ``MAX_SANDBOXES_PER_FUNCTION``, then wait.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -299,24 +299,30 @@ class LambdaRuntime:
         return None
 
     def _start(self, function: FunctionSpec, package: Package) -> Sandbox:
-        code_dir = self._extract(self._code_root / f"{function.name}-{_path_safe(function.code_sha256)}", package.code)
-        layer_dirs = [
-            self._extract(self._code_root / "layers" / _path_safe(sha256), content)
-            for sha256, content in zip(function.layer_sha256s, package.layers, strict=True)
-        ]
-        # Lambda extracts the layers into /opt: each one's python/ follows the code on the path, then the runtime's SDK
-        libraries = [*(layer / "python" for layer in layer_dirs), self._runtime_sdk]
+        code_dir = self._extract(
+            self._code_root / f"{function.name}-{_path_safe(function.code_sha256)}", [package.code]
+        )
+        # Lambda extracts the layers into /opt in the function's order, a later one's file over an earlier one's;
+        # its Python runtime looks in /opt/python/lib/<runtime>/site-packages, then /opt/python, after the code
+        libraries = []
+        if package.layers:
+            merged = hashlib.sha256("\n".join(function.layer_sha256s).encode()).hexdigest()[:16]
+            opt = self._extract(self._code_root / "layers" / merged, package.layers)
+            libraries = [opt / "python" / "lib" / function.runtime / "site-packages", opt / "python"]
+        libraries.append(self._runtime_sdk)
         self._log_root.mkdir(parents=True, exist_ok=True)
         log.info("cold start of %s (%s)", function.name, function.handler)
         return Sandbox(function, code_dir, libraries, self._log_root / f"{function.name}.log", self._base_env)
 
-    def _extract(self, directory: Path, content: bytes) -> Path:
-        """`directory`, holding the zip file `content` (extracted once: its name carries the content's digest)."""
+    def _extract(self, directory: Path, contents: Sequence[bytes]) -> Path:
+        """`directory`, holding the zip files `contents` extracted one over the other, in order (once: its name
+        carries their digests)."""
         with self._lock:
             if not directory.exists():
                 unpacking = directory.with_name(directory.name + ".unpacking")
                 shutil.rmtree(unpacking, ignore_errors=True)
-                with zipfile.ZipFile(io.BytesIO(content)) as package:
-                    package.extractall(unpacking)
+                for content in contents:
+                    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+                        archive.extractall(unpacking)
                 unpacking.rename(directory)
         return directory

@@ -21,8 +21,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from app import build_app
-from infra import lambda_function
-from infra.lambda_function import ARCHITECTURE, LAYER_DIR, REQUIREMENTS_FILE, RUNTIME, SRC_DIR, LayerNotBuilt
+from infra import function_layer
+from infra.function_layer import LAYER_DIR, PROJECT_DIR, LayerNotBuilt, checked_layer_dir, distributions, pinned
+from infra.lambda_function import ARCHITECTURE, RUNTIME, SRC_DIR
 from local_runtime.functions.interpreters import interpreter_for
 from tests.infra.conftest import Synthesized
 from tests.infra.template_queries import logical_id
@@ -44,27 +45,8 @@ RUNTIME_MARKERS = {
 EXTRAS = {"aws-lambda-powertools": {"tracer"}}  # the extras the functions use (consumer.traced: Tracer)
 
 
-def pinned() -> dict[str, str]:
-    """The pin: canonical distribution name -> version."""
-    found = {}
-    for line in REQUIREMENTS_FILE.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            requirement = Requirement(line)
-            [specifier] = requirement.specifier
-            assert specifier.operator == "==", f"not pinned exactly: {line}"
-            found[canonicalize_name(requirement.name)] = specifier.version
-    return found
-
-
-def layer_distributions(site: Path) -> dict[str, metadata.Distribution]:
-    return {
-        canonicalize_name(distribution.metadata["Name"]): distribution
-        for distribution in metadata.distributions(path=[str(site)])
-    }
-
-
 def test_the_layer_holds_exactly_the_pinned_distributions() -> None:
-    layer = layer_distributions(LAYER_DIR / "python")
+    layer = distributions(LAYER_DIR / "python")
 
     assert {name: distribution.version for name, distribution in layer.items()} == pinned()
 
@@ -72,7 +54,7 @@ def test_the_layer_holds_exactly_the_pinned_distributions() -> None:
 def test_the_pin_holds_every_dependency_of_what_it_pins_at_an_accepted_version() -> None:
     versions = pinned()
     missing = []
-    for name, distribution in layer_distributions(LAYER_DIR / "python").items():
+    for name, distribution in distributions(LAYER_DIR / "python").items():
         for line in distribution.requires or []:
             requirement = Requirement(line)
             extras = EXTRAS.get(name, set()) | {""}
@@ -172,10 +154,57 @@ def test_a_synthesis_without_the_layer_built_says_to_run_make_dev(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a checkout whose layer folder is empty
-    monkeypatch.setattr(lambda_function, "LAYER_DIR", tmp_path / "layer")
+    monkeypatch.setattr(function_layer, "LAYER_DIR", tmp_path / "layer")
 
     # when the stack is built, then it stops with what to do
     with pytest.raises(LayerNotBuilt) as raised:
         build_app(cdk.App(outdir=str(tmp_path / "cdk.out")))
 
     assert str(raised.value) == f"the functions' layer is not built ({tmp_path / 'layer'}): run `make dev`"
+
+
+def test_a_layer_built_from_another_pin_is_refused_naming_what_differs(tmp_path: Path) -> None:
+    # given a pin that moved pydantic on, dropped six and added a distribution, and the layer built before
+    lines = [line for line in function_layer.REQUIREMENTS_FILE.read_text().splitlines() if not line.startswith("six==")]
+    edited = [line.replace("pydantic==2.14.4", "pydantic==2.15.0") for line in lines] + ["attrs==25.1.0"]
+    requirements = tmp_path / "functions.txt"
+    requirements.write_text("\n".join(edited) + "\n")
+
+    with pytest.raises(LayerNotBuilt) as raised:
+        checked_layer_dir(LAYER_DIR, requirements)
+
+    assert str(raised.value) == (
+        f"the functions' layer ({LAYER_DIR}) is not functions.txt's: attrs missing (pinned: 25.1.0), "
+        "pydantic 2.14.4 (pinned: 2.15.0), six 1.17.0 (pinned: not pinned): run `make dev`"
+    )
+
+
+@pytest.mark.parametrize(
+    "line", ["pydantic>=2.14", "aws-lambda-powertools[tracer]==3.37.0", "six==1.17.0; python_version<'3'"]
+)
+def test_a_pin_line_that_is_not_name_equals_version_is_refused(tmp_path: Path, line: str) -> None:
+    requirements = tmp_path / "functions.txt"
+    requirements.write_text(f"# a comment\n{line}\n")
+
+    with pytest.raises(ValueError) as raised:
+        pinned(requirements)
+
+    assert str(raised.value) == f"functions.txt: not pinned as name==version: {line!r}"
+
+
+def test_the_layer_is_the_same_bytes_from_any_checkout() -> None:
+    # pip writes the installing venv's path into a script it installs, and that script's hash into RECORD
+    site = LAYER_DIR / "python"
+    outside = [
+        f"{record.parent.name}: {line.split(',')[0]}"
+        for record in site.glob("*.dist-info/RECORD")
+        for line in record.read_text().splitlines()
+        if line.startswith("../")
+    ]
+    holding_the_checkout = [
+        str(path.relative_to(site))
+        for path in site.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and str(PROJECT_DIR).encode() in path.read_bytes()
+    ]
+
+    assert (outside, holding_the_checkout) == ([], [])

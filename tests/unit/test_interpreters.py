@@ -98,3 +98,20 @@ def test_the_check_make_dev_runs_is_one_error_line_and_exit_2_without_the_runtim
         "which is not on this machine: install it (`pyenv install 3.13`, or your package manager's python3.13) so "
         "that `python3.13` is on the PATH"
     ]
+
+
+def test_a_python_of_another_platform_is_refused_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a python3.13 on the PATH that is CPython 3.13 on macOS arm64
+    fake = tmp_path / "python3.13"
+    fake.write_text("#!/bin/sh\necho 3.13 macosx-14.0-arm64\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "none"))
+
+    with pytest.raises(InterpreterNotFound) as raised:
+        interpreter_for("python3.13")
+
+    assert str(raised.value) == (
+        "the functions' layer holds wheels for Linux x86_64 (their architecture); this machine's CPython 3.13 is "
+        "macosx-14.0-arm64: the local runtime runs them on Linux x86_64 only"
+    )

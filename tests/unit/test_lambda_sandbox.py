@@ -10,6 +10,7 @@ import json
 import zipfile
 from pathlib import Path
 
+from infra.function_layer import pinned
 from local_runtime.functions.lambda_runtime import FunctionSpec, LambdaRuntime, Package
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,8 +43,8 @@ def sha256(content: bytes) -> str:
     return base64.b64encode(hashlib.sha256(content).digest()).decode()
 
 
-def invoke(tmp_path: Path, layers: list[bytes]) -> dict[str, object]:
-    code = zipped({"probe.py": HANDLER})
+def invoke(tmp_path: Path, layers: list[bytes], code: dict[str, str] | None = None) -> dict[str, object]:
+    package = zipped(code or {"probe.py": HANDLER})
     function = FunctionSpec(
         name="Probe",
         arn="arn:aws:lambda:us-east-1:123456789012:function:Probe",
@@ -51,13 +52,13 @@ def invoke(tmp_path: Path, layers: list[bytes]) -> dict[str, object]:
         timeout_s=120.0,
         memory_mb=128,
         environment=(),
-        code_sha256=sha256(code),
+        code_sha256=sha256(package),
         runtime="python3.13",
         layer_sha256s=tuple(sha256(layer) for layer in layers),
     )
     runtime = LambdaRuntime(tmp_path, REPO_ROOT, "http://127.0.0.1:9", "us-east-1")
     try:
-        invocation = runtime.invoke(function, Package(code, tuple(layers)), b"{}")
+        invocation = runtime.invoke(function, Package(package, tuple(layers)), b"{}")
     finally:
         runtime.close()
     assert invocation.function_error is None, invocation.payload
@@ -66,42 +67,40 @@ def invoke(tmp_path: Path, layers: list[bytes]) -> dict[str, object]:
 
 
 def test_a_function_runs_on_its_runtime_with_its_code_its_layers_and_the_runtime_sdk_only(tmp_path: Path) -> None:
-    # given two layers that both hold the module `marker`, the first also a boto3 of its own
-    first = zipped({"python/marker.py": "WHERE = 'first layer'", "python/boto3/__init__.py": "__version__ = 'mine'"})
+    # given two layers that both hold the module `marker`, the first also a boto3 of its own in the other layer path
+    first = zipped(
+        {
+            "python/marker.py": "WHERE = 'first layer'",
+            "python/lib/python3.13/site-packages/boto3/__init__.py": "__version__ = 'mine'",
+        }
+    )
     second = zipped({"python/marker.py": "WHERE = 'second layer'"})
 
     # when a python3.13 function is invoked with them
     answer = invoke(tmp_path, [first, second])
 
-    # then it ran on CPython 3.13, found `marker` and boto3 in the first layer, and nothing of the dev venv
+    # then it ran on CPython 3.13; the layers were merged as into /opt, the second's `marker` over the first's
+    # ("the order in which you add the layers is the order Lambda merges them"); boto3 came from the first
     assert answer["python"] == [3, 13]
-    assert (answer["marker"], answer["boto3"]) == ("first layer", "mine")
+    assert (answer["marker"], answer["boto3"]) == ("second layer", "mine")
+    # and nothing of the dev venv was there to import
     assert (answer["moto"], answer["pydantic"]) == (False, False)
+    [opt] = (tmp_path / "functions" / "layers").iterdir()
     path = [str(entry) for entry in answer["path"]]  # type: ignore[attr-defined]
-    extracted = {
-        (layer / "python" / "marker.py").read_text(): str(layer / "python")
-        for layer in (tmp_path / "functions" / "layers").iterdir()
-    }
     assert path[:4] == [
         str(next((tmp_path / "functions").glob("Probe-*"))),
-        extracted["WHERE = 'first layer'"],
-        extracted["WHERE = 'second layer'"],
+        str(opt / "python" / "lib" / "python3.13" / "site-packages"),
+        str(opt / "python"),
         str(REPO_ROOT / ".build" / "runtime-sdk"),
     ]
-    assert not any("site-packages" in entry for entry in path)
+    assert not any("site-packages" in entry for entry in path[4:])
 
 
 def test_a_function_without_layers_imports_boto3_from_the_runtime_sdk(tmp_path: Path) -> None:
-    # given a layer with only `marker`
-    layer = zipped({"python/marker.py": "WHERE = 'layer'"})
+    # given a function with no layer, whose code brings `marker` itself
+    answer = invoke(tmp_path, [], code={"probe.py": HANDLER, "marker.py": "WHERE = 'code'"})
 
-    # when the function is invoked
-    answer = invoke(tmp_path, [layer])
-
-    # then its boto3 is the runtime's, at the pin's version
-    pinned = next(
-        line.split("==")[1]
-        for line in (REPO_ROOT / "requirements" / "functions.txt").read_text().splitlines()
-        if line.startswith("boto3==")
-    )
-    assert answer["boto3"] == pinned
+    # then its boto3 is the runtime's, at the pin's version, right after its code on the path
+    assert answer["boto3"] == pinned()["boto3"]
+    assert answer["marker"] == "code"
+    assert [str(entry) for entry in answer["path"][1:2]] == [str(REPO_ROOT / ".build" / "runtime-sdk")]  # type: ignore[index]
