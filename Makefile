@@ -10,6 +10,12 @@ LAYER := .build/layer
 RUNTIME_SDK := .build/runtime-sdk
 LAYER_BUILT := .build/layer.built
 CDK := npx --no-install cdk
+# `make deploy CONTEXT="changeStreamRetentionDays=30 kinesisPipeline=false"`: CDK context switches (docs/operations.md),
+# for synth, deploy, diff, destroy and up. `make up PORT=4610`: the local runtime's port (4566 is LocalStack's too).
+# (Not `make deploy CDK=...`: make exports a command-line variable, and the CDK CLI reads CDK from the environment.)
+CONTEXT ?=
+PORT ?= 4566
+CDK_CONTEXT := $(foreach pair,$(CONTEXT),-c $(pair))
 # The CDK's jsii runtime runs on the machine's Node 20; its end-of-life banner is not news to our users.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -68,19 +74,19 @@ openapi: dev ## write docs/openapi.json from the search API's resolver (a test f
 	PYTHONPATH=src $(PY) -m infra.openapi
 
 synth: dev ## synthesize the CloudFormation template into cdk.out/
-	$(CDK) synth --quiet
+	$(strip $(CDK) synth --quiet $(CDK_CONTEXT))
 
 deploy: dev ## deploy TripSagaStack to the AWS account of your credentials
-	$(CDK) deploy TripSagaStack
+	$(strip $(CDK) deploy TripSagaStack $(CDK_CONTEXT))
 
 diff: dev
-	$(CDK) diff TripSagaStack
+	$(strip $(CDK) diff TripSagaStack $(CDK_CONTEXT))
 
 destroy: dev
-	$(CDK) destroy TripSagaStack
+	$(strip $(CDK) destroy TripSagaStack $(CDK_CONTEXT))
 
 up: dev ## run the whole stack locally (no AWS account, no Docker) until Ctrl-C
-	$(PY) -m local_runtime up
+	$(strip $(PY) -m local_runtime up --port $(PORT) $(foreach pair,$(CONTEXT),--context $(pair)))
 
 demo: dev ## run the hands-on's section 7 end to end on the local runtime
 	$(PY) -m local_runtime demo
