@@ -7,6 +7,7 @@ reads at 80 columns; piped, one aligned line per message with a header, the same
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,6 +17,7 @@ from replay.dlq.records import MessageRecords
 from replay.dlq.redrive import RedriveResult
 from replay.terminal import print_table, text_table
 from replay.window.reader import KINESIS_LAG_ALLOWANCE
+from services.trip import exact_json
 
 LAG_NOTE = (
     f"--from and --to are the changes' own times; the run reads copies that reached Kinesis up to "
@@ -34,6 +36,9 @@ def sequence_range(message: DlqMessage) -> str:
 
 
 def print_list(console: Console, messages: list[DlqMessage], queue_url: str, now: datetime) -> None:
+    if not messages:
+        console.print(f"0 messages in {queue_url.rsplit('/', 1)[-1]}")
+        return
     if console.is_terminal:
         console.print(f"{len(messages)} message(s) in {queue_url.rsplit('/', 1)[-1]}")
         for m in messages:
@@ -66,7 +71,7 @@ def print_show(console: Console, message: DlqMessage, records: MessageRecords, h
     for record in records.records:
         if record.poison is not None:
             console.print(f"  {record.sequence_number}: poison: {escape(record.poison)}", style="red")
-            console.print(f"    {escape(repr(record.raw))}")
+            console.print(f"    {escape(_json(record.raw))}", overflow="fold")
         elif record.change is None:
             console.print(f"  {record.sequence_number}: not a trip entity (ignored by the projection)")
         else:
@@ -74,10 +79,19 @@ def print_show(console: Console, message: DlqMessage, records: MessageRecords, h
             console.print(
                 f"  {record.sequence_number}: trip {change.trip_id} {change.entity} {change.kind} v{change.version}"
             )
-            console.print(f"    new: {escape(repr(change.new_image))}")
-            console.print(f"    old: {escape(repr(change.old_image))}")
+            console.print(f"    new: {escape(_json(change.new_image))}", overflow="fold")
+            console.print(f"    old: {escape(_json(change.old_image))}", overflow="fold")
     if records.incomplete:
         console.print(f"  range incomplete: {escape(records.incomplete)}", style="yellow")
+
+
+def _json(value: Any) -> str:
+    """One line of JSON a user can paste into `jq`: numbers with all their digits, bytes and times as text."""
+    return exact_json.dumps(value, ensure_ascii=False, default=_text)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else str(value)
 
 
 def print_redrive(console: Console, result: RedriveResult) -> None:

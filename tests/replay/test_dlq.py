@@ -271,3 +271,26 @@ def test_a_parked_writer_contract_violation_stays_when_redriven(
     assert (dry_code, [(r["handled"], r["reason"]) for r in dry_results]) == (1, [(False, went_back)])
     assert (code, [(r["handled"], r["reason"]) for r in results]) == (1, [(False, went_back)])
     assert "hotel_name" not in search_table.get_item(Key={"trip_id": "trip-043"})["Item"]
+
+
+@pytest.mark.parametrize("env", [None, AT_80_COLUMNS])
+def test_list_of_an_empty_queue_says_zero_messages(stack: Any, env: dict[str, str] | None) -> None:
+    assert text("dlq", "list", env=env) == (0, ["0 messages in TripProjectionDLQ"])
+
+
+def test_show_prints_each_record_as_json_a_user_can_paste_into_jq(dlq: dict[str, str]) -> None:
+    _, pointer = text("dlq", "show", dlq["pointer"])
+    _, poison = text("dlq", "show", dlq["poison"])
+
+    images = [json.loads(line.split(": ", 1)[1]) for line in pointer if line.startswith(("    new: ", "    old: "))]
+    assert [(image or {}).get("status") for image in images] == [
+        "CONFIRMED",
+        None,
+        "CONFIRMED",
+        None,
+        "COMPLETED",
+        None,
+    ]
+    assert images[2]["hotel_name"] == "Grand Hotel Tokyo"
+    [raw] = [json.loads(line) for line in poison if line.startswith("    {")]
+    assert (raw["eventSource"], raw["kinesis"]["data"]) == ("aws:kinesis", "e25vdCBqc29u")
