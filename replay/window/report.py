@@ -95,7 +95,9 @@ def describe_plan(plan: RunPlan) -> list[str]:
         )
     if plan.trip_ids:
         lines.append(f"  only trips: {', '.join(sorted(plan.trip_ids))}")
-    if plan.verify:
+    if plan.verify and plan.dry_run:
+        lines.append(f"  no compare of {plan.target_table} with {plan.live_table}: a dry run writes nothing to compare")
+    elif plan.verify:
         lines.append(f"  then compare {plan.target_table} with {plan.live_table}")
         if plan.source == "table":
             lines.append("  (TripTable keeps no removals: a live updated_at set by one is reported as undecided)")
@@ -135,6 +137,8 @@ def render_result(console: Console, result: RunResult) -> None:
         console.print(f"[red]refused[/red] trip {trip_id}: {reason}")
     if result.verification is not None:
         print_verification(console, result.verification, str(summary.target_table), result.plan.live_table)
+    elif result.plan.verify:
+        console.print("verify: not run: a dry run writes nothing to compare (run again without --dry-run)")
 
 
 def result_document(result: RunResult) -> dict[str, Any]:

@@ -164,6 +164,18 @@ def test_the_plan_says_how_many_shards_are_read_at_once_and_how_fast(history: Hi
     assert "  2 shards at a time, each at most 3 GetRecords/s and 1 MiB/s (of 5 and 2 MB)" in two
 
 
+def test_a_dry_run_with_verify_says_it_will_not_compare_and_did_not(history: History, tmp_path: Path) -> None:
+    saga_history(history, trips=1)
+    args = ("--from", "1h", "--target-table", REBUILD, "--verify", "--dry-run", "--checkpoint-dir", str(tmp_path))
+
+    lines = text_run(*args, env={})
+
+    live = history.search_table.name
+    assert f"  no compare of {REBUILD} with {live}: a dry run writes nothing to compare" in lines
+    assert not any(line.startswith("  then compare") for line in lines)
+    assert lines[-1] == "verify: not run: a dry run writes nothing to compare (run again without --dry-run)"
+
+
 def untimed(lines: list[str]) -> list[str]:
     """The lines without the run's duration (the summary ends in "...; 0.4 s")."""
     return [re.sub(r"; \d+\.\d s$", "; (duration)", line) for line in lines]
