@@ -20,6 +20,15 @@ from replay.errors import aws_errors
 from services.trip.schema import SEARCH_KEY
 from services.trip.search_views import TripView, Verification, search_view
 
+NOT_RUN_IN_A_DRY_RUN = "verify: not run: a dry run writes nothing to compare (run again without --dry-run)"
+
+
+def compare_plan_line(target_table: str, live_table: str, dry_run: bool) -> str:
+    """The plan's line for --verify: what it will compare, or that a dry run has nothing to compare."""
+    if dry_run:
+        return f"  no compare of {target_table} with {live_table}: a dry run writes nothing to compare"
+    return f"  then compare {target_table} with {live_table}"
+
 
 def scan_views(table: Any, trip_ids: Collection[str]) -> dict[str, TripView]:
     """Every visible document of the table (or only those of `trip_ids`, when given)."""

@@ -14,7 +14,7 @@ from replay.mapping.consumer_copy import REBUILD_BATCH_SIZE
 from replay.mapping.run import MappingPlan, MappingResult
 from replay.mapping.watch import NEAR_TIP_MS, MappingReading
 from replay.terminal import counted
-from replay.verify import print_verification
+from replay.verify import NOT_RUN_IN_A_DRY_RUN, compare_plan_line, print_verification
 from services.trip.search_views import Verification
 
 
@@ -65,7 +65,7 @@ def describe_mapping_plan(plan: MappingPlan) -> list[str]:
         + ("holds and keep it (--keep-queue)" if plan.keep_queue else "holds and delete it (--keep-queue keeps it)"),
     ]
     if plan.verify:
-        lines.append(f"  then compare {plan.target_table} with {plan.live_table}")
+        lines.append(compare_plan_line(plan.target_table, plan.live_table, plan.dry_run))
     lines.extend(f"  note: {note}" for note in plan.notes)
     return lines
 
@@ -73,6 +73,8 @@ def describe_mapping_plan(plan: MappingPlan) -> list[str]:
 def render_mapping_result(console: Console, result: MappingResult) -> None:
     if result.plan.dry_run:
         console.print("dry run: nothing was created")
+        if result.plan.verify:
+            console.print(NOT_RUN_IN_A_DRY_RUN)
         return
     console.print(
         f"mapping {result.mapping_uuid} caught up after {result.invocations} invocations; {result.seconds:.1f} s"

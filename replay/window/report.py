@@ -11,7 +11,7 @@ from rich.progress import Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from replay.tally import Tally
 from replay.terminal import counted, print_table, text_table
-from replay.verify import print_verification
+from replay.verify import NOT_RUN_IN_A_DRY_RUN, compare_plan_line, print_verification
 from replay.window.run import RunPlan, RunResult
 from replay.window.sources import ReadBatch
 
@@ -95,10 +95,8 @@ def describe_plan(plan: RunPlan) -> list[str]:
         )
     if plan.trip_ids:
         lines.append(f"  only trips: {', '.join(sorted(plan.trip_ids))}")
-    if plan.verify and plan.dry_run:
-        lines.append(f"  no compare of {plan.target_table} with {plan.live_table}: a dry run writes nothing to compare")
-    elif plan.verify:
-        lines.append(f"  then compare {plan.target_table} with {plan.live_table}")
+    if plan.verify:
+        lines.append(compare_plan_line(plan.target_table, plan.live_table, plan.dry_run))
         if plan.source == "table":
             lines.append("  (TripTable keeps no removals: a live updated_at set by one is reported as undecided)")
     lines.extend(f"  note: {note}" for note in plan.notes)
@@ -138,7 +136,7 @@ def render_result(console: Console, result: RunResult) -> None:
     if result.verification is not None:
         print_verification(console, result.verification, str(summary.target_table), result.plan.live_table)
     elif result.plan.verify:
-        console.print("verify: not run: a dry run writes nothing to compare (run again without --dry-run)")
+        console.print(NOT_RUN_IN_A_DRY_RUN)
 
 
 def result_document(result: RunResult) -> dict[str, Any]:

@@ -17,8 +17,10 @@ from typing import Any
 
 import boto3
 import pytest
+from typer.testing import CliRunner
 
 from local_runtime.scenarios import BOOKED, COMPENSATED, statuses, trip_input
+from replay.cli import app
 from services.trip.projection import content
 from tests.local_runtime_session import RunningRuntime, eventually
 from tests.replay.conftest import replay_cli
@@ -136,6 +138,31 @@ def test_dry_run_writes_nothing(
     assert (mapping["dry_run"], mapping["mapping_uuid"], mapping["removed"]) == (True, None, [])
     assert "DryRebuild" not in local_runtime.client("dynamodb").list_tables()["TableNames"]
     assert _replay_functions(local_runtime) == []
+
+
+def test_a_mapping_dry_run_with_verify_says_it_will_not_compare_and_did_not(
+    local_runtime: RunningRuntime, booked: Booked
+) -> None:
+    arguments = [
+        "run",
+        "--from",
+        booked.since,
+        "--dry-run",
+        "--verify",
+        "--target-table",
+        "DryRebuild",
+        "--via-mapping",
+    ]
+
+    result = CliRunner().invoke(app, [*arguments, "--endpoint-url", local_runtime.endpoint_url])
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "  no compare of DryRebuild with " in "\n".join(lines)
+    assert lines[-2:] == [
+        "dry run: nothing was created",
+        "verify: not run: a dry run writes nothing to compare (run again without --dry-run)",
+    ]
 
 
 @pytest.mark.parametrize("reader", ["local reader", "event source mapping"])
