@@ -30,7 +30,7 @@ class Kind(StrEnum):
 class DlqMessage:
     message_id: str
     receipt_handle: str
-    sent_at: datetime
+    sent_at: datetime  # when the failure was first parked (a message a redrive put back: the first one's)
     receive_count: int
     body: dict[str, Any] | str  # the parsed body, or the raw text when it is not a JSON object
     kind: Kind
@@ -68,7 +68,10 @@ def parse_message(message: dict[str, Any]) -> DlqMessage:
         body = None
     if not isinstance(body, dict):
         return _unreadable(common, message["Body"], "the message body is not a JSON object")
-    redrive_reason = body.get("redrive", {}).get("lastReason")
+    redrive: dict[str, Any] = body["redrive"] if isinstance(body.get("redrive"), dict) else {}
+    # A message put back by a failed redrive is a new SQS message: its failure is as old as the first one's
+    common["sent_at"] = _time(redrive.get("firstSentAt")) or common["sent_at"]
+    redrive_reason = redrive.get("lastReason")
     if body.get("kind") == POISON_RECORD:
         return DlqMessage(
             **common,
@@ -140,6 +143,7 @@ def annotated_body(message: DlqMessage, reason: str, attempted_at: datetime) -> 
     return {
         **message.body,
         "redrive": {
+            "firstSentAt": message.sent_at.isoformat(),
             "attempts": message.redrive_attempts + 1,
             "lastReason": reason,
             "lastAttemptAt": attempted_at.isoformat(),

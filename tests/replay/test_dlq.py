@@ -294,3 +294,20 @@ def test_show_prints_each_record_as_json_a_user_can_paste_into_jq(dlq: dict[str,
     assert images[2]["hotel_name"] == "Grand Hotel Tokyo"
     [raw] = [json.loads(line) for line in poison if line.startswith("    {")]
     assert (raw["eventSource"], raw["kinesis"]["data"]) == ("aws:kinesis", "e25vdCBqc29u")
+
+
+def test_a_message_that_stays_poison_keeps_the_time_of_its_first_failure(dlq: dict[str, str], replay: Any) -> None:
+    # given the poison message as first parked
+    [first] = [message for message in replay("dlq", "list")[1] if message["message_id"] == dlq["poison"]]
+
+    # when it is redriven twice and stays poison each time (put back as a new message each time)
+    ids = [first["message_id"]]
+    for _ in range(2):
+        code, [redriven] = replay("dlq", "redrive", ids[-1])
+        assert (code, redriven["handled"]) == (1, False)
+        ids.append(redriven["replaced_by"])
+
+    # then the message that now carries it is as old as the first failure
+    [kept] = [message for message in replay("dlq", "list")[1] if message["message_id"] == ids[-1]]
+    assert len(set(ids)) == 3
+    assert (kept["sent_at"], kept["redrive_attempts"]) == (first["sent_at"], 2)
