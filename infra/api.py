@@ -73,6 +73,9 @@ class SearchApi(Construct):
                 tracing_enabled=True,
             ),
         )
+        # The stack's own output ApiUrl names the stage (without the trailing slash the hands-on's 7.3 would double);
+        # the RestApi's automatic "Endpoint" output would be a second spelling of it.
+        self.api.node.try_remove_child("Endpoint")
         self._acknowledge_public_read_api()
         # The test-invoke permissions would only serve the console's "Test" button.
         integration = apigw.LambdaIntegration(self.function, allow_test_invoke=False)

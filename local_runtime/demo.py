@@ -7,12 +7,14 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from rich.console import Console
 from rich.table import Table
 
+from local_runtime.functions.lambda_worker import json_number
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
 from local_runtime.scenarios import BOOKED, COMPENSATED, SEED_COMPENSATED, SEED_SUCCESS, statuses, trip_input
 
@@ -119,7 +121,7 @@ def _scenarios(runtime: LocalRuntime, checks: Checks) -> None:
         "payment_status",
         "updated_at",
     ]
-    shown = {key: str(seed[key]) for key in public if key in seed}
+    shown = {key: seed[key] for key in public if key in seed}  # a number as the API shows it: 80000, not "80000"
     _print_json(console, shown)
     checks.check("7.2 document", statuses(seed) == BOOKED and seed.get("total_amount") == 80000)
     # each pipeline applies the three compensations in its own time: wait for all of them, not the first
@@ -189,7 +191,12 @@ def _kinesis_and_dlq(runtime: LocalRuntime, checks: Checks) -> None:
 
 def _print_json(console: Console, document: Any) -> None:
     """Highlighted on a terminal (long lines wrap, never cut); piped, each line whole and unpadded."""
-    console.print_json(json.dumps(document, ensure_ascii=False, default=str), indent=2)
+    console.print_json(json.dumps(document, ensure_ascii=False, default=_json_value), indent=2)
+
+
+def _json_value(value: object) -> object:
+    """A DynamoDB number (Decimal) as a JSON number; anything else JSON has no type for as its text."""
+    return json_number(value) if isinstance(value, Decimal) else str(value)
 
 
 def _change_records(records: list[dict[str, Any]]) -> Table:

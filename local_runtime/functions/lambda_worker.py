@@ -77,7 +77,7 @@ class _InitError(Exception):
         self.error_type = error_type
 
 
-def _json_number(value: object) -> int | float:
+def json_number(value: object) -> int | float:
     # The Python runtime serializes Decimal (what boto3's DynamoDB resource returns) as a plain number.
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -92,7 +92,7 @@ def invoke(handler: Handler, request: dict[str, Any]) -> dict[str, Any]:
     try:
         result = handler(json.loads(request["payload"]), context)
         try:
-            response: dict[str, Any] = {"payload": json.dumps(result, default=_json_number)}
+            response: dict[str, Any] = {"payload": json.dumps(result, default=json_number)}
         except (TypeError, ValueError) as error:
             response = {"error": error_document(error, "Runtime.MarshalError")}
     except Exception as error:

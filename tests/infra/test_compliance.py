@@ -11,7 +11,15 @@ from tests.infra.conftest import Synthesized
 
 pytestmark = [pytest.mark.cdk, pytest.mark.xdist_group("cdk")]
 
-OUTPUTS = ["ApiUrl", "TripTableName", "SearchTableName", "ChangeStreamName", "DlqUrl", "StateMachineArn"]
+OUTPUTS = [
+    "ApiUrl",
+    "TripTableName",
+    "SearchTableName",
+    "SearchTablesParameter",
+    "ChangeStreamName",
+    "DlqUrl",
+    "StateMachineArn",
+]
 
 
 def test_cdk_nag_reports_no_unacknowledged_finding(synthesized: Synthesized) -> None:
@@ -38,3 +46,8 @@ def test_cfn_lint_finds_no_error(synthesized: Synthesized) -> None:
 @pytest.mark.parametrize("output", OUTPUTS)
 def test_output_exists(synthesized: Synthesized, output: str) -> None:
     assert output in synthesized.template.to_json()["Outputs"]
+
+
+def test_the_stack_has_these_outputs_and_no_other_spelling_of_one(synthesized: Synthesized) -> None:
+    # the RestApi's automatic Endpoint output named the stage URL again, with a trailing slash
+    assert sorted(synthesized.template.to_json()["Outputs"]) == sorted(OUTPUTS)
