@@ -28,6 +28,9 @@ from local_runtime.emulator.deployer import ACCOUNT_ID
 
 log = logging.getLogger(__name__)
 
+# "Length, in characters, of the URL for a regional API: 10240", not adjustable (API Gateway developer guide,
+# "Quotas for configuring and running a REST API in API Gateway"); counted here over the request target as sent.
+MAX_URL_CHARACTERS = 10_240
 USER_REQUEST_ROUTE = r"/restapis/(?P<api_id>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)?"
 _LAMBDA_INTEGRATION = re.compile(r"arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(?P<function>.+)/invocations")
 
@@ -49,6 +52,8 @@ class RestApiServer:
         return response
 
     def _answer(self, request: Request, route: re.Match[str], request_id: str) -> Response:
+        if len(request.environ.get("RAW_URI") or request.full_path) > MAX_URL_CHARACTERS:
+            return gateway_error(414, "Request-URI Too Long", "RequestURITooLong")
         api_id, stage = route["api_id"], route["stage"]
         path = re.sub("/+", "/", route["path"] or "/")
         if stage not in {s["stageName"] for s in self._apigateway.get_stages(restApiId=api_id)["item"]}:

@@ -66,6 +66,18 @@ class Utf8RequestHandler(MotoRequestHandler):
         self.path = _NON_ASCII.sub(lambda byte: f"%{ord(byte[0]):02X}", self.path)
         return super().make_environ()
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What ``http.server`` refuses before any route sees the request (a request line over 64 KiB: 414, a
+        malformed one: 400) answers JSON, as every other answer of the endpoint does, not an HTML page."""
+        body = json.dumps({"message": message or self.responses.get(code, ("",))[0]}, separators=(",", ":")).encode()
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
 
 def raw_path(environ: dict[str, Any]) -> str:
     """The request's path as the client sent it, percent-encoding kept (``PATH_INFO`` is decoded)."""

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from local_runtime.api_gateway.proxy import MAX_URL_CHARACTERS
 from local_runtime.scenarios import BOOKED, statuses, trip_input
 from tests.local_runtime_session import RunningRuntime, eventually
 
@@ -118,6 +119,30 @@ def test_unknown_stage_is_forbidden(local_runtime: RunningRuntime) -> None:
     answer = http_get(api_url.replace("/prod/_user_request_", "/nostage/_user_request_") + "/trips/search")
     assert (answer.status, answer.body) == (403, b'{"message":"Forbidden"}')
     assert answer.headers["x-amzn-ErrorType"] == "ForbiddenException"
+
+
+def test_a_url_at_the_regional_api_limit_reaches_the_function(local_runtime: RunningRuntime) -> None:
+    search = f"{local_runtime.outputs['ApiUrl']}/trips/search?hotel_name="
+    target = urlsplit(search).path + "?" + urlsplit(search).query
+
+    answer = http_get(search + "h" * (MAX_URL_CHARACTERS - len(target)))
+
+    # SearchTrips answered it: no hotel name is that long
+    assert (answer.status, answer.json()["parameter"]) == (400, "hotel_name")
+
+
+@pytest.mark.parametrize("characters", [MAX_URL_CHARACTERS + 1, 100_000])
+def test_a_url_over_the_regional_api_limit_is_a_414_in_json(local_runtime: RunningRuntime, characters: int) -> None:
+    # given a search whose hotel_name makes the request target `characters` long (100,000: past http.server's own
+    # 64 KiB request line, which it refused with an HTML page)
+    search = f"{local_runtime.outputs['ApiUrl']}/trips/search?hotel_name="
+    target = urlsplit(search).path + "?" + urlsplit(search).query
+
+    answer = http_get(search + "h" * (characters - len(target)))
+
+    assert answer.status == 414
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json() == {"message": "Request-URI Too Long"}
 
 
 @pytest.fixture(scope="module")
