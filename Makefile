@@ -20,7 +20,7 @@ CDK_CONTEXT := $(foreach pair,$(CONTEXT),-c $(pair))
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: dev layer test lint format openapi synth deploy diff destroy up demo bench soak clean
+.PHONY: dev layer browser test lint format openapi synth deploy diff destroy up demo bench soak clean
 
 dev: $(INSTALLED) $(NPM_INSTALLED) $(LAYER_BUILT) ## create .venv/, node_modules/ and the functions' layer
 
@@ -57,6 +57,9 @@ $(LAYER_BUILT): $(FUNCTIONS_REQUIREMENTS) Makefile $(LAYER_GONE) | $(INSTALLED)
 
 .PHONY: FORCE
 FORCE:
+
+browser: ## install Debian's chromium for the CORS browser test (tests/runtime/test_browser_cors.py), if missing
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
 
 test: dev ## run the whole test suite
 	$(PY) -m pytest -n 2 --dist loadgroup -q

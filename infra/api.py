@@ -11,6 +11,7 @@ from infra.lambda_function import LOG_RETENTION, FunctionFactory
 from infra.nag import acknowledge
 from infra.search_tables import SearchTableAccess
 from infra.settings import LAMBDA_MB_PER_VCPU, StackSettings
+from services.trip.config import ALLOWED_ORIGINS_VARIABLE
 
 STAGE_NAME = "prod"
 # A page is 64 concurrent Query calls (one a write shard) signed, parsed and merged under Python's GIL: about 67 ms of
@@ -36,7 +37,14 @@ class SearchApi(Construct):
             handler="services.trip.handlers.search_trips.lambda_handler",
             description="Searches TripSearchTable: GET /trips/search and GET /trips/{trip_id}",
             service="trip-search",
-            environment=search_tables.environment,
+            environment={
+                **search_tables.environment,
+                **(
+                    {ALLOWED_ORIGINS_VARIABLE: ",".join(settings.api_allowed_origins)}
+                    if settings.api_allowed_origins
+                    else {}
+                ),
+            },
             memory_mb=SEARCH_MEMORY_MB,
         )
         search_tables.grant_read(self.function)
@@ -85,13 +93,20 @@ class SearchApi(Construct):
         validator = self.api.add_request_validator(
             "RequestValidator", validate_request_parameters=True, validate_request_body=True
         )
-        trips.add_resource("search").add_method("GET", integration, request_validator=validator)
-        trips.add_resource("{trip_id}").add_method(
+        search = trips.add_resource("search")
+        search.add_method("GET", integration, request_validator=validator)
+        trip = trips.add_resource("{trip_id}")
+        trip.add_method(
             "GET",
             integration,
             request_parameters={"method.request.path.trip_id": True},
             request_validator=validator,
         )
+        if settings.api_allowed_origins:
+            # A browser's preflight goes to SearchTrips too, which answers it for the allowed origins (Powertools'
+            # CORSConfig), as the local runtime serves it: one answer, from one place, on AWS and on `make up`.
+            for resource in (search, trip):
+                resource.add_method("OPTIONS", integration)
 
     def _acknowledge_public_read_api(self) -> None:
         public = (

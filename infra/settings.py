@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
-from services.trip.config import DEFAULT_AUDIT_READ_BUDGET, DEFAULT_AUDIT_SEGMENTS, DEFAULT_AUDIT_SETTLE_SECONDS
+from services.trip.config import (
+    DEFAULT_AUDIT_READ_BUDGET,
+    DEFAULT_AUDIT_SEGMENTS,
+    DEFAULT_AUDIT_SETTLE_SECONDS,
+    parse_origins,
+)
 from services.trip.schema import Layout
 from services.trip.search_tables import DEFAULT_MAX_AGE_SECONDS
 
@@ -26,6 +31,7 @@ CONSUMER_RESERVED_CONCURRENCY = "consumerReservedConcurrency"
 LAMBDA_CONCURRENCY_QUOTA = "lambdaConcurrencyQuota"
 API_RATE_LIMIT = "apiThrottlingRateLimit"
 API_BURST_LIMIT = "apiThrottlingBurstLimit"
+API_ALLOWED_ORIGINS = "apiAllowedOrigins"
 SEARCH_TABLES_MAX_AGE = "searchTablesMaxAgeSeconds"
 SEARCH_TABLE_LAYOUT = "searchTableLayout"
 DRIFT_AUDIT_RATE = "driftAuditRateMinutes"
@@ -115,6 +121,9 @@ class StackSettings:
     lambda_concurrency_quota: int = DEFAULT_LAMBDA_CONCURRENCY_QUOTA
     api_rate_limit: int = DEFAULT_API_RATE_LIMIT
     api_burst_limit: int = DEFAULT_API_BURST_LIMIT
+    # Browser origins the search API answers CORS requests from. None by default: the stage's rate limit is shared
+    # by every caller, and a page of another site calling the API spends it for its own visitors; name yours.
+    api_allowed_origins: tuple[str, ...] = ()
     search_tables_max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS
     # The stack's own TripSearchTable's indexes: `unsharded` keeps a table deployed before write sharding as it is
     # (CloudFormation changes at most one GSI per update), for a cutover to move to a sharded one (docs/operations.md,
@@ -157,6 +166,7 @@ class StackSettings:
             ),
             api_rate_limit=_integer(get, API_RATE_LIMIT, cls.api_rate_limit, 1, API_ACCOUNT_RATE_LIMIT),
             api_burst_limit=_integer(get, API_BURST_LIMIT, cls.api_burst_limit, 1, API_ACCOUNT_BURST_LIMIT),
+            api_allowed_origins=_origins(get, API_ALLOWED_ORIGINS),
             search_tables_max_age_seconds=_integer(
                 get, SEARCH_TABLES_MAX_AGE, cls.search_tables_max_age_seconds, 1, MAX_SEARCH_TABLES_MAX_AGE
             ),
@@ -219,6 +229,20 @@ def _integer(get: Callable[[str], object], key: str, default: int, low: int, hig
     if not low <= value <= high:
         raise SettingsError(f"context {key} must be from {low} to {high}, got {value}")
     return value
+
+
+def _origins(get: Callable[[str], object], key: str) -> tuple[str, ...]:
+    raw = get(key)
+    if raw is None:
+        return ()
+    if isinstance(raw, list) and all(isinstance(entry, str) for entry in raw):  # cdk.json may hold a list
+        raw = ",".join(raw)
+    if not isinstance(raw, str):
+        raise SettingsError(f"context {key} must be a comma-separated list of origins, got {raw!r}")
+    try:
+        return parse_origins(raw)
+    except ValueError as error:
+        raise SettingsError(f"context {key}: {error}") from None
 
 
 def _boolean(get: Callable[[str], object], key: str, default: bool) -> bool:

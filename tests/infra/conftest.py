@@ -33,6 +33,7 @@ VARIANT_CONTEXT = {
     "apiThrottlingRateLimit": "200",
     "apiThrottlingBurstLimit": "100",
     "searchTableLayout": "unsharded",
+    "apiAllowedOrigins": "http://127.0.0.1:8000,https://app.example.com",
 }
 
 

@@ -81,12 +81,43 @@ def test_api_serves_exactly_the_routes_docs_openapi_json_documents(synthesized: 
     assert sorted(served) == sorted(documented)
 
 
+def methods(synthesized: Synthesized) -> dict[tuple[str, str], dict[str, object]]:
+    """(resource path part, HTTP method) -> the method's properties."""
+    resources = synthesized.resources
+    return {
+        (
+            resources[value["Properties"]["ResourceId"]["Ref"]]["Properties"]["PathPart"],
+            value["Properties"]["HttpMethod"],
+        ): value["Properties"]
+        for value in resources.values()
+        if value["Type"] == "AWS::ApiGateway::Method"
+    }
+
+
+def test_without_allowed_origins_there_is_no_preflight_route(synthesized: Synthesized) -> None:
+    assert sorted(methods(synthesized)) == [("search", "GET"), ("{trip_id}", "GET")]
+
+
+def test_allowed_origins_route_each_preflight_to_search_trips_which_knows_them(variant: Synthesized) -> None:
+    resources = variant.resources
+    found = methods(variant)
+    search_trips = f"<{function_id(resources, SEARCH_HANDLER)}.Arn>"
+
+    assert sorted(found) == [("search", "GET"), ("search", "OPTIONS"), ("{trip_id}", "GET"), ("{trip_id}", "OPTIONS")]
+    for part in ("search", "{trip_id}"):
+        integration = found[(part, "OPTIONS")]["Integration"]
+        assert integration["Type"] == "AWS_PROXY"  # type: ignore[index]
+        assert search_trips in rendered_join(integration["Uri"])  # type: ignore[index]
+    variables = resources[function_id(resources, SEARCH_HANDLER)]["Properties"]["Environment"]["Variables"]
+    assert variables["API_ALLOWED_ORIGINS"] == "http://127.0.0.1:8000,https://app.example.com"
+
+
 def test_search_trips_finds_the_live_search_table_through_the_parameter(synthesized: Synthesized) -> None:
     resources = synthesized.resources
     variables = resources[function_id(resources, SEARCH_HANDLER)]["Properties"]["Environment"]["Variables"]
     assert variables["SEARCH_TABLES_PARAMETER"] == {"Ref": logical_id(resources, "AWS::SSM::Parameter", "SearchTables")}
     assert variables["SEARCH_TABLES_MAX_AGE_SECONDS"] == "30"
-    assert not {"SEARCH_TABLE_NAME", "TABLE_NAME", "DLQ_URL"} & set(variables)
+    assert not {"SEARCH_TABLE_NAME", "TABLE_NAME", "DLQ_URL", "API_ALLOWED_ORIGINS"} & set(variables)
 
 
 def test_api_url_output_is_the_stage_url_without_trailing_slash(template: Template, synthesized: Synthesized) -> None:

@@ -154,3 +154,41 @@ def test_reservation_must_cover_a_provisioned_streams_shards_times_the_factor() 
         "context consumerReservedConcurrency 100 is below changeStreamShardCount x parallelizationFactor = 120: "
         "the Kinesis consumer could not run a batch per shard and factor"
     )
+
+
+def test_no_browser_origin_is_allowed_unless_named() -> None:
+    assert settings_from().api_allowed_origins == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "origins"),
+    [
+        ("https://app.example.com", ("https://app.example.com",)),
+        (" http://127.0.0.1:8000 , https://[::1]:8443 ", ("http://127.0.0.1:8000", "https://[::1]:8443")),
+        (["https://a.example", "https://b.example"], ("https://a.example", "https://b.example")),  # cdk.json's list
+        ("*", ("*",)),
+        ("", ()),
+    ],
+)
+def test_allowed_origins_are_read_from_a_comma_separated_list_or_a_json_list(value: object, origins: object) -> None:
+    assert settings_from(apiAllowedOrigins=value).api_allowed_origins == origins
+
+
+NOT_AN_ORIGIN = "is not an origin: scheme://host[:port] (http or https, no path), or * alone for any"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("https://app.example.com/", f"context apiAllowedOrigins: 'https://app.example.com/' {NOT_AN_ORIGIN}"),
+        ("app.example.com", f"context apiAllowedOrigins: 'app.example.com' {NOT_AN_ORIGIN}"),
+        ("ftp://files.example", f"context apiAllowedOrigins: 'ftp://files.example' {NOT_AN_ORIGIN}"),
+        ("https://a.example,*", f"context apiAllowedOrigins: '*' {NOT_AN_ORIGIN}"),
+        (8000, "context apiAllowedOrigins must be a comma-separated list of origins, got 8000"),
+    ],
+)
+def test_a_value_that_names_no_origin_is_rejected_naming_the_key(value: object, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from(apiAllowedOrigins=value)
+
+    assert str(raised.value) == message

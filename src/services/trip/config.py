@@ -8,6 +8,7 @@ names it, instead of a KeyError deep inside a request. Which search tables serve
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -21,6 +22,26 @@ DEFAULT_AUDIT_READ_BUDGET = 2_000
 # retries; past a minute of lag the IteratorAge alarms fire (infra/monitoring.py), so a change later than this is a
 # fault the operator is already told of.
 DEFAULT_AUDIT_SETTLE_SECONDS = 60
+
+
+# An origin as a browser sends it (RFC 6454, "Origin" header): scheme, host, optional port; no path, no slash.
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:\d{1,5})?")
+ANY_ORIGIN = "*"
+ALLOWED_ORIGINS_VARIABLE = "API_ALLOWED_ORIGINS"
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """The browser origins a comma-separated list names (`https://app.example.com,http://127.0.0.1:8000`), or
+    `*` alone for any; empty: none. Raises ValueError naming the first entry that is no origin."""
+    origins = tuple(entry.strip() for entry in text.split(",") if entry.strip())
+    if origins == (ANY_ORIGIN,):
+        return origins
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"{origin!r} is not an origin: scheme://host[:port] (http or https, no path), or * alone for any"
+            )
+    return origins
 
 
 class ConfigurationError(RuntimeError):
@@ -111,3 +132,11 @@ def audit_settings() -> AuditSettings:
         repair=repair == "true",
         tombstone_ttl_seconds=_positive_int("TOMBSTONE_TTL_SECONDS", DEFAULT_TOMBSTONE_TTL_SECONDS),
     )
+
+
+def allowed_origins() -> tuple[str, ...]:
+    """The browser origins the search API answers CORS requests from (API_ALLOWED_ORIGINS); none when unset."""
+    try:
+        return parse_origins(os.environ.get(ALLOWED_ORIGINS_VARIABLE, ""))
+    except ValueError as error:
+        raise ConfigurationError(f"environment variable {ALLOWED_ORIGINS_VARIABLE}: {error}") from None

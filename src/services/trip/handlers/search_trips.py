@@ -11,7 +11,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -23,7 +23,7 @@ from botocore.config import Config
 # pydantic (the OpenAPI description of the responses) needs this TypedDict before Python 3.12
 from typing_extensions import TypedDict
 
-from services.trip import exact_json, search_tables
+from services.trip import config, exact_json, search_tables
 from services.trip.dynamodb_values import dynamodb_resource
 from services.trip.handlers import search_api_examples
 from services.trip.schema import SEARCH_SHARDS, Layout
@@ -37,8 +37,21 @@ TRIP_PATH_PREFIX = "/trips/"
 SEARCH_PATH = f"{TRIP_PATH_PREFIX}{SEARCH_SEGMENT}"
 TRIP_PATH = f"{TRIP_PATH_PREFIX}<trip_id>"
 
+# How long a browser may keep a preflight's answer (seconds; Chromium keeps at most 7,200)
+CORS_MAX_AGE_SECONDS = 600
+
+
+def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
+    """CORS for the browser origins API_ALLOWED_ORIGINS names (context apiAllowedOrigins), none without one: a GET
+    from an allowed origin carries Access-Control-Allow-Origin, and a preflight (OPTIONS, which the stack routes
+    here) is a 204 naming the methods."""
+    if not origins:
+        return None
+    return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]), max_age=CORS_MAX_AGE_SECONDS)
+
+
 logger = Logger()
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, cors=_cors(config.allowed_origins()))
 
 
 @cache
