@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import warnings
+from collections.abc import Callable
 
 os.environ.update(
     {
@@ -32,10 +34,25 @@ SLOW_SCAN_PAGE_S = 0.100  # a Scan page of 1 MB read from a busy table
 
 
 def main() -> None:
+    """Every part in turn; a part that fails says so in one line and the others still run (exit 1 if one failed)."""
     # Each round re-adds the consumer's metric dimension; the bench publishes no metrics.
     warnings.filterwarnings("ignore", message="Dimension 'source' has already been added")
     console = Console()
     console.print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}")
+    failed = []
+    for name, part in PARTS:
+        try:
+            part(console)
+        except Exception as error:  # a part's failure is the bench's finding: report it, go on with the next
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            console.print(f"[red]✘ {name} failed[/]: {type(error).__name__}: {first_line}", soft_wrap=True)
+            failed.append(name)
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(PARTS)} parts failed[/]: {', '.join(failed)}")
+        sys.exit(1)
+
+
+def print_batch_durations(console: Console) -> None:
     table = Table(title=f"Batch duration, every DynamoDB call taking {LATENCY_S * 1000:.0f} ms")
     for column in ("batch", "trips", "calls", "floor ms", "duration ms", "ratio", "goal"):
         table.add_column(column, justify="left" if column == "batch" else "right")
@@ -52,6 +69,8 @@ def main() -> None:
         )
     console.print(table)
 
+
+def print_decode(console: Console) -> None:
     decoding = decode.measure(kinesis_batch(10_000).records)
     decodes = Table(title=f"Decode CPU, a Kinesis batch of {decoding.records:,} records")
     for column in ("plain decode ms", "consumer's decoder ms", "speed", "goal"):
@@ -61,6 +80,8 @@ def main() -> None:
     )
     console.print(decodes)
 
+
+def print_throughput(console: Console) -> None:
     deployed = StackSettings()
     shard = consumer_throughput.SHARD_RECORDS_PER_S
     throughput = Table(
@@ -82,6 +103,8 @@ def main() -> None:
         )
     console.print(throughput)
 
+
+def print_cold_imports(console: Console) -> None:
     imports = Table(title="Cold import of a consumer handler, against boto3 + Powertools")
     for column in ("tracing", "floor ms", "consumer ms", "ratio", "goal"):
         imports.add_column(column, justify="left" if column == "tracing" else "right")
@@ -96,6 +119,8 @@ def main() -> None:
         )
     console.print(imports)
 
+
+def print_rebuilds(console: Console) -> None:
     # at 5 ms the per-record replay sleeps 100 s a round: one round of it (its spread is small beside that)
     figures = [
         (rebuild.measure(REBUILD_CHANGES, latency_s, rounds=3, per_record_rounds=per_record_rounds), goal)
@@ -121,9 +146,8 @@ def main() -> None:
         )
     console.print(rebuilds)
 
-    print_search_load(console, search_load.measure(SEARCH_LOAD_TRIPS, pages=2))
-    print_replay_reads(console)
 
+def print_freshness(console: Console) -> None:
     fresh = Table(title="Freshness on the local runtime (make up): TripTable write -> searchable")
     for column in ("pipeline", "changes", "p50 s", "p99 s", "window s", "p50/window", "p99/window"):
         fresh.add_column(column, justify="left" if column == "pipeline" else "right")
@@ -140,7 +164,8 @@ def main() -> None:
     console.print(fresh)
 
 
-def print_search_load(console: Console, load: search_load.SearchLoad) -> None:
+def print_search_load(console: Console) -> None:
+    load = search_load.measure(SEARCH_LOAD_TRIPS, pages=2)
     indexes = Table(
         title=f"TripSearchTable's indexes at {search_load.CHANGES_PER_SECOND:,} changes/s ({load.changes:,} changes of "
         f"{load.trips:,} trips, both consumers): the hottest key's WCU/s, goal <= {search_load.PARTITION_WCU:,}"
@@ -226,6 +251,17 @@ def print_replay_reads(console: Console) -> None:
         )
     console.print(scans)
 
+
+PARTS: list[tuple[str, Callable[[Console], None]]] = [
+    ("batch duration", print_batch_durations),
+    ("decode CPU", print_decode),
+    ("consumer throughput", print_throughput),
+    ("cold import", print_cold_imports),
+    ("rebuild", print_rebuilds),
+    ("search load", print_search_load),
+    ("replay reads", print_replay_reads),
+    ("freshness", print_freshness),
+]
 
 if __name__ == "__main__":
     main()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import io
+from collections.abc import Callable
 
+import pytest
+from rich.console import Console
+
+from bench import __main__ as bench_main
 from bench import cold_import, consumer_throughput, decode, freshness, rebuild, search_load
 from bench.batch_latency import kinesis_batch, measure, streams_batch
 from infra.settings import StackSettings
@@ -122,3 +127,30 @@ def test_consumer_throughput_below_one_vcpu_is_its_memorys_share() -> None:
     assert figure.vcpu_share == 884 / 1769
     assert figure.records_per_s == 884 / 1769 / 0.001
     assert figure.shard_ratio == figure.records_per_s / 1000
+
+
+def test_a_part_that_fails_is_one_line_and_the_others_still_print(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given three parts, the second failing as the local runtime's stop did (a multi-line assertion)
+    printed = io.StringIO()
+
+    def part(name: str) -> Callable[[Console], None]:
+        return lambda console: console.print(f"{name} table")
+
+    def fails(console: Console) -> None:
+        raise AssertionError("the local runtime did not stop:\n...4 KB of its log...")
+
+    parts = [("first", part("first")), ("freshness", fails), ("last", part("last"))]
+    monkeypatch.setattr(bench_main, "PARTS", parts)
+    monkeypatch.setattr(bench_main, "Console", lambda: Console(file=printed, width=80, no_color=True))
+
+    # when the bench runs, then it prints every other part, one line for the failure, and exits 1
+    with pytest.raises(SystemExit) as exited:
+        bench_main.main()
+
+    assert exited.value.code == 1
+    assert printed.getvalue().splitlines()[1:] == [
+        "first table",
+        "✘ freshness failed: AssertionError: the local runtime did not stop:",
+        "last table",
+        "1 of 3 parts failed: freshness",
+    ]
