@@ -23,6 +23,8 @@ from tests.dynamodb_engines import (  # noqa: F401  (fixtures)
 )
 from tests.local_runtime_session import local_runtime  # noqa: F401  (one runtime per worker, for runtime/ and replay/)
 
+pytest_plugins = ["tests.xdist_ids"]
+
 REGION = "us-east-1"
 
 os.environ.update(
