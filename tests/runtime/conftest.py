@@ -39,6 +39,9 @@ class RecorderFunction:
                 sqs.delete_message(QueueUrl=self.recording_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+RECORDER_TIMEOUT_S = 60
+
+
 def _code_package() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as package:
@@ -53,9 +56,10 @@ def test_function(local_runtime: RunningRuntime) -> RecorderFunction:
 
 
 def deploy_recorder(
-    local_runtime: RunningRuntime, timeout_s: int = 2, environment: dict[str, str] | None = None
+    local_runtime: RunningRuntime, timeout_s: int = RECORDER_TIMEOUT_S, environment: dict[str, str] | None = None
 ) -> RecorderFunction:
-    """Deploy the batch recorder as a new function with a recording queue of its own (and `environment`)."""
+    """Deploy the batch recorder as a new function with a recording queue of its own (and `environment`); its
+    timeout is generous (a busy machine's cold start takes seconds) unless a test of timeouts sets a short one."""
     suffix = uuid.uuid4().hex[:8]
     role = local_runtime.client("iam").create_role(
         RoleName=f"batch-recorder-{suffix}", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})

@@ -23,7 +23,10 @@ from tests.runtime.conftest import RecorderFunction, deploy_recorder
 
 pytestmark = [pytest.mark.runtime, pytest.mark.xdist_group("faults")]
 
-RECORDER_TIMEOUT_S = 5
+# Every faulted invocation ends its sandbox: the next one starts cold, and a cold start past Lambda's 10 s of Init
+# eats into the timeout. Long enough that a busy machine's cold start and first write fit, so that only an injected
+# timeout times out; each injected one costs this long.
+RECORDER_TIMEOUT_S = 20
 FAULTS = ("--fault-throttle", "1", "--fault-crash", "0.5", "--fault-timeout", "0.5", "--seed", "3")
 
 
@@ -35,7 +38,6 @@ def faulty_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
 
 @pytest.fixture
 def recorder(faulty_runtime: RunningRuntime) -> RecorderFunction:
-    # every faulted invocation ends its sandbox: the next one starts cold, which counts towards the timeout here
     return deploy_recorder(faulty_runtime, timeout_s=RECORDER_TIMEOUT_S)
 
 
