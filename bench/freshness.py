@@ -104,13 +104,13 @@ def _only_enabled(runtime: RunningRuntime, uuid: str, uuids: list[str]) -> Itera
     def polled() -> list[str]:
         return [m["UUID"] for m in runtime.status()["eventSourceMappings"] if m["UUID"] in uuids]
 
-    eventually(lambda: polled() == [uuid], timeout=60)  # the runtime follows the Enabled switch
+    eventually(lambda: polled() == [uuid], timeout=180)  # the runtime follows the Enabled switch
     try:
         yield
     finally:
         for other in uuids:
             lam.update_event_source_mapping(UUID=other, Enabled=True)
-        eventually(lambda: sorted(polled()) == sorted(uuids), timeout=60)  # every mapping polled again
+        eventually(lambda: sorted(polled()) == sorted(uuids), timeout=180)  # every mapping polled again
 
 
 def _write_and_watch(runtime: RunningRuntime, prefix: str, changes: int, gap_s: float) -> list[float]:
@@ -143,7 +143,7 @@ def _write_and_watch(runtime: RunningRuntime, prefix: str, changes: int, gap_s: 
             dynamodb.put_item(TableName=table, Item={k: serializer.serialize(v) for k, v in item.items()})
             written[trip_id] = time.monotonic()
             time.sleep(randomness.uniform(0, 2 * gap_s))
-        eventually(lambda: len(seen) == changes, timeout=120)  # every trip searchable
+        eventually(lambda: len(seen) == changes, timeout=180)  # every trip searchable
     finally:
         done.set()
         watcher.join()

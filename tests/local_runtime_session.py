@@ -53,7 +53,7 @@ class RunningRuntime:
             document: dict[str, Any] = json.load(response)
         return document
 
-    def wait_until_idle(self, quiet_s: float = 1.0, timeout: float = 60.0) -> None:
+    def wait_until_idle(self, quiet_s: float = 1.0, timeout: float = 180.0) -> None:
         """Until every change is copied into Kinesis and delivered by every mapping, and stays so for ``quiet_s``.
 
         A shard reports caught up after a read that found nothing; a record put a moment later is not seen
@@ -84,7 +84,7 @@ def free_port() -> int:
 
 
 def _wait_until_ready(runtime: RunningRuntime, process: subprocess.Popen[bytes]) -> dict[str, Any]:
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # a synthesis and a deployment: a minute idle, several when the machine is busy
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the local runtime exited:\n{runtime.log_file.read_text()[-4000:]}")
@@ -115,7 +115,7 @@ def running_runtime(state_dir: Path, *options: str, poll_interval: float | None 
     finally:
         process.terminate()  # as Ctrl-C would: the runtime must stop cleanly and promptly
         try:
-            process.wait(timeout=120)
+            process.wait(timeout=300)
         except subprocess.TimeoutExpired:
             process.kill()
             raise AssertionError(f"the local runtime did not stop:\n{log_file.read_text()[-4000:]}") from None
@@ -128,7 +128,7 @@ def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
         yield runtime
 
 
-def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+def eventually(check: Callable[[], Any], timeout: float = 180.0, interval: float = 0.2) -> Any:
     """The first truthy result of ``check`` within ``timeout`` seconds; fails with the last result otherwise."""
     deadline = time.monotonic() + timeout
     result = check()

@@ -82,8 +82,8 @@ def booked(local_runtime: RunningRuntime) -> Booked:
     def all_projected() -> bool:
         return {trip_id: statuses(document) for trip_id, document in documents(table, trip_ids).items()} == final
 
-    eventually(sagas_finished, timeout=90, interval=0.5)
-    eventually(all_projected, timeout=60, interval=0.5)
+    eventually(sagas_finished, timeout=180, interval=0.5)
+    eventually(all_projected, timeout=180, interval=0.5)
     # late duplicates of the Kinesis copy are still on their way for a moment: the tests delete documents,
     # and a late change must not bring one back half-made
     local_runtime.wait_until_idle()
@@ -266,7 +266,7 @@ def test_a_poison_record_is_listed_shown_and_kept_by_redrive(local_runtime: Runn
         found = [m for m in _dlq_messages(replay).values() if m["first_sequence"] == sequence]
         return found[0]["message_id"] if found else None
 
-    message_id = eventually(parked, timeout=30, interval=0.5)
+    message_id = eventually(parked, timeout=180, interval=0.5)
     listed = _dlq_messages(replay)[message_id]
     assert (listed["kind"], listed["source"]) == ("poison-record", "kinesis")
     assert listed["reason"].startswith("kinesis data is not JSON")
@@ -333,7 +333,7 @@ def test_an_exhausted_batch_is_listed_shown_and_redriven_once_fixed(
     }  # fmt: skip
     trip_table.put_item(Item=flight)
     live_table = _search_table(local_runtime)
-    eventually(lambda: documents(live_table, [trip_id]), timeout=30)  # the live pipelines projected it
+    eventually(lambda: documents(live_table, [trip_id]), timeout=180)  # the live pipelines projected it
 
     def pointed_to() -> str | None:
         pointers = [m for m in _dlq_messages(replay).values() if m["kind"] == "batch-pointer"]
@@ -343,7 +343,7 @@ def test_an_exhausted_batch_is_listed_shown_and_redriven_once_fixed(
                 return str(pointer["message_id"])
         return None
 
-    message_id = eventually(pointed_to, timeout=30, interval=1.0)
+    message_id = eventually(pointed_to, timeout=180, interval=1.0)
     code, shown = replay("dlq", "show", message_id)
     assert code == 0, shown
     assert shown["message"]["reason"] == "RetryAttemptsExhausted (Unhandled)"

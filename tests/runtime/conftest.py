@@ -103,4 +103,4 @@ def unbooked_seed_trips(local_runtime: RunningRuntime) -> None:
             ).get("Item", {})
             return not any(field in item for field in STATUS_FIELDS)
 
-        eventually(unbooked, timeout=60)
+        eventually(unbooked, timeout=180)

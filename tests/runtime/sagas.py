@@ -36,7 +36,7 @@ def finished(runtime: RunningRuntime, arns: list[str]) -> list[dict[str, Any]]:
         found = [stepfunctions.describe_execution(executionArn=arn) for arn in arns]
         return None if any(execution["status"] == "RUNNING" for execution in found) else found
 
-    result: list[dict[str, Any]] = eventually(described, timeout=90, interval=0.5)
+    result: list[dict[str, Any]] = eventually(described, timeout=180, interval=0.5)
     return result
 
 

@@ -83,7 +83,7 @@ def accented_trip(local_runtime: RunningRuntime) -> BookedTrip:
         item = local_runtime.client("dynamodb").get_item(TableName=table, Key=key).get("Item", {})
         return statuses({name: TypeDeserializer().deserialize(value) for name, value in item.items()}) == BOOKED
 
-    eventually(booked, timeout=60)
+    eventually(booked, timeout=180)
     return trip
 
 

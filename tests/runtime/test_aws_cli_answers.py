@@ -108,7 +108,7 @@ def test_execution_name_cannot_be_reused(local_runtime: RunningRuntime) -> None:
     # another input under the same name, at once and after the execution ended
     assert aws_error(local_runtime, *start, "--input", _saga_input()) == "ExecutionAlreadyExists"
     stepfunctions = local_runtime.client("stepfunctions")
-    eventually(lambda: stepfunctions.describe_execution(executionArn=arn)["status"] == "SUCCEEDED", timeout=60)
+    eventually(lambda: stepfunctions.describe_execution(executionArn=arn)["status"] == "SUCCEEDED", timeout=180)
     # "When the original execution is closed, ExecutionAlreadyExists is returned regardless of input"
     assert aws_error(local_runtime, *start, "--input", first_input) == "ExecutionAlreadyExists"
 

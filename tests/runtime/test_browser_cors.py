@@ -105,7 +105,7 @@ def search_url(runtime: RunningRuntime) -> str:
         with urllib_open(url) as answer:
             return [trip["trip_id"] for trip in json.load(answer)["trips"]] == ["trip-cors-001"]
 
-    eventually(found, timeout=120, interval=0.5)
+    eventually(found, timeout=180, interval=0.5)
     return url
 
 

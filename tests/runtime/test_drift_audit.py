@@ -89,7 +89,7 @@ def booked_and_projected(runtime: RunningRuntime, trip_ids: list[str]) -> None:
         ]
         return all(statuses({k: v.get("S") for k, v in doc.items()}) == BOOKED for doc in documents)
 
-    eventually(projected, timeout=120, interval=0.5)
+    eventually(projected, timeout=180, interval=0.5)
 
 
 def search_items(runtime: RunningRuntime) -> int:
@@ -116,7 +116,7 @@ def test_drift_injected_under_a_saga_workload_is_all_found_and_repaired_and_noth
     thread = threading.Thread(target=workload.run)
     thread.start()
     try:
-        eventually(lambda: len(workload.started) >= 10, timeout=120, interval=0.5)  # sagas under way
+        eventually(lambda: len(workload.started) >= 10, timeout=180, interval=0.5)  # sagas under way
         injector = DriftInjector(
             runtime.client("dynamodb"), runtime.outputs["TripTableName"], runtime.outputs["SearchTableName"], QUIET_S
         )

@@ -196,7 +196,7 @@ def test_mapping_retries_a_batch_whose_invocation_crashed_or_timed_out(
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(message["Body"]) for message in messages]
 
-    message = eventually(pointer, timeout=60)[0]
+    message = eventually(pointer, timeout=180)[0]
     assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert message["requestContext"]["approximateInvokeCount"] == 2
     assert message["responseContext"]["functionError"] == "Unhandled"

@@ -69,7 +69,7 @@ def test_seed_section_7_with_the_aws_cli(local_runtime: RunningRuntime, tmp_path
     success = eventually(lambda: (d := document("trip-streams-001")).get("payment_status") == "COMPLETED" and d)
     assert {k: v for k, v in success.items() if k in SEED_72_FIELDS} == SEED_72_DOCUMENT
     # the refund comes first, the flight's cancellation last: wait for all three
-    eventually(lambda: statuses(document("trip-streams-cancel-001")) == COMPENSATED, timeout=60)
+    eventually(lambda: statuses(document("trip-streams-cancel-001")) == COMPENSATED, timeout=180)
 
     # 7.3
     api_url = aws(

@@ -185,6 +185,6 @@ def test_poison_record_in_the_change_stream_reaches_the_dlq(local_runtime: Runni
                 return dict(body)
         return None
 
-    message = eventually(poison_message, timeout=30)
+    message = eventually(poison_message, timeout=180)
     assert message["source"] == "kinesis"
     assert base64.b64decode(message["record"]["kinesis"]["data"]).decode() == marker
