@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from local_runtime.emulator.deployer import ContextError
 from local_runtime.faults.injection import FaultRates
@@ -191,14 +190,10 @@ def _fault_rates(throttle: float, crash: float, timeout: float) -> FaultRates:
 
 
 def _configure_logging(verbose: bool, log_console: Console = console) -> None:
-    """Rich's columns on a terminal; one plain, unwrapped line per record when piped (names and ARNs whole)."""
-    handler: logging.Handler
-    if log_console.is_terminal:
-        handler = RichHandler(console=log_console, show_path=False, rich_tracebacks=True)
-        handler.setFormatter(logging.Formatter("%(message)s", datefmt="[%X]"))
-    else:
-        handler = logging.StreamHandler(log_console.file)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S"))
+    """One plain line per record, on a terminal too: rich's log columns broke generated names, ARNs and numbers
+    mid-word at 80 columns; a line the terminal wraps still copies whole."""
+    handler = logging.StreamHandler(log_console.file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     logging.getLogger("local_runtime").setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("botocore", "boto3", "urllib3"):

@@ -11,8 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from local_runtime.functions.lambda_worker import json_number
 from local_runtime.runtime import LocalRuntime, RuntimeOptions
@@ -199,24 +201,29 @@ def _json_value(value: object) -> object:
     return json_number(value) if isinstance(value, Decimal) else str(value)
 
 
-def _change_records(records: list[dict[str, Any]]) -> Table:
-    # A sequence number has 56 digits: every column folds rather than crop, on a terminal or piped at 80 columns.
-    table = Table()
-    for header in ("seq", "event", "trip", "entity", "version", "status", "ApproximateCreationDateTime"):
-        table.add_column(header, overflow="fold")
-    for record in records:
+def _change_records(records: list[dict[str, Any]]) -> Group:
+    """The records as a table readable at 80 columns (no word or number cut), their sequence numbers (56 digits on
+    AWS) each on a line of its own below it."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for header in ("#", "trip", "event", "entity", "v", "status", "created"):
+        table.add_column(header, no_wrap=True)
+    sequences = []
+    for number, record in enumerate(records, start=1):
         change = json.loads(record["Data"])
         body = change["dynamodb"]
         image = body.get("NewImage") or body.get("OldImage") or {}
         keys = body["Keys"]
-        unit = "µs" if body.get("ApproximateCreationDateTimePrecision") == "MICROSECOND" else "ms"
         table.add_row(
-            record["SequenceNumber"],
-            change["eventName"],
+            str(number),
             keys["PK"]["S"].removeprefix("TRIP#"),
+            change["eventName"],
             keys["SK"]["S"].partition("#")[0],
             image.get("version", {}).get("N", ""),
             image.get("status", {}).get("S", ""),
-            f"{body['ApproximateCreationDateTime']} {unit}",
+            str(body["ApproximateCreationDateTime"]),
         )
-    return table
+        sequences.append(Text(f"#{number} sequence number {record['SequenceNumber']}", overflow="fold"))
+    precision = records[0] and json.loads(records[0]["Data"])["dynamodb"].get("ApproximateCreationDateTimePrecision")
+    unit = "microseconds" if precision == "MICROSECOND" else "milliseconds"
+    legend = Text(f"v: the item's version; created: ApproximateCreationDateTime, in {unit} since the epoch")
+    return Group(table, legend, *sequences)
