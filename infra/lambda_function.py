@@ -42,7 +42,8 @@ class FunctionFactory:
         self._layer = lambda_.LayerVersion(
             scope,
             "FunctionsLayer",
-            code=lambda_.Code.from_asset(str(function_layer.checked_layer_dir()), exclude=ASSET_EXCLUDES),
+            # its bytecode too: compiled for the runtime by `make layer`, as Lambda reads it from the read-only /opt
+            code=lambda_.Code.from_asset(str(function_layer.checked_layer_dir())),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="The functions' dependencies, pinned in requirements/functions.txt",

@@ -6,7 +6,7 @@ Report only unless `--repair`. Exit 0: no drift; 1: drift found (repaired or not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from replay import stack
 from replay.errors import BadInput, ReplayError
 from replay.options import (
     EndpointUrl,
@@ -27,8 +28,7 @@ from replay.options import (
     seconds_value,
     trip_ids_value,
 )
-from replay.stack import DEFAULT_STACK_NAME, Connection, find_stack_resources, kinesis_consumer, stream_arn
-from replay.stack import tombstone_ttl_seconds as consumers_tombstone_ttl
+from replay.stack import DEFAULT_STACK_NAME, Connection, StackResources, find_stack_resources
 from replay.terminal import counted, output_console
 from services.trip.adapters.search_documents import PermanentStoreError, TransientStoreError
 from services.trip.adapters.trip_items import TripItems
@@ -97,16 +97,10 @@ def audit(
         cursor = _scope(trip_ids, segment, segments)
         connection = Connection(endpoint_url, region, profile)
         resources = find_stack_resources(connection, stack_name)
-        ttl = consumers_tombstone_ttl(kinesis_consumer(connection, stream_arn(connection, resources.change_stream)[0]))
         console = output_console()
         with _progress(console, quiet=json_output) as progress:
-            auditor = DriftAuditor(
-                TripItems(resources.trip_table, connection.client("dynamodb")),
-                resources.documents_of(resources.search_table, connection.resource("dynamodb")),
-                settle_seconds=settle_seconds,
-                repair=repair,
-                tombstone_ttl_seconds=ttl,
-                progress=progress,
+            auditor = drift_auditor(
+                connection, resources, resources.search_table, settle_seconds, repair=repair, progress=progress
             )
             try:
                 report = _run(auditor, trip_ids, cursor)
@@ -121,6 +115,29 @@ def audit(
             _print(console, report, resources.search_table, scope, repair)
         if report.drifted:
             raise typer.Exit(1)
+
+
+def drift_auditor(
+    connection: Connection,
+    resources: StackResources,
+    table: str,
+    settle_seconds: float,
+    *,
+    repair: bool,
+    progress: Callable[[int], None] | None = None,
+) -> DriftAuditor:
+    """The drift audit of `table` (one the search-tables parameter names, read with its layout) against the stack's
+    TripTable, tombstones expiring when the consumers' do: `trip-replay audit`'s, and `cutover verify`'s."""
+    arn, _ = stack.stream_arn(connection, resources.change_stream)
+    ttl = stack.tombstone_ttl_seconds(stack.kinesis_consumer(connection, arn))
+    return DriftAuditor(
+        TripItems(resources.trip_table, connection.client("dynamodb")),
+        resources.documents_of(table, connection.resource("dynamodb")),
+        settle_seconds=settle_seconds,
+        repair=repair,
+        tombstone_ttl_seconds=ttl,
+        progress=progress,
+    )
 
 
 def _scope(trip_ids: list[str] | None, segment: int | None, segments: int | None) -> Cursor | None:

@@ -7,8 +7,8 @@ only. Looked for as ``python3.13`` on the PATH, then in pyenv's versions (``$PYE
 on the PATH runs only where that version is selected). It must run on Linux x86_64: the layer's compiled wheels are
 for the functions' architecture.
 
-``python -m local_runtime.functions.interpreters`` (run by ``make dev``) checks that the stack's runtime is found:
-one ``error:`` line and exit 2 when it is not.
+``python -m local_runtime.functions.interpreters`` (run by ``make dev``) prints the path of the stack's runtime's
+interpreter (the layer's modules are compiled with it), or one ``error:`` line and exit 2 when there is none.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def main() -> None:
     from infra.lambda_function import RUNTIME
 
     try:
-        interpreter_for(RUNTIME.name)
+        print(interpreter_for(RUNTIME.name))
     except InterpreterNotFound as error:
         sys.stderr.write(f"error: {error}\n")
         sys.exit(2)

@@ -73,8 +73,9 @@ def _verification(verification: Verification) -> dict[str, Any]:
     help=(
         "Create the next version of the search table (this release's keys and indexes), make it the shadow the "
         "consumers write beside the live table, project TripTable's items into it, replay the change stream since "
-        "the shadow was named, and compare it with the live table. Exit 1 if they differ: the cutover stays under "
-        "way (the shadow is still written); look at the differences, then `verify` again or `retire --delete-table`."
+        "the shadow was named, and compare it with TripTable, trip by trip, as the drift audit does. Exit 1 if it "
+        "differs: the cutover stays under way (the shadow is still written); look at the differences, then `verify` "
+        "again or `retire --delete-table`."
     )
 )
 def start(
@@ -114,8 +115,9 @@ def start(
 
 @cutover_app.command(
     help=(
-        "Compare the live table with its shadow again (a trip that differs is read again, to tell a change in "
-        "flight from a real difference). Exit 1 if they differ."
+        "Compare the shadow with TripTable again, each document with what this release projects of its trip's items "
+        "(a trip that differs is read again, to tell a change in flight from a real difference). Not with the live "
+        "table: the next version differs from it by design (a new field, a fixed projection). Exit 1 if it differs."
     )
 )
 def verify(
@@ -134,12 +136,20 @@ def verify(
 
 @cutover_app.command(
     help=(
-        "Make the shadow live once it matches the live table: the search API reads it within "
-        "searchTablesMaxAgeSeconds, and the old live table stays the shadow, still written, so running switch again "
-        "rolls back at once. Refused (exit 1) while the tables differ."
+        "Make the shadow live once it matches TripTable (`verify`): the search API reads it within "
+        "searchTablesMaxAgeSeconds, and the old live table stays the shadow, still written, so `switch --no-verify` "
+        "rolls back at once. Refused (exit 1) while the shadow differs."
     )
 )
 def switch(
+    no_verify: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify",
+            help="Switch without comparing the shadow with TripTable: a roll back to the version that was live (its "
+            "documents are not what this release writes, so they would not verify).",
+        ),
+    ] = False,
     stack_name: StackName = DEFAULT_STACK_NAME,
     endpoint_url: EndpointUrl = None,
     region: Region = None,
@@ -149,12 +159,12 @@ def switch(
     with operator_errors():
         cutover = _cutover(stack_name, endpoint_url, region, profile)
         log = _log(json_output)
-        resources, differences = steps.switch(cutover, log)
+        resources, differences = steps.switch(cutover, log, verified=not no_verify)
         verification = Verification(differences)
         if differences and not json_output:
-            print_verification(output_console(), verification, str(resources.shadow_table), resources.search_table)
+            print_verification(output_console(), verification, str(resources.shadow_table), resources.trip_table)
         next_step = (
-            "not switched: the tables differ"
+            "not switched: the shadow differs from TripTable"
             if differences
             else "`switch` again rolls back; `retire` stops writing the old table"
         )
@@ -214,8 +224,9 @@ def status(
 def _finish(cutover: Cutover, log: StepLog, verification: Verification, json_output: bool, next_step: str) -> None:
     resources = cutover.resources()
     if not json_output:
-        print_verification(output_console(), verification, str(resources.shadow_table), resources.search_table)
-    _report(resources, log, verification, json_output, "tables differ" if verification.differences else next_step)
+        print_verification(output_console(), verification, str(resources.shadow_table), resources.trip_table)
+    next_step = "the shadow differs from TripTable" if verification.differences else next_step
+    _report(resources, log, verification, json_output, next_step)
     if verification.differences:
         raise typer.Exit(1)
 

@@ -11,10 +11,15 @@ every invocation, from a cache at most `max_age` seconds old (services.trip.sear
 3. Belt and braces, the change stream is replayed into the shadow from T0 - `CATCH_UP_MARGIN` to the end of the scan:
    every change made since the parameter changed, whatever a consumer had cached. The gate makes every copy that
    arrives twice a no-op, in any order.
-4. The two tables are compared; a trip that differs is read again until it matches or `VERIFY_ROUNDS` passed (a
-   change in flight reaches the two tables moments apart). Zero differences, or the cutover does not switch.
+4. The shadow is compared with TripTable, trip by trip, as the drift audit compares the live table
+   (services.trip.auditor, without repairs): each document against the fold of its trip's items by this release's
+   projection; a trip that differs is read again after `VERIFY_SETTLE_SECONDS` and counts only if it still differs
+   and neither side moved (a change in flight). Not with the live table: a cutover exists to change what the
+   documents hold (a new field, a fixed projection), so the live table differs from the next version by design.
+   Zero differences, or the cutover does not switch.
 5. `switch` swaps live and shadow: the search API reads the new table within max_age; the old one stays the shadow,
-   still written, so `switch` again rolls back with nothing to catch up. `retire` stops writing it.
+   still written, so `switch --no-verify` rolls back with nothing to catch up (the old version's documents are not
+   what this release's projection writes: they would not verify). `retire` stops writing it.
 """
 
 from __future__ import annotations
@@ -28,23 +33,27 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from replay.audit import drift_auditor
 from replay.errors import BadInput, ReplayError, aws_errors, error_code
 from replay.stack import Connection, StackResources, find_stack_resources
 from replay.tally import RunSummary
-from replay.verify import scan_views
 from replay.window.run import RunObserver, RunRequest, replay_run
+from services.trip.adapters.search_documents import PermanentStoreError, TransientStoreError
+from services.trip.audit import Verdict
+from services.trip.auditor import Cursor
 from services.trip.projection import PROJECTION_VERSION
-from services.trip.schema import SEARCH_KEY, TTL_ATTRIBUTE
+from services.trip.schema import TTL_ATTRIBUTE
 from services.trip.search_tables import DEFAULT_MAX_AGE_SECONDS, SearchTables, table_definition
-from services.trip.search_views import Difference, Verification, compare, search_view
+from services.trip.search_views import Difference, Undecided, Verification
 
 # The Kinesis catch-up starts this long before the parameter changed: the stream's ApproximateCreationDateTime and
 # this machine's clock need not agree to the second.
 CATCH_UP_MARGIN = timedelta(seconds=60)
 # Beyond the functions' cache: an invocation that read the parameter just before it changed, and is still starting.
 SETTLE_MARGIN_SECONDS = 5.0
-VERIFY_ROUNDS = 5
-VERIFY_PAUSE_SECONDS = 2.0
+# How long a trip that differed waits for its second look: longer than a change takes to reach the consumers (their
+# 1 s batching window and their polls) on a busy machine.
+VERIFY_SETTLE_SECONDS = 10.0
 
 
 def cutover_prefix(stack_name: str) -> str:
@@ -142,35 +151,46 @@ def start(
 
 
 def verify(cutover: Cutover, resources: StackResources, log: StepLog) -> Verification:
-    """The live table and its shadow compared as search sees them; a difference is read again until it goes away
-    (a change in flight) or `VERIFY_ROUNDS` passed (a real one)."""
+    """The shadow compared with TripTable (step 4 above). Each difference's `live` is what TripTable says (what the
+    live pipelines project, by this release), its `target` the shadow's; a trip TripTable's items cannot be projected
+    for (a poison item) is undecided, not a difference. BadInput when no cutover is under way."""
     if resources.shadow_table is None:
         raise BadInput(f"no cutover under way: {resources.search_table} has no shadow (start one: `cutover start`)")
-    dynamodb = cutover.connection.resource("dynamodb")
-    live, shadow = dynamodb.Table(resources.search_table), dynamodb.Table(resources.shadow_table)
-    # TripTable holds no removal: the scan cannot know when an entity was removed before it (verify.Undecided)
-    found = compare(scan_views(live, ()), scan_views(shadow, ()), removals_rebuilt=False)
-    rounds = 1
-    while found.differences and rounds < VERIFY_ROUNDS:
-        time.sleep(VERIFY_PAUSE_SECONDS)
-        trips = sorted({difference.trip_id for difference in found.differences})
-        again = compare(_views(live, trips), _views(shadow, trips), removals_rebuilt=False)
-        found = Verification(again.differences, [*found.undecided, *again.undecided])
-        rounds += 1
+    auditor = drift_auditor(cutover.connection, resources, resources.shadow_table, VERIFY_SETTLE_SECONDS, repair=False)
+    try:
+        report = auditor.audit_segment(Cursor(1), read_budget=float("inf"))
+    except (TransientStoreError, PermanentStoreError) as error:
+        raise ReplayError(f"comparing {resources.shadow_table} with {resources.trip_table}: {error}") from None
+    found = Verification(
+        [
+            Difference(difference.trip_id, difference.field, live=difference.target, target=difference.live)
+            for finding in report.drifted
+            for difference in finding.differences
+        ],
+        [
+            Undecided(
+                finding.trip_id, "document", None, None, f"TripTable's items cannot be projected: {finding.reason}"
+            )
+            for finding in report.of(Verdict.UNREADABLE)
+        ],
+    )
     log.step(
-        f"compared {resources.search_table} with {resources.shadow_table}",
+        f"compared {resources.shadow_table} with {resources.trip_table}",
+        trips=report.trips,
         differences=len(found.differences),
+        in_flight=len(report.of(Verdict.IN_FLIGHT)),
         undecided=len(found.undecided),
-        rounds=rounds,
     )
     return found
 
 
-def switch(cutover: Cutover, log: StepLog) -> tuple[StackResources, list[Difference]]:
-    """Swap the live table and its shadow, once they match: the search API reads the shadow, the old live table
-    stays written as the new shadow (a second switch rolls back)."""
+def switch(cutover: Cutover, log: StepLog, *, verified: bool = True) -> tuple[StackResources, list[Difference]]:
+    """Swap the live table and its shadow, once the shadow verifies (unless not `verified`: a roll back to the
+    previous version): the search API reads the shadow, the old live table stays written as the new shadow."""
     resources = cutover.resources()
-    differences = verify(cutover, resources, log).differences
+    if resources.shadow_table is None:
+        raise BadInput(f"no cutover under way: {resources.search_table} has no shadow (start one: `cutover start`)")
+    differences = verify(cutover, resources, log).differences if verified else []
     if differences:
         return resources, differences
     assert resources.shadow_table is not None
@@ -240,15 +260,3 @@ def _log_run(log: StepLog, what: str, summary: RunSummary) -> None:
     log.step(what, read=total.read, applied=total.applied, stale=total.stale, trips=summary.trips)
     if summary.refused:
         raise ReplayError(f"{len(summary.refused)} document(s) refused, first: {summary.refused[0]}")
-
-
-def _views(table: Any, trip_ids: list[str]) -> dict[str, Any]:
-    """The visible documents of these trips, read strongly consistent."""
-    views = {}
-    with aws_errors(f"reading {table.name}"):
-        for trip_id in trip_ids:
-            item = table.get_item(Key={SEARCH_KEY: trip_id}, ConsistentRead=True).get("Item")
-            view = search_view(item) if item else None
-            if view is not None:
-                views[trip_id] = view
-    return views

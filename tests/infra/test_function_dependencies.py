@@ -82,6 +82,21 @@ def test_compiled_modules_of_the_layer_are_for_the_runtime_and_architecture() ->
     assert tags == {f"cpython-{version}-{ARCHITECTURE.name}-linux-gnu.so"}
 
 
+def test_every_module_of_the_layer_is_compiled_for_the_runtime_as_lambda_reads_it() -> None:
+    # /opt is read-only on Lambda: without its bytecode, every cold start compiles what it imports again
+    tag = f"cpython-{RUNTIME.name.removeprefix('python').replace('.', '')}"
+    site = LAYER_DIR / "python"
+    uncompiled, checked = [], []
+    for source in site.rglob("*.py"):
+        compiled = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+        if not compiled.is_file():
+            uncompiled.append(str(source.relative_to(site)))
+        elif int.from_bytes(compiled.read_bytes()[4:8], "little") != 1:  # PEP 552: hash-based, unchecked
+            checked.append(str(compiled.relative_to(site)))
+
+    assert (uncompiled, checked) == ([], [])
+
+
 def test_every_function_runs_the_one_layer_the_stack_builds_from_the_layer_folder(synthesized: Synthesized) -> None:
     resources = synthesized.resources
     layer = logical_id(resources, "AWS::Lambda::LayerVersion", "FunctionsLayer")
@@ -106,12 +121,8 @@ def staged_asset(synthesized: Synthesized, s3_key: str) -> Path:
 
 
 def files_of(folder: Path) -> dict[str, int]:
-    """Each file's path under `folder` and its size, leaving out bytecode (never part of an asset)."""
-    return {
-        str(path.relative_to(folder)): path.stat().st_size
-        for path in folder.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
-    }
+    """Each file's path under `folder` and its size."""
+    return {str(path.relative_to(folder)): path.stat().st_size for path in folder.rglob("*") if path.is_file()}
 
 
 def test_every_handler_imports_on_the_runtime_with_only_its_code_and_the_layer(synthesized: Synthesized) -> None:
@@ -204,7 +215,7 @@ def test_the_layer_is_the_same_bytes_from_any_checkout() -> None:
     holding_the_checkout = [
         str(path.relative_to(site))
         for path in site.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts and str(PROJECT_DIR).encode() in path.read_bytes()
+        if path.is_file() and str(PROJECT_DIR).encode() in path.read_bytes()
     ]
 
     assert (outside, holding_the_checkout) == ([], [])
