@@ -31,9 +31,9 @@ from services.trip.search_views import Verification
 cutover_app = typer.Typer(
     help=(
         "Change the read model without downtime: build the next version of the search table beside the live one "
-        "(start), compare them (verify), make it live (switch; again to roll back), and stop writing the old one "
-        "(retire). The search API and both consumers follow the stack's search-tables parameter within "
-        "searchTablesMaxAgeSeconds; no redeploy. See docs/operations.md, 'Changing the read model'."
+        "(start), compare it with TripTable (verify), make it live (switch; switch --no-verify rolls back), and stop "
+        "writing the old one (retire). The search API and both consumers follow the stack's search-tables parameter "
+        "within searchTablesMaxAgeSeconds; no redeploy. See docs/operations.md, 'Changing the read model'."
     ),
     rich_markup_mode=None,
     no_args_is_help=True,
@@ -166,7 +166,7 @@ def switch(
         next_step = (
             "not switched: the shadow differs from TripTable"
             if differences
-            else "`switch` again rolls back; `retire` stops writing the old table"
+            else "`switch --no-verify` rolls back; `retire` stops writing the old table"
         )
         _report(resources, log, verification, json_output, next_step)
         if differences:

@@ -42,9 +42,9 @@ from services.trip.adapters.search_documents import PermanentStoreError, Transie
 from services.trip.audit import Verdict
 from services.trip.auditor import Cursor
 from services.trip.projection import PROJECTION_VERSION
-from services.trip.schema import TTL_ATTRIBUTE
+from services.trip.schema import SEARCH_KEY, TTL_ATTRIBUTE
 from services.trip.search_tables import DEFAULT_MAX_AGE_SECONDS, SearchTables, table_definition
-from services.trip.search_views import Difference, Undecided, Verification
+from services.trip.search_views import Difference, Undecided, Verification, compare, search_view
 
 # The Kinesis catch-up starts this long before the parameter changed: the stream's ApproximateCreationDateTime and
 # this machine's clock need not agree to the second.
@@ -54,6 +54,7 @@ SETTLE_MARGIN_SECONDS = 5.0
 # How long a trip that differed waits for its second look: longer than a change takes to reach the consumers (their
 # 1 s batching window and their polls) on a busy machine.
 VERIFY_SETTLE_SECONDS = 10.0
+VERIFY_IN_FLIGHT_ROUNDS = 3  # further looks at a trip that changed between two (each after VERIFY_SETTLE_SECONDS)
 
 
 def cutover_prefix(stack_name: str) -> str:
@@ -152,36 +153,60 @@ def start(
 
 def verify(cutover: Cutover, resources: StackResources, log: StepLog) -> Verification:
     """The shadow compared with TripTable (step 4 above). Each difference's `live` is what TripTable says (what the
-    live pipelines project, by this release), its `target` the shadow's; a trip TripTable's items cannot be projected
-    for (a poison item) is undecided, not a difference. BadInput when no cutover is under way."""
+    live pipelines project, by this release), its `target` the shadow's. A trip TripTable's items cannot be projected
+    for (a poison item) is compared with the live table instead; one still changing after VERIFY_IN_FLIGHT_ROUNDS more
+    looks is undecided (the consumers write its changes to both tables). BadInput when no cutover is under way."""
     if resources.shadow_table is None:
         raise BadInput(f"no cutover under way: {resources.search_table} has no shadow (start one: `cutover start`)")
     auditor = drift_auditor(cutover.connection, resources, resources.shadow_table, VERIFY_SETTLE_SECONDS, repair=False)
     try:
         report = auditor.audit_segment(Cursor(1), read_budget=float("inf"))
+        findings = [*report.drifted, *report.of(Verdict.UNREADABLE)]
+        moving = [finding.trip_id for finding in report.of(Verdict.IN_FLIGHT)]
+        for _ in range(VERIFY_IN_FLIGHT_ROUNDS):  # a trip that changed between the looks: look at it again
+            if not moving:
+                break
+            again = auditor.audit_trips(moving)
+            findings += [*again.drifted, *again.of(Verdict.UNREADABLE)]
+            moving = [finding.trip_id for finding in again.of(Verdict.IN_FLIGHT)]
     except (TransientStoreError, PermanentStoreError) as error:
         raise ReplayError(f"comparing {resources.shadow_table} with {resources.trip_table}: {error}") from None
-    found = Verification(
-        [
-            Difference(difference.trip_id, difference.field, live=difference.target, target=difference.live)
-            for finding in report.drifted
-            for difference in finding.differences
-        ],
-        [
-            Undecided(
-                finding.trip_id, "document", None, None, f"TripTable's items cannot be projected: {finding.reason}"
-            )
-            for finding in report.of(Verdict.UNREADABLE)
-        ],
-    )
+    differences = [
+        Difference(difference.trip_id, difference.field, live=difference.target, target=difference.live)
+        for finding in findings
+        if finding.verdict is Verdict.DRIFTED
+        for difference in finding.differences
+    ]
+    # TripTable's items of these trips cannot be projected (a poison item): no fold says what their document is, so
+    # the shadow's must be the live table's, as the consumers left both
+    unreadable = [finding.trip_id for finding in findings if finding.verdict is Verdict.UNREADABLE]
+    dynamodb = cutover.connection.resource("dynamodb")
+    live = _views(dynamodb.Table(resources.search_table), unreadable)
+    differences += compare(live, _views(dynamodb.Table(resources.shadow_table), unreadable)).differences
+    undecided = [
+        Undecided(trip_id, "document", None, None, "changed at every look: its changes reach both tables")
+        for trip_id in moving
+    ]
     log.step(
         f"compared {resources.shadow_table} with {resources.trip_table}",
         trips=report.trips,
-        differences=len(found.differences),
-        in_flight=len(report.of(Verdict.IN_FLIGHT)),
-        undecided=len(found.undecided),
+        differences=len(differences),
+        unprojectable=len(unreadable),
+        undecided=len(undecided),
     )
-    return found
+    return Verification(differences, undecided)
+
+
+def _views(table: Any, trip_ids: list[str]) -> dict[str, Any]:
+    """The visible documents of these trips, read strongly consistent."""
+    views = {}
+    with aws_errors(f"reading {table.name}"):
+        for trip_id in trip_ids:
+            item = table.get_item(Key={SEARCH_KEY: trip_id}, ConsistentRead=True).get("Item")
+            view = search_view(item) if item else None
+            if view is not None:
+                views[trip_id] = view
+    return views
 
 
 def switch(cutover: Cutover, log: StepLog, *, verified: bool = True) -> tuple[StackResources, list[Difference]]:
@@ -190,9 +215,12 @@ def switch(cutover: Cutover, log: StepLog, *, verified: bool = True) -> tuple[St
     resources = cutover.resources()
     if resources.shadow_table is None:
         raise BadInput(f"no cutover under way: {resources.search_table} has no shadow (start one: `cutover start`)")
-    differences = verify(cutover, resources, log).differences if verified else []
-    if differences:
-        return resources, differences
+    if verified:
+        differences = verify(cutover, resources, log).differences
+        if differences:
+            return resources, differences
+    else:  # the operator's word that the shadow is the version that was live: its documents would not verify
+        log.step(f"not verified: {resources.shadow_table} switched to as the previous version (--no-verify)")
     assert resources.shadow_table is not None
     cutover.put(resources, SearchTables(resources.shadow_table, resources.search_table, resources.layouts))
     log.step(f"{resources.shadow_table} is live, {resources.search_table} its shadow")

@@ -43,6 +43,7 @@ def test_a_get_from_an_allowed_origin_carries_it_back(cold_started: ModuleType) 
 
     assert answer["statusCode"] == 200
     assert answer["multiValueHeaders"]["Access-Control-Allow-Origin"] == [ALLOWED]
+    assert answer["multiValueHeaders"]["Vary"] == ["Origin"]  # a shared cache keeps each origin's answer apart
 
 
 def test_a_get_from_another_origin_carries_no_cors_header(cold_started: ModuleType) -> None:
@@ -50,6 +51,7 @@ def test_a_get_from_another_origin_carries_no_cors_header(cold_started: ModuleTy
 
     assert answer["statusCode"] == 200
     assert "Access-Control-Allow-Origin" not in answer["multiValueHeaders"]
+    assert answer["multiValueHeaders"]["Vary"] == ["Origin"]
 
 
 def test_a_preflight_is_a_204_naming_the_methods_and_how_long_to_keep_it(cold_started: ModuleType) -> None:
@@ -66,7 +68,7 @@ def test_without_allowed_origins_no_answer_carries_cors(search_table: Any) -> No
     answer = request(search_trips, "GET", ALLOWED)
 
     assert answer["statusCode"] == 200
-    assert "Access-Control-Allow-Origin" not in answer["multiValueHeaders"]
+    assert not {"Access-Control-Allow-Origin", "Vary"} & set(answer["multiValueHeaders"])
 
 
 def test_a_malformed_list_fails_the_cold_start_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -168,6 +168,9 @@ def test_no_browser_origin_is_allowed_unless_named() -> None:
         (["https://a.example", "https://b.example"], ("https://a.example", "https://b.example")),  # cdk.json's list
         ("*", ("*",)),
         ("", ()),
+        # as a browser sends Origin: scheme and host in lower case, no default port
+        ("https://App.Example.COM:443,HTTP://a.example:80", ("https://app.example.com", "http://a.example")),
+        ("https://[0:0:0:0:0:0:0:1]:8443,https://example.com.", ("https://[::1]:8443", "https://example.com.")),
     ],
 )
 def test_allowed_origins_are_read_from_a_comma_separated_list_or_a_json_list(value: object, origins: object) -> None:
@@ -184,6 +187,11 @@ NOT_AN_ORIGIN = "is not an origin: scheme://host[:port] (http or https, no path)
         ("app.example.com", f"context apiAllowedOrigins: 'app.example.com' {NOT_AN_ORIGIN}"),
         ("ftp://files.example", f"context apiAllowedOrigins: 'ftp://files.example' {NOT_AN_ORIGIN}"),
         ("https://a.example,*", f"context apiAllowedOrigins: '*' {NOT_AN_ORIGIN}"),
+        ("http://x:0", f"context apiAllowedOrigins: 'http://x:0' {NOT_AN_ORIGIN}"),
+        ("http://x:99999", f"context apiAllowedOrigins: 'http://x:99999' {NOT_AN_ORIGIN}"),
+        ("http://[:::::]", f"context apiAllowedOrigins: 'http://[:::::]' {NOT_AN_ORIGIN}"),
+        ("https://a..b", f"context apiAllowedOrigins: 'https://a..b' {NOT_AN_ORIGIN}"),
+        ("https://bücher.example", f"context apiAllowedOrigins: 'https://bücher.example' {NOT_AN_ORIGIN}"),
         (8000, "context apiAllowedOrigins must be a comma-separated list of origins, got 8000"),
     ],
 )

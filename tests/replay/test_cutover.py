@@ -126,6 +126,28 @@ def test_a_shadow_that_differs_is_not_switched_to(sagas: History, replay: Any, t
     assert NEXT not in boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]
 
 
+def test_a_trip_triptable_cannot_project_is_compared_with_the_live_table(
+    sagas: History, replay: Any, tmp_path: Any
+) -> None:
+    # given a cutover under way, then a TripTable item no fold can read (its version not a number), and the trip's
+    # document gone from the shadow
+    assert replay("cutover", "start", "--table", NEXT, "--checkpoint-dir", str(tmp_path))[0] == 0
+    key = {"PK": "TRIP#trip-003", "SK": "FLIGHT#flight_for_trip-003"}
+    sagas.trip_table.update_item(
+        Key=key, UpdateExpression="SET version = :text", ExpressionAttributeValues={":text": "one"}
+    )
+    table(NEXT).delete_item(Key={"trip_id": "trip-003"})
+
+    # when it is verified, then the shadow is held to the live table's document, and the switch refused
+    code, verified = replay("cutover", "verify")
+    assert code == 1
+    assert [(d["trip_id"], d["field"], d["live"], d["target"]) for d in verified["differences"]] == [
+        ("trip-003", "document", "present", "absent")
+    ]
+    assert replay("cutover", "switch")[0] == 1
+    assert parameter() == SearchTables(sagas.search_table.name, NEXT)
+
+
 @pytest.mark.parametrize(
     "args, error",
     [

@@ -7,10 +7,12 @@ names it, instead of a KeyError deep inside a request. Which search tables serve
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
 from functools import cache
+from urllib.parse import urlsplit
 
 DEFAULT_TOMBSTONE_TTL_SECONDS = 8 * 24 * 3600  # longer than the default 7-day Kinesis retention
 # The drift audit's defaults (docs/drift-audit.md, "Settings"): a run every 15 minutes (infra.settings) through 96
@@ -24,24 +26,52 @@ DEFAULT_AUDIT_READ_BUDGET = 2_000
 DEFAULT_AUDIT_SETTLE_SECONDS = 60
 
 
-# An origin as a browser sends it (RFC 6454, "Origin" header): scheme, host, optional port; no path, no slash.
-_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(:\d{1,5})?")
 ANY_ORIGIN = "*"
 ALLOWED_ORIGINS_VARIABLE = "API_ALLOWED_ORIGINS"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_NOT_AN_ORIGIN = "is not an origin: scheme://host[:port] (http or https, no path), or * alone for any"
 
 
 def parse_origins(text: str) -> tuple[str, ...]:
-    """The browser origins a comma-separated list names (`https://app.example.com,http://127.0.0.1:8000`), or
-    `*` alone for any; empty: none. Raises ValueError naming the first entry that is no origin."""
-    origins = tuple(entry.strip() for entry in text.split(",") if entry.strip())
-    if origins == (ANY_ORIGIN,):
-        return origins
-    for origin in origins:
-        if not _ORIGIN.fullmatch(origin):
-            raise ValueError(
-                f"{origin!r} is not an origin: scheme://host[:port] (http or https, no path), or * alone for any"
-            )
-    return origins
+    """The browser origins a comma-separated list names (`https://app.example.com,http://127.0.0.1:8000`), each as
+    a browser sends it in `Origin` (RFC 6454: scheme and host in lower case, no default port), or `*` alone for any;
+    empty: none. Raises ValueError naming the first entry that is no origin."""
+    entries = tuple(entry.strip() for entry in text.split(",") if entry.strip())
+    if entries == (ANY_ORIGIN,):
+        return entries
+    return tuple(_origin(entry) for entry in entries)
+
+
+def _origin(entry: str) -> str:
+    try:
+        parts = urlsplit(entry)
+    except ValueError:  # a bracketed host that is no IPv6 address
+        raise ValueError(f"{entry!r} {_NOT_AN_ORIGIN}") from None
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = -1
+    host = parts.hostname or ""
+    shape_ok = (
+        scheme in _DEFAULT_PORTS
+        and entry.lower() == f"{parts.scheme}://{parts.netloc}".lower()  # nothing after the authority, not a slash
+        and not (parts.username or parts.password)
+        and port != 0
+        and port != -1
+    )
+    if shape_ok and parts.netloc.startswith("["):
+        try:
+            host = f"[{ipaddress.IPv6Address(host).compressed}]"
+        except ValueError:
+            shape_ok = False
+    elif shape_ok:
+        labels = host.removesuffix(".").split(".")
+        shape_ok = all(_HOST_LABEL.fullmatch(label) for label in labels)
+    if not shape_ok:
+        raise ValueError(f"{entry!r} {_NOT_AN_ORIGIN}")
+    return f"{scheme}://{host}" + ("" if port is None or port == _DEFAULT_PORTS[scheme] else f":{port}")
 
 
 class ConfigurationError(RuntimeError):

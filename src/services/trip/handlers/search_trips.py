@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -50,8 +51,19 @@ def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
     return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]), max_age=CORS_MAX_AGE_SECONDS)
 
 
+def _varies_by_origin(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """`Vary: Origin` on every answer: it names the caller's origin or not, so a shared cache must not hand one
+    origin's answer to another (Fetch standard, "CORS protocol and HTTP caches")."""
+    response = next_middleware(app)
+    response.headers["Vary"] = "Origin"
+    return response
+
+
 logger = Logger()
-app = APIGatewayRestResolver(enable_validation=True, cors=_cors(config.allowed_origins()))
+ALLOWED_ORIGINS = config.allowed_origins()
+app = APIGatewayRestResolver(enable_validation=True, cors=_cors(ALLOWED_ORIGINS))
+if ALLOWED_ORIGINS and ALLOWED_ORIGINS != (config.ANY_ORIGIN,):
+    app.use(middlewares=[_varies_by_origin])
 
 
 @cache
