@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import faulthandler
 import logging
+import os
 import signal
 import socket
 import sys
@@ -276,7 +278,25 @@ def up(
         stopping.wait()
     finally:
         console.print("stopping the local runtime")
+        _bound_the_stop()
         runtime.stop()
+
+
+# Ctrl-C ends the runtime within this long (seconds), whatever a thread is stuck in: each part's threads are given
+# local_runtime.stopping.STOP_TIMEOUT_S, and the process past this writes every thread's stack, then exits.
+STOP_DEADLINE_S = 180.0
+STOP_TIMED_OUT_EXIT = 3
+
+
+def _bound_the_stop() -> None:
+    def timed_out() -> None:
+        sys.stderr.write(f"the local runtime did not stop within {STOP_DEADLINE_S:.0f} s; its threads:\n")
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(STOP_TIMED_OUT_EXIT)
+
+    watchdog = threading.Timer(STOP_DEADLINE_S, timed_out)
+    watchdog.daemon = True  # it outlives the stop and the interpreter's exit, and ends with the process
+    watchdog.start()
 
 
 @app.command()
@@ -322,4 +342,6 @@ def soak(
 
 
 def main() -> None:
+    # `kill -USR1 <pid>` writes every thread's stack to stderr: what a runtime that does not stop is waiting on
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     app()

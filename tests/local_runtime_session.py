@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from local_runtime.cli import STOP_TIMED_OUT_EXIT
 from local_runtime.emulator.wsgi import STATUS_PATH
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -115,10 +118,14 @@ def running_runtime(state_dir: Path, *options: str, poll_interval: float | None 
     finally:
         process.terminate()  # as Ctrl-C would: the runtime must stop cleanly and promptly
         try:
-            process.wait(timeout=300)
+            if process.wait(timeout=300) == STOP_TIMED_OUT_EXIT:  # a thread stuck at the stop: its stacks are logged
+                tail = log_file.read_text()[-12000:]
+                warnings.warn(f"the local runtime hit its stop deadline:\n{tail}", stacklevel=1)
         except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # its threads' stacks into the log (local_runtime.cli.main)
+            time.sleep(2)
             process.kill()
-            raise AssertionError(f"the local runtime did not stop:\n{log_file.read_text()[-4000:]}") from None
+            raise AssertionError(f"the local runtime did not stop:\n{log_file.read_text()[-12000:]}") from None
 
 
 @pytest.fixture(scope="session")

@@ -84,3 +84,17 @@ def test_a_port_in_use_is_one_error_line_and_exit_2_before_any_work(command: str
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another `make up`?): stop it, or pass "
         f"--port (see python -m local_runtime {command} --help)"
     ]
+
+
+def test_a_stop_stuck_past_its_deadline_writes_every_threads_stack_and_exits() -> None:
+    # given a stop that never returns (a thread stuck in a call), with the deadline shortened
+    script = "import time, local_runtime.cli as cli; cli.STOP_DEADLINE_S = 1; cli._bound_the_stop(); time.sleep(600)"
+    environment = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+
+    stopped = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=environment, cwd=ROOT, timeout=300
+    )
+
+    assert stopped.returncode == 3
+    assert stopped.stderr.startswith("the local runtime did not stop within 1 s; its threads:\n")
+    assert "line 1 in <module>" in stopped.stderr  # the main thread's stack, where it was stuck
