@@ -31,6 +31,10 @@ $(INSTALLED): pyproject.toml $(FUNCTIONS_REQUIREMENTS)
 	$(PY) -m pip install --quiet -e ".[dev]" -c $(FUNCTIONS_REQUIREMENTS)
 	touch $@
 
+$(NPM_INSTALLED): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
 layer: $(LAYER_BUILT) ## build .build/layer/ (the functions' dependencies) from requirements/functions.txt
 
 # Built again when the pin or this file changes, or when a folder it makes is gone.
