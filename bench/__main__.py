@@ -6,7 +6,6 @@ import os
 import platform
 import sys
 import warnings
-from collections.abc import Callable
 
 os.environ.update(
     {
@@ -23,6 +22,7 @@ from rich.table import Table
 
 from bench import cold_import, consumer_throughput, decode, freshness, rebuild, replay_read, search_load
 from bench.batch_latency import kinesis_batch, measure, streams_batch
+from bench.parts import Part, run_parts
 from infra.api import SEARCH_MEMORY_MB
 from infra.settings import BATCH_SIZE, LAMBDA_MB_PER_VCPU, StackSettings
 
@@ -39,16 +39,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="Dimension 'source' has already been added")
     console = Console()
     console.print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}")
-    failed = []
-    for name, part in PARTS:
-        try:
-            part(console)
-        except Exception as error:  # a part's failure is the bench's finding: report it, go on with the next
-            first_line = (str(error).strip().splitlines() or [""])[0]
-            console.print(f"[red]✘ {name} failed[/]: {type(error).__name__}: {first_line}", soft_wrap=True)
-            failed.append(name)
-    if failed:
-        console.print(f"[red]{len(failed)} of {len(PARTS)} parts failed[/]: {', '.join(failed)}")
+    if run_parts(console, PARTS):
         sys.exit(1)
 
 
@@ -252,7 +243,7 @@ def print_replay_reads(console: Console) -> None:
     console.print(scans)
 
 
-PARTS: list[tuple[str, Callable[[Console], None]]] = [
+PARTS: list[Part] = [
     ("batch duration", print_batch_durations),
     ("decode CPU", print_decode),
     ("consumer throughput", print_throughput),
